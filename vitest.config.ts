@@ -1,0 +1,32 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const alias = { '@vmlive/protocol': fileURLToPath(new URL('./protocol/src/index.ts', import.meta.url)) };
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'unit',
+          include: ['*/src/**/*.test.{ts,tsx}'],
+          exclude: ['**/*.e2e.test.{ts,tsx}', '**/node_modules/**'],
+          testTimeout: 15_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'e2e',
+          include: ['*/src/**/*.e2e.test.{ts,tsx}', 'e2e/**/*.e2e.test.ts'],
+          // Real Chromium, GStreamer and Xvfb on a 2-core machine: one file at a time.
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
