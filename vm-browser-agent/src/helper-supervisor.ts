@@ -1,0 +1,147 @@
+/**
+ * Keeps exactly one GStreamer helper running: starts it, waits for `ready`,
+ * restarts it with backoff when it dies, and stops for good on a bad-config
+ * exit (restarting would only loop). Peers die with their helper; the
+ * webrtc-server learns that from the `down` event and ends their sessions so
+ * viewers reconnect to the next helper.
+ */
+import { EventEmitter } from 'node:events';
+import { type HelperCommand, HELPER_EXIT_BAD_CONFIG, type HelperEvent } from '@vmlive/protocol';
+import type { Logger } from 'pino';
+import { Backoff, sleep } from './util/backoff.js';
+
+type ReadyEvent = Extract<HelperEvent, { type: 'ready' }>;
+type StatsEvent = Extract<HelperEvent, { type: 'stats' }>;
+
+export interface DiedInfo {
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** The part of HelperProcess (helper/helper-process.ts) the supervisor relies on. */
+export interface HelperLike {
+  readonly pid: number | undefined;
+  start(): Promise<ReadyEvent>;
+  send(cmd: HelperCommand): void;
+  getStats(peerId: string | null, timeoutMs?: number): Promise<StatsEvent>;
+  snapshot(quality?: number, timeoutMs?: number): Promise<Buffer>;
+  stop(timeoutMs?: number): Promise<void>;
+  on(event: 'event', listener: (e: HelperEvent) => void): unknown;
+  on(event: 'died', listener: (info: DiedInfo) => void): unknown;
+  removeAllListeners(): unknown;
+}
+
+export interface SupervisorEvents {
+  up: [ReadyEvent];
+  down: [DiedInfo];
+  event: [HelperEvent];
+  fatal: [Error];
+}
+
+export class HelperUnavailableError extends Error {
+  override readonly name = 'HelperUnavailableError';
+}
+
+/** A helper that stays up this long resets the restart backoff. */
+const STABLE_MS = 30_000;
+
+export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
+  private current: HelperLike | undefined;
+  private readyAt = 0;
+  private stopping = false;
+  private restarts = 0;
+  private readonly backoff = new Backoff(200, 10_000);
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly create: () => HelperLike,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get restartCount(): number {
+    return this.restarts;
+  }
+
+  get helper(): HelperLike | undefined {
+    return this.readyAt > 0 ? this.current : undefined;
+  }
+
+  /** Starts the first helper; resolves on its `ready`, rejects if it cannot start at all. */
+  async start(): Promise<ReadyEvent> {
+    return this.launch();
+  }
+
+  send(cmd: HelperCommand): boolean {
+    const h = this.helper;
+    if (!h) return false;
+    h.send(cmd);
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    const h = this.current;
+    this.current = undefined;
+    if (h) {
+      h.removeAllListeners();
+      await h.stop(3000).catch((err: unknown) => this.log.warn({ err }, 'helper did not stop cleanly'));
+    }
+  }
+
+  private async launch(): Promise<ReadyEvent> {
+    const h = this.create();
+    this.current = h;
+    this.readyAt = 0;
+    h.on('event', (e) => this.emit('event', e));
+    h.on('died', (info) => this.onDied(h, info));
+    const ready = await h.start();
+    this.readyAt = Date.now();
+    this.log.info({ helperPid: h.pid, codec: ready.codec, width: ready.width, height: ready.height, fps: ready.fps }, 'helper ready');
+    this.emit('up', ready);
+    return ready;
+  }
+
+  private onDied(h: HelperLike, info: DiedInfo): void {
+    // While start() is pending its rejection drives the retry, not this event.
+    if (h !== this.current || this.stopping || this.readyAt === 0) return;
+    h.removeAllListeners();
+    if (Date.now() - this.readyAt > STABLE_MS) this.backoff.reset();
+    this.readyAt = 0;
+    this.current = undefined;
+    this.log.warn({ helperPid: info.pid, code: info.code, signal: info.signal }, 'helper died');
+    this.emit('down', info);
+    if (info.code === HELPER_EXIT_BAD_CONFIG) {
+      this.emit('fatal', new HelperUnavailableError('helper rejected its configuration (exit 42); not restarting'));
+      return;
+    }
+    void this.restartLoop();
+  }
+
+  private async restartLoop(): Promise<void> {
+    while (!this.stopping) {
+      const delay = this.backoff.next();
+      this.log.info({ delayMs: delay, attempt: this.backoff.attempts }, 'restarting helper');
+      await sleep(delay, this.abort.signal);
+      if (this.stopping) return;
+      try {
+        this.restarts += 1;
+        await this.launch();
+        return;
+      } catch (err) {
+        if (this.stopping) return;
+        const code = (err as { exitCode?: unknown }).exitCode;
+        if (code === HELPER_EXIT_BAD_CONFIG) {
+          this.emit('fatal', err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        this.log.warn({ err }, 'helper restart failed');
+        this.current?.removeAllListeners();
+        this.current = undefined;
+      }
+    }
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * Brings up a whole vmlive system on this machine: the controller, one sandbox
+ * VM (Xvfb + headful Chromium + the agent with its GStreamer helper) registered
+ * at it, and the built viewer served by the controller. Used by `./vmlive start`,
+ * the end-to-end tests and the benchmark scripts. Each part is a real process;
+ * they are stopped in reverse order.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type SandboxBrowser, startSandboxBrowser } from './sandbox-browser.js';
+import { SandboxStartError, startXvfb, stopChild, type XvfbHandle } from './xvfb.js';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const DEMO_PAGE_URL = pathToFileURL(join(REPO_ROOT, 'vm-browser-agent/sandbox-pages/demo.html')).href;
+
+export interface LocalSystemOptions {
+  /** Controller port; 0 picks a free one. */
+  port?: number;
+  host?: string;
+  operatorToken?: string;
+  startUrl?: string;
+  codec?: 'vp8' | 'h264';
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Where child processes' logs go (one file each). */
+  logDir?: string;
+  /** Extra env for the agent (and through it the helper). */
+  agentEnv?: Record<string, string>;
+  logLevel?: string;
+}
+
+export interface LocalSystem {
+  controllerUrl: string;
+  operatorToken: string;
+  vmId: string;
+  vmToken: string;
+  display: string;
+  sandboxCdpUrl: string;
+  logDir: string;
+  mintViewerToken(role: 'view' | 'control', ttlSeconds?: number): Promise<string>;
+  viewerUrl(role: 'view' | 'control', ttlSeconds?: number): Promise<string>;
+  pids(): { controller?: number; agent?: number; helper?: number; sandboxChromium?: number; xvfb?: number };
+  /** SIGKILLs the GStreamer helper, as a crash would; the agent restarts it. */
+  killHelper(): Promise<number>;
+  /** Resolves once the agent has a ready helper again (VM heartbeat says so). */
+  waitHelperUp(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<LocalSystem> {
+  const width = opts.width ?? 1280;
+  const height = opts.height ?? 720;
+  const logDir = opts.logDir ?? join(REPO_ROOT, '.vmlive', 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const cleanups: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
+  };
+  try {
+    const controller = await startControllerProcess({
+      port: opts.port ?? 0,
+      host: opts.host ?? '127.0.0.1',
+      operatorToken: opts.operatorToken,
+      logFile: join(logDir, 'controller.log'),
+      logLevel: opts.logLevel,
+    });
+    cleanups.push(() => stopChild(controller.child));
+    const api = operatorApi(controller.url, controller.operatorToken);
+    const vm = (await api('POST', '/api/vms', { name: 'sandbox' })) as { vmId: string; vmToken: string };
+
+    const xvfb: XvfbHandle = await startXvfb({ width, height });
+    cleanups.push(() => xvfb.stop());
+    const browser: SandboxBrowser = await startSandboxBrowser({
+      display: xvfb.display,
+      width,
+      height,
+      url: opts.startUrl ?? DEMO_PAGE_URL,
+    });
+    cleanups.push(() => browser.stop());
+
+    const agent = spawnLogged(
+      process.execPath,
+      [join(REPO_ROOT, 'vm-browser-agent/dist/main.js')],
+      {
+        ...process.env,
+        ...opts.agentEnv,
+        DISPLAY: xvfb.display,
+        VMLIVE_CONTROLLER_URL: controller.url,
+        VMLIVE_VM_ID: vm.vmId,
+        VMLIVE_VM_TOKEN: vm.vmToken,
+        VMLIVE_CODEC: opts.codec ?? process.env.VMLIVE_CODEC ?? 'vp8',
+        VMLIVE_WIDTH: String(width),
+        VMLIVE_HEIGHT: String(height),
+        VMLIVE_FPS: String(opts.fps ?? 30),
+        LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info',
+      },
+      join(logDir, 'agent.log'),
+    );
+    cleanups.push(() => stopChild(agent, 8000));
+
+    const waitHelperUp = async (timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (agent.exitCode !== null) throw new SandboxStartError('agent', `exited with ${agent.exitCode}; see ${logDir}/agent.log`);
+        const { vms } = (await api('GET', '/api/vms')) as { vms: Array<{ vmId: string; online: boolean; stats?: { helper?: string } }> };
+        const me = vms.find((v) => v.vmId === vm.vmId);
+        if (me?.online && me.stats?.helper === 'up' && findHelperPid(agent.pid) !== undefined) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new SandboxStartError('agent', `helper not up within ${timeoutMs} ms; see ${logDir}/agent.log`);
+    };
+    await waitHelperUp(60_000);
+
+    const mintViewerToken = async (role: 'view' | 'control', ttlSeconds = 3600) => {
+      const res = (await api('POST', `/api/vms/${vm.vmId}/viewer-tokens`, { role, ttlSeconds })) as { token: string };
+      return res.token;
+    };
+    return {
+      controllerUrl: controller.url,
+      operatorToken: controller.operatorToken,
+      vmId: vm.vmId,
+      vmToken: vm.vmToken,
+      display: xvfb.display,
+      sandboxCdpUrl: browser.cdpUrl,
+      logDir,
+      mintViewerToken,
+      viewerUrl: async (role, ttl) =>
+        `${controller.url}/view?vm=${encodeURIComponent(vm.vmId)}#token=${await mintViewerToken(role, ttl)}`,
+      pids: () => ({
+        controller: controller.child.pid,
+        agent: agent.pid,
+        helper: findHelperPid(agent.pid),
+        sandboxChromium: browser.pid,
+        xvfb: xvfb.pid,
+      }),
+      killHelper: async () => {
+        const pid = findHelperPid(agent.pid);
+        if (pid === undefined) throw new Error('no helper process running');
+        process.kill(pid, 'SIGKILL');
+        return pid;
+      },
+      waitHelperUp,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The helper is the agent's child running the Python helper script. */
+export function findHelperPid(agentPid: number | undefined): number | undefined {
+  if (agentPid === undefined) return undefined;
+  let children: string;
+  try {
+    children = readFileSync(`/proc/${agentPid}/task/${agentPid}/children`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const pid of children.trim().split(/\s+/).filter(Boolean).map(Number)) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('gstreamer-webrtc-helper')) return pid;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return undefined;
+}
+
+function spawnLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  child.once('exit', () => setTimeout(() => out.end(), 100));
+  return child;
+}
+
+async function startControllerProcess(opts: {
+  port: number;
+  host: string;
+  operatorToken: string | undefined;
+  logFile: string;
+  logLevel: string | undefined;
+}): Promise<{ child: ChildProcess; url: string; operatorToken: string }> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(opts.port),
+    HOST: opts.host,
+    LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info',
+  };
+  if (opts.operatorToken) env.VMLIVE_OPERATOR_TOKEN = opts.operatorToken;
+  const out = createWriteStream(opts.logFile, { flags: 'a' });
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'master-controller/dist/main.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr?.pipe(out, { end: false });
+  child.once('exit', () => setTimeout(() => out.end(), 100));
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new SandboxStartError('controller', 'not listening within 20 s')), 20_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new SandboxStartError('controller', `exited with ${code}; see ${opts.logFile}`));
+    });
+    lines.on('line', (line) => {
+      out.write(`${line}\n`);
+      let rec: { msg?: string; url?: string; operatorToken?: string };
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (rec.msg === 'controller listening' && rec.url) {
+        clearTimeout(timer);
+        const token = opts.operatorToken ?? rec.operatorToken;
+        if (!token) return reject(new SandboxStartError('controller', 'did not report an operator token'));
+        resolvePromise({ child, url: rec.url, operatorToken: token });
+      }
+    });
+  });
+}
+
+function operatorApi(base: string, token: string) {
+  return async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new SandboxStartError('controller', `${method} ${path} → ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * The VM agent: long-polls the controller for viewer sessions with offers,
+ * feeds each to the GStreamer helper as a peer, relays answers and trickle ICE
+ * both ways, forwards the control holder, heartbeats with stats, and serves
+ * snapshot requests. It survives controller outages (backoff) and helper
+ * deaths (the supervisor restarts it; the lost peers' sessions are ended so
+ * their viewers reconnect).
+ */
+import type { ControlState, HelperEvent, IceServer, OfferedSession } from '@vmlive/protocol';
+import type { Logger } from 'pino';
+import { type ControllerClient, ControllerError } from './controller/controller-client.js';
+import type { HelperSupervisor } from './helper-supervisor.js';
+import { describe, type PeerEndReason, PeerLink } from './peer-link.js';
+import { Backoff, sleep } from './util/backoff.js';
+
+/** A peer the helper never answered is given up (and its session ended) after this. */
+const UNANSWERED_MS = 15_000;
+
+export interface WebRtcServerOptions {
+  client: ControllerClient;
+  supervisor: HelperSupervisor;
+  log: Logger;
+  iceServers: IceServer[];
+  heartbeatMs: number;
+  longPollSeconds: number;
+}
+
+export class WebRtcServer {
+  private readonly peers = new Map<string, PeerLink>();
+  private readonly abort = new AbortController();
+  private control: ControlState = { mode: 'agent', holder: null, since: 0 };
+  private snapshotInFlight = false;
+  private loops: Promise<void>[] = [];
+  private controllerReachable = true;
+
+  constructor(private readonly opts: WebRtcServerOptions) {
+    const { supervisor } = opts;
+    supervisor.on('event', (e) => this.onHelperEvent(e));
+    supervisor.on('down', () => this.onHelperDown());
+    supervisor.on('up', () => this.pushControlHolder());
+  }
+
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  /** Starts the helper first (so the first viewer finds it warm), then the loops. */
+  async start(): Promise<void> {
+    await this.opts.supervisor.start();
+    this.loops = [this.sessionsLoop(), this.heartbeatLoop(), this.reconcileLoop()];
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    const ids = [...this.peers.keys()];
+    for (const id of ids) this.removePeer(id, 'shutdown');
+    // Ending the sessions tells the viewers at once instead of at their ICE timeout.
+    await Promise.allSettled(ids.map((id) => this.opts.client.deleteSession(id, AbortSignal.timeout(2000))));
+    await this.opts.supervisor.stop();
+    await Promise.allSettled(this.loops);
+  }
+
+  private get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  private async sessionsLoop(): Promise<void> {
+    const backoff = new Backoff(250, 10_000);
+    while (!this.signal.aborted) {
+      try {
+        const res = await this.opts.client.listSessions('offered', this.opts.longPollSeconds, this.signal);
+        this.markReachable(true);
+        backoff.reset();
+        this.applyControl(res.control);
+        if (res.snapshotWanted) void this.uploadSnapshot();
+        for (const s of res.sessions) if (!this.peers.has(s.sessionId)) this.addPeer(s);
+        // An answered offer leaves the `offered` list; until then, a long-poll
+        // would return it again at once, so pause briefly instead of spinning.
+        if (res.sessions.length > 0 && res.sessions.every((s) => this.peers.has(s.sessionId))) {
+          await sleep(50, this.signal);
+        }
+      } catch (err) {
+        if (this.signal.aborted) return;
+        this.markReachable(false, err);
+        await sleep(backoff.next(), this.signal);
+      }
+    }
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    while (!this.signal.aborted) {
+      const stats = await this.collectStats();
+      try {
+        await this.opts.client.heartbeat(stats, this.signal);
+        this.markReachable(true);
+      } catch (err) {
+        if (this.signal.aborted) return;
+        this.markReachable(false, err);
+      }
+      await sleep(this.opts.heartbeatMs, this.signal);
+    }
+  }
+
+  /**
+   * Safety net beside the per-session candidate polls: a peer whose answer was
+   * posted but whose session is no longer active at the controller is removed.
+   */
+  private async reconcileLoop(): Promise<void> {
+    while (!this.signal.aborted) {
+      await sleep(5000, this.signal);
+      if (this.signal.aborted) return;
+      try {
+        const res = await this.opts.client.listSessions('active', 0, this.signal);
+        const active = new Set(res.sessions.map((s) => s.sessionId));
+        const now = Date.now();
+        for (const [id, peer] of this.peers) {
+          if (peer.answered && !active.has(id) && now - peer.createdAt > 5000) {
+            this.removePeer(id, 'session-ended');
+          } else if (!peer.answered && now - peer.createdAt > UNANSWERED_MS) {
+            this.removePeer(id, 'connection-failed');
+          }
+        }
+      } catch {
+        // the other loops report reachability
+      }
+    }
+  }
+
+  private markReachable(ok: boolean, err?: unknown): void {
+    if (ok && !this.controllerReachable) this.opts.log.info('controller reachable again');
+    if (!ok && this.controllerReachable) {
+      const status = err instanceof ControllerError ? err.status : undefined;
+      this.opts.log.warn({ err: describe(err), status }, 'controller unreachable; backing off');
+    }
+    this.controllerReachable = ok;
+  }
+
+  private addPeer(s: OfferedSession): void {
+    const log = this.opts.log.child({ sessionId: s.sessionId });
+    const link = new PeerLink(s.sessionId, this.opts.iceServers, {
+      client: this.opts.client,
+      log,
+      longPollSeconds: this.opts.longPollSeconds,
+      onRemoteCandidate: (candidate, sdpMLineIndex) =>
+        this.opts.supervisor.send({ type: 'remote-candidate', peerId: s.sessionId, candidate, sdpMLineIndex }),
+      onGone: (reason) => this.removePeer(s.sessionId, reason),
+    });
+    const sent =
+      this.opts.supervisor.send({ type: 'add-peer', peerId: s.sessionId, iceServers: this.opts.iceServers }) &&
+      this.opts.supervisor.send({ type: 'remote-description', peerId: s.sessionId, sdpType: 'offer', sdp: s.offer.sdp });
+    if (!sent) {
+      // Helper restarting: leave the offer at the controller; the next poll retries it.
+      log.info('helper not ready; offer left for the next poll');
+      return;
+    }
+    this.peers.set(s.sessionId, link);
+    log.info({ peers: this.peers.size }, 'peer added');
+    link.startCandidatePolling();
+  }
+
+  private removePeer(sessionId: string, reason: PeerEndReason): void {
+    const link = this.peers.get(sessionId);
+    if (!link) return;
+    this.peers.delete(sessionId);
+    link.close();
+    if (reason !== 'helper-died') this.opts.supervisor.send({ type: 'remove-peer', peerId: sessionId, reason });
+    if (reason === 'connection-failed' || reason === 'answer-rejected' || reason === 'helper-died') {
+      void this.opts.client.deleteSession(sessionId, AbortSignal.timeout(5000)).catch(() => undefined);
+    }
+    this.opts.log.info({ sessionId, reason, peers: this.peers.size }, 'peer removed');
+  }
+
+  private onHelperEvent(e: HelperEvent): void {
+    switch (e.type) {
+      case 'local-description': {
+        this.peers.get(e.peerId)?.sendAnswer(e.sdp);
+        return;
+      }
+      case 'local-candidate': {
+        this.peers.get(e.peerId)?.sendCandidate(e.candidate, e.sdpMLineIndex);
+        return;
+      }
+      case 'peer-state': {
+        const link = this.peers.get(e.peerId);
+        if (!link) return;
+        this.opts.log.debug({ sessionId: e.peerId, ice: e.ice, dtls: e.dtls, connection: e.connection }, 'peer state');
+        if (e.connection === 'connected' && link.connectedAt === undefined) {
+          link.connectedAt = Date.now();
+          this.opts.log.info({ sessionId: e.peerId, setupMs: link.connectedAt - link.createdAt }, 'peer connected');
+        }
+        if (e.connection === 'failed' || e.connection === 'closed' || e.ice === 'failed') {
+          this.removePeer(e.peerId, 'connection-failed');
+        }
+        return;
+      }
+      case 'input-rejected': {
+        this.opts.log.info({ sessionId: e.peerId, reason: e.reason }, 'input rejected');
+        return;
+      }
+      case 'error': {
+        this.opts.log.warn({ sessionId: e.peerId ?? undefined, code: e.code, msg2: e.message }, 'helper error');
+        if (e.peerId && this.peers.has(e.peerId) && e.code.startsWith('peer')) this.removePeer(e.peerId, 'connection-failed');
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private onHelperDown(): void {
+    for (const id of [...this.peers.keys()]) this.removePeer(id, 'helper-died');
+  }
+
+  private applyControl(control: ControlState): void {
+    if (control.since === this.control.since && control.holder === this.control.holder && control.mode === this.control.mode) {
+      return;
+    }
+    this.control = control;
+    this.opts.log.info({ mode: control.mode, holder: control.holder }, 'control changed');
+    this.pushControlHolder();
+  }
+
+  private pushControlHolder(): void {
+    const holder = this.control.mode === 'user' ? this.control.holder : null;
+    this.opts.supervisor.send({ type: 'set-control-holder', peerId: holder });
+  }
+
+  private async collectStats(): Promise<Record<string, unknown>> {
+    const base = {
+      peers: this.peers.size,
+      helperRestarts: this.opts.supervisor.restartCount,
+      helperPid: this.opts.supervisor.helper?.pid ?? null,
+    };
+    const helper = this.opts.supervisor.helper;
+    if (!helper) return { ...base, helper: 'down' };
+    try {
+      const s = await helper.getStats(null, 2000);
+      return { ...base, helper: 'up', encoder: s.encoder, process: s.process, peerStats: s.peers };
+    } catch (err) {
+      return { ...base, helper: 'unresponsive', error: describe(err) };
+    }
+  }
+
+  private async uploadSnapshot(): Promise<void> {
+    const helper = this.opts.supervisor.helper;
+    if (!helper || this.snapshotInFlight) return;
+    this.snapshotInFlight = true;
+    try {
+      const jpeg = await helper.snapshot(70, 3000);
+      await this.opts.client.putSnapshot(jpeg, this.signal);
+    } catch (err) {
+      this.opts.log.warn({ err: describe(err) }, 'snapshot failed');
+    } finally {
+      this.snapshotInFlight = false;
+    }
+  }
+}
