@@ -8,21 +8,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
+import {
+  type LocalSystem,
+  type LocalSystemOptions,
+  startLocalSystem,
+} from '../vm-browser-agent/src/sandbox/local-system.js';
 import { CHROMIUM, CHROMIUM_BASE_FLAGS } from '../vm-browser-agent/src/sandbox/sandbox-browser.js';
-import { type LocalSystem, type LocalSystemOptions, startLocalSystem } from '../vm-browser-agent/src/sandbox/local-system.js';
 
 export type { LocalSystem } from '../vm-browser-agent/src/sandbox/local-system.js';
 export { DEMO_PAGE_URL, REPO_ROOT } from '../vm-browser-agent/src/sandbox/local-system.js';
 
-export interface TestSystem extends LocalSystem {
-  /** Kept after stop() when a test failed, for diagnosis. */
-  logDir: string;
-}
-
-export async function startSystem(opts: Omit<LocalSystemOptions, 'port' | 'logDir'> = {}): Promise<TestSystem> {
+export async function startSystem(opts: Omit<LocalSystemOptions, 'port' | 'logDir'> = {}): Promise<LocalSystem> {
   const logDir = mkdtempSync(join(tmpdir(), 'vmlive-e2e-logs-'));
-  const sys = await startLocalSystem({ ...opts, port: 0, logDir, logLevel: opts.logLevel ?? 'debug' });
-  return sys;
+  return startLocalSystem({ ...opts, port: 0, logDir, logLevel: opts.logLevel ?? 'debug' });
 }
 
 /**
@@ -60,4 +58,4 @@ export async function launchViewerBrowser(extraArgs: string[] = []): Promise<Bro
       ...extraArgs,
     ],
   });
-
+}

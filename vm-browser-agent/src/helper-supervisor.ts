@@ -6,7 +6,7 @@
  * viewers reconnect to the next helper.
  */
 import { EventEmitter } from 'node:events';
-import { type HelperCommand, HELPER_EXIT_BAD_CONFIG, type HelperEvent } from '@vmlive/protocol';
+import { HELPER_EXIT_BAD_CONFIG, type HelperCommand, type HelperEvent } from '@vmlive/protocol';
 import type { Logger } from 'pino';
 import { Backoff, sleep } from './util/backoff.js';
 
@@ -100,7 +100,10 @@ export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
     h.on('died', (info) => this.onDied(h, info));
     const ready = await h.start();
     this.readyAt = Date.now();
-    this.log.info({ helperPid: h.pid, codec: ready.codec, width: ready.width, height: ready.height, fps: ready.fps }, 'helper ready');
+    this.log.info(
+      { helperPid: h.pid, codec: ready.codec, width: ready.width, height: ready.height, fps: ready.fps },
+      'helper ready',
+    );
     this.emit('up', ready);
     return ready;
   }

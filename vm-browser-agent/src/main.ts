@@ -2,9 +2,10 @@
  * Entry point of the VM agent (`webrtc-server`). Builds every part in order,
  * and on SIGTERM/SIGINT shuts them down in reverse order, logging each step.
  */
-import { HelperProcess } from './helper/helper-process.js';
+
 import { AGENT_SETTINGS, parseAgentConfig } from './config.js';
 import { ControllerClient } from './controller/controller-client.js';
+import { HelperProcess } from './helper/helper-process.js';
 import { HelperSupervisor } from './helper-supervisor.js';
 import { createLogger } from './logger.js';
 import { ConfigError, describeConfig } from './util/config-table.js';
@@ -18,7 +19,9 @@ async function main(): Promise<void> {
     config = parseAgentConfig(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`vm-agent: invalid configuration: ${err.message}\n\nSettings:\n${describeConfig(AGENT_SETTINGS)}\n`);
+      process.stderr.write(
+        `vm-agent: invalid configuration: ${err.message}\n\nSettings:\n${describeConfig(AGENT_SETTINGS)}\n`,
+      );
       process.exit(EXIT_BAD_CONFIG);
     }
     throw err;
@@ -64,7 +67,12 @@ async function main(): Promise<void> {
   });
 
   log.info(
-    { controller: config.controllerUrl, display: config.display, codec: config.codec, size: `${config.width}x${config.height}@${config.fps}` },
+    {
+      controller: config.controllerUrl,
+      display: config.display,
+      codec: config.codec,
+      size: `${config.width}x${config.height}@${config.fps}`,
+    },
     'agent starting',
   );
   await server.start();

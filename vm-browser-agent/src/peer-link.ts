@@ -52,9 +52,7 @@ export class PeerLink {
   }
 
   sendCandidate(candidate: string, sdpMLineIndex: number): void {
-    this.enqueue(() =>
-      this.deps.client.postCandidate(this.sessionId, { candidate, sdpMLineIndex }, this.abort.signal),
-    );
+    this.enqueue(() => this.deps.client.postCandidate(this.sessionId, { candidate, sdpMLineIndex }, this.abort.signal));
   }
 
   close(): void {

@@ -147,7 +147,12 @@ export class WebRtcServer {
     });
     const sent =
       this.opts.supervisor.send({ type: 'add-peer', peerId: s.sessionId, iceServers: this.opts.iceServers }) &&
-      this.opts.supervisor.send({ type: 'remote-description', peerId: s.sessionId, sdpType: 'offer', sdp: s.offer.sdp });
+      this.opts.supervisor.send({
+        type: 'remote-description',
+        peerId: s.sessionId,
+        sdpType: 'offer',
+        sdp: s.offer.sdp,
+      });
     if (!sent) {
       // Helper restarting: leave the offer at the controller; the next poll retries it.
       log.info('helper not ready; offer left for the next poll');
@@ -199,7 +204,8 @@ export class WebRtcServer {
       }
       case 'error': {
         this.opts.log.warn({ sessionId: e.peerId ?? undefined, code: e.code, msg2: e.message }, 'helper error');
-        if (e.peerId && this.peers.has(e.peerId) && e.code.startsWith('peer')) this.removePeer(e.peerId, 'connection-failed');
+        if (e.peerId && this.peers.has(e.peerId) && e.code.startsWith('peer'))
+          this.removePeer(e.peerId, 'connection-failed');
         return;
       }
       default:
@@ -212,7 +218,11 @@ export class WebRtcServer {
   }
 
   private applyControl(control: ControlState): void {
-    if (control.since === this.control.since && control.holder === this.control.holder && control.mode === this.control.mode) {
+    if (
+      control.since === this.control.since &&
+      control.holder === this.control.holder &&
+      control.mode === this.control.mode
+    ) {
       return;
     }
     this.control = control;

@@ -88,7 +88,10 @@ export class ControllerClient {
     signal?: AbortSignal,
   ): Promise<{ candidates: StoredCandidate[]; cursor: number }> {
     const path = `/api/webrtc/session/${enc(sessionId)}/candidates/browser?since=${since}&wait=${waitSeconds}`;
-    const res = await this.requestJson('GET', path, CandidatesResponseSchema, { signal, timeoutMs: waitSeconds * 1000 });
+    const res = await this.requestJson('GET', path, CandidatesResponseSchema, {
+      signal,
+      timeoutMs: waitSeconds * 1000,
+    });
     return {
       cursor: res.cursor,
       candidates: res.candidates.map((c) => ({ ...c, sdpMid: c.sdpMid ?? null })),
@@ -109,7 +112,11 @@ export class ControllerClient {
   }
 
   async putSnapshot(jpeg: Buffer, signal?: AbortSignal): Promise<void> {
-    await this.request('PUT', `/api/vms/${enc(this.opts.vmId)}/snapshot`, { raw: jpeg, contentType: 'image/jpeg', signal });
+    await this.request('PUT', `/api/vms/${enc(this.opts.vmId)}/snapshot`, {
+      raw: jpeg,
+      contentType: 'image/jpeg',
+      signal,
+    });
   }
 
   private async requestJson<S extends z.ZodType>(
@@ -165,8 +172,10 @@ export class ControllerClient {
     try {
       res = await fetch(this.base + path, { method, headers, body, signal });
     } catch (cause) {
-      if (opts.signal?.aborted) throw new ControllerError('aborted', `${method} ${path}: aborted`, undefined, undefined, { cause });
-      if (timeout.aborted) throw new ControllerError('timeout', `${method} ${path}: timed out`, undefined, undefined, { cause });
+      if (opts.signal?.aborted)
+        throw new ControllerError('aborted', `${method} ${path}: aborted`, undefined, undefined, { cause });
+      if (timeout.aborted)
+        throw new ControllerError('timeout', `${method} ${path}: timed out`, undefined, undefined, { cause });
       throw new ControllerError('network', `${method} ${path}: ${describe(cause)}`, undefined, undefined, { cause });
     }
     if (res.ok) return res;

@@ -7,8 +7,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type SandboxBrowser, startSandboxBrowser } from './sandbox-browser.js';
 import { SandboxStartError, startXvfb, stopChild, type XvfbHandle } from './xvfb.js';
@@ -106,8 +106,11 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const waitHelperUp = async (timeoutMs = 30_000) => {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        if (agent.exitCode !== null) throw new SandboxStartError('agent', `exited with ${agent.exitCode}; see ${logDir}/agent.log`);
-        const { vms } = (await api('GET', '/api/vms')) as { vms: Array<{ vmId: string; online: boolean; stats?: { helper?: string } }> };
+        if (agent.exitCode !== null)
+          throw new SandboxStartError('agent', `exited with ${agent.exitCode}; see ${logDir}/agent.log`);
+        const { vms } = (await api('GET', '/api/vms')) as {
+          vms: Array<{ vmId: string; online: boolean; stats?: { helper?: string } }>;
+        };
         const me = vms.find((v) => v.vmId === vm.vmId);
         if (me?.online && me.stats?.helper === 'up' && findHelperPid(agent.pid) !== undefined) return;
         await new Promise((r) => setTimeout(r, 100));

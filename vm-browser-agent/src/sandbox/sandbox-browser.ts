@@ -78,5 +78,8 @@ export async function startSandboxBrowser(opts: {
     await new Promise((r) => setTimeout(r, 50));
   }
   await stop();
-  throw new SandboxStartError('chromium', `no DevTools port within timeout (is the chromium package installed?) ${stderr.slice(-800)}`);
+  throw new SandboxStartError(
+    'chromium',
+    `no DevTools port within timeout (is the chromium package installed?) ${stderr.slice(-800)}`,
+  );
 }

@@ -22,7 +22,18 @@ export class SandboxStartError extends Error {
 export async function startXvfb(opts: { width: number; height: number; timeoutMs?: number }): Promise<XvfbHandle> {
   const child = spawn(
     'Xvfb',
-    ['-displayfd', '3', '-screen', '0', `${opts.width}x${opts.height}x24`, '-nolisten', 'tcp', '-noreset', '+extension', 'XTEST'],
+    [
+      '-displayfd',
+      '3',
+      '-screen',
+      '0',
+      `${opts.width}x${opts.height}x24`,
+      '-nolisten',
+      'tcp',
+      '-noreset',
+      '+extension',
+      'XTEST',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -32,7 +43,10 @@ export async function startXvfb(opts: { width: number; height: number; timeoutMs
   const fd3 = child.stdio[3] as NodeJS.ReadableStream;
   const display = await new Promise<string>((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new SandboxStartError('Xvfb', `no display after ${opts.timeoutMs ?? 10000} ms`)), opts.timeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => reject(new SandboxStartError('Xvfb', `no display after ${opts.timeoutMs ?? 10000} ms`)),
+      opts.timeoutMs ?? 10_000,
+    );
     fd3.on('data', (d: Buffer) => {
       buf += d.toString();
       const m = /(\d+)\n/.exec(buf);
@@ -43,7 +57,9 @@ export async function startXvfb(opts: { width: number; height: number; timeoutMs
     });
     child.once('error', (err) => {
       clearTimeout(timer);
-      reject(new SandboxStartError('Xvfb', `cannot start (is the xvfb package installed?): ${err.message}`, { cause: err }));
+      reject(
+        new SandboxStartError('Xvfb', `cannot start (is the xvfb package installed?): ${err.message}`, { cause: err }),
+      );
     });
     child.once('exit', (code) => {
       clearTimeout(timer);

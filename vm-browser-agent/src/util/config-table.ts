@@ -43,12 +43,18 @@ export const int = (env: string, def: number | undefined, help: string, min: num
   },
 });
 
-export const oneOf = <T extends string>(env: string, def: T | undefined, help: string, values: readonly T[]): Setting<T> => ({
+export const oneOf = <T extends string>(
+  env: string,
+  def: T | undefined,
+  help: string,
+  values: readonly T[],
+): Setting<T> => ({
   env,
   help,
   default: def,
   parse: (raw) => {
-    if (!(values as readonly string[]).includes(raw)) throw new Error(`must be one of ${values.join(', ')}, got ${raw}`);
+    if (!(values as readonly string[]).includes(raw))
+      throw new Error(`must be one of ${values.join(', ')}, got ${raw}`);
     return raw as T;
   },
 });
@@ -71,7 +77,9 @@ export const json = <T>(env: string, def: T, help: string, check: (v: unknown) =
   parse: (raw) => check(JSON.parse(raw)),
 });
 
-type Parsed<S extends Record<string, Setting<unknown>>> = { readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+type Parsed<S extends Record<string, Setting<unknown>>> = {
+  readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : never;
+};
 
 export function parseConfig<S extends Record<string, Setting<unknown>>>(
   table: S,
@@ -96,6 +104,9 @@ export function parseConfig<S extends Record<string, Setting<unknown>>>(
 
 export function describeConfig(table: Record<string, Setting<unknown>>): string {
   return Object.values(table)
-    .map((s) => `  ${s.env.padEnd(28)} ${s.help}${s.default === undefined ? ' (required)' : ` (default ${JSON.stringify(s.default)})`}`)
+    .map(
+      (s) =>
+        `  ${s.env.padEnd(28)} ${s.help}${s.default === undefined ? ' (required)' : ` (default ${JSON.stringify(s.default)})`}`,
+    )
     .join('\n');
 }
