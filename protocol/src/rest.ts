@@ -130,6 +130,11 @@ export interface VmSessionsResponse {
   sessions: OfferedSession[];
   /** Extension: the VM's control state, so the agent learns the holder on the same long-poll. */
   control: ControlState;
+  /**
+   * Extension: a viewer asked for a screenshot (GET /api/vms/:vmId/snapshot);
+   * the VM should PUT a JPEG to /api/vms/:vmId/snapshot soon.
+   */
+  snapshotWanted?: boolean;
 }
 
 export interface CreateSessionResponse {

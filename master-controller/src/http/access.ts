@@ -1,0 +1,64 @@
+/**
+ * Who may do what. Authentication happens once per request (tokens.ts);
+ * these helpers turn a principal plus the resource into a decision.
+ */
+import type { CandidateSide } from '@vmlive/protocol';
+import type { Request } from 'express';
+import type { Principal } from '../auth/tokens.js';
+import { errors } from '../errors.js';
+import type { SessionRecord, VmRecord } from '../store/types.js';
+import type { Ctx } from './context.js';
+import { sessionIdParam, vmIdParam } from './validate.js';
+
+export async function authenticate(ctx: Ctx, req: Request): Promise<Principal> {
+  const p = await ctx.tokens.authenticate(req.headers.authorization);
+  req.principal = p;
+  return p;
+}
+
+export function requireOperator(p: Principal): void {
+  if (p.kind !== 'operator') throw errors.forbidden('needs the operator token');
+}
+
+export async function loadVm(ctx: Ctx, req: Request): Promise<VmRecord> {
+  const vmId = vmIdParam(req);
+  const vm = await ctx.store.getVm(vmId);
+  if (!vm) throw errors.vmNotFound(vmId);
+  req.log = req.log.child({ vmId });
+  return vm;
+}
+
+/** The VM's own token. */
+export function requireVmToken(p: Principal, vmId: string): void {
+  if (p.kind !== 'vm') throw errors.forbidden('needs a VM token');
+  if (p.vmId !== vmId) throw errors.forbidden('this VM token belongs to another VM');
+}
+
+/** Operator, the VM itself, or a viewer token scoped to this VM (any role). */
+export function requireAnyOf(p: Principal, vmId: string): void {
+  if (p.kind === 'operator') return;
+  if (p.vmId !== vmId) throw errors.forbidden('this token belongs to another VM');
+}
+
+/**
+ * Which side of the session the caller is: the VM's token is the `vm` side;
+ * the viewer token that created the session (or the operator) is `browser`.
+ * A VM token sees only its own VM's sessions; a viewer token only its own sessions.
+ */
+export function sessionSide(p: Principal, s: SessionRecord): CandidateSide {
+  if (p.kind === 'operator') return 'browser';
+  if (p.kind === 'vm') {
+    if (p.vmId !== s.vmId) throw errors.forbidden('this session belongs to another VM');
+    return 'vm';
+  }
+  if (p.tokenId !== s.owner) throw errors.forbidden('this session belongs to another viewer token');
+  return 'browser';
+}
+
+export async function loadSession(ctx: Ctx, req: Request, p: Principal): Promise<[SessionRecord, CandidateSide]> {
+  const sessionId = sessionIdParam(req);
+  const s = await ctx.store.getSession(sessionId, Date.now());
+  if (!s) throw errors.sessionNotFound(sessionId);
+  req.log = req.log.child({ sessionId, vmId: s.vmId });
+  return [s, sessionSide(p, s)];
+}

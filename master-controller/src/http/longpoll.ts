@@ -1,0 +1,80 @@
+/**
+ * Long-poll: answer as soon as `read` reports something new, else the empty
+ * answer when the wait ends. Waiters listen on store topics (which a shared
+ * store can feed from another process), subscribe BEFORE reading so a write
+ * between read and wait is never missed, and re-read on every wake-up.
+ */
+import type { Response } from 'express';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/types.js';
+
+export interface PollRead<T> {
+  ready: boolean;
+  value: T;
+}
+
+export class LongPolls {
+  private readonly waiters = new Set<() => void>();
+  private closing = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly metrics: Metrics,
+  ) {}
+
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  /**
+   * @param waitMs 0 = plain poll: read once.
+   * @param read called first and after every wake-up; may throw (e.g. session ended → 404).
+   */
+  async poll<T>(res: Response, topicList: string[], waitMs: number, read: () => Promise<PollRead<T>>): Promise<T> {
+    if (waitMs <= 0 || this.closing) return (await read()).value;
+
+    const deadline = Date.now() + waitMs;
+    let notified = false;
+    let aborted = false;
+    let release: (() => void) | null = null;
+    const wake = () => {
+      notified = true;
+      release?.();
+    };
+    const abort = () => {
+      aborted = true;
+      wake();
+    };
+    const unsubscribes = topicList.map((t) => this.store.subscribe(t, wake));
+    this.waiters.add(abort);
+    res.once('close', abort);
+    this.metrics.longPollsWaiting.inc();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      for (;;) {
+        notified = false;
+        const r = await read();
+        if (r.ready || aborted || Date.now() >= deadline) return r.value;
+        if (notified) continue;
+        await new Promise<void>((resolve) => {
+          release = resolve;
+          timer = setTimeout(resolve, deadline - Date.now());
+        });
+        release = null;
+        clearTimeout(timer);
+      }
+    } finally {
+      clearTimeout(timer);
+      for (const u of unsubscribes) u();
+      this.waiters.delete(abort);
+      res.off('close', abort);
+      this.metrics.longPollsWaiting.dec();
+    }
+  }
+
+  /** Shutdown: every waiter answers now with what it has. */
+  abortAll(): void {
+    this.closing = true;
+    for (const abort of [...this.waiters]) abort();
+  }
+}

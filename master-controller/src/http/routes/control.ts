@@ -1,0 +1,125 @@
+/** Control handover between the VM's agent and a viewer, and the screenshot fallback. */
+import { ControlBody, type ControlState, LIMITS } from '@vmlive/protocol';
+import express, { Router } from 'express';
+import { ApiError, errors } from '../../errors.js';
+import { topics } from '../../store/types.js';
+import { authenticate, loadVm, requireAnyOf, requireVmToken } from '../access.js';
+import type { Ctx } from '../context.js';
+import { parseBody, parseNonNegInt, parseWait } from '../validate.js';
+
+/** A snapshot this recent is served without asking the VM. */
+const SNAPSHOT_FRESH_MS = 2000;
+/** How long GET waits for the VM to upload one. */
+const SNAPSHOT_WAIT_MS = 3000;
+
+export function controlRoutes(ctx: Ctx): Router {
+  const r = Router();
+  const { store } = ctx;
+
+  r.get('/api/vms/:vmId/control', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const vm = await loadVm(ctx, req);
+    requireAnyOf(p, vm.vmId);
+    if (p.kind === 'vm') await store.touchVm(vm.vmId, Date.now());
+    const since = parseNonNegInt(req, 'since');
+    const waitMs = parseWait(req);
+    const vmId = vm.vmId;
+    const out = await ctx.polls.poll(res, [topics.vm(vmId)], waitMs, async () => {
+      const cur = await store.getVm(vmId);
+      if (!cur) throw errors.vmNotFound(vmId);
+      return { ready: cur.control.since > since, value: cur.control };
+    });
+    if (!res.headersSent) res.json(out satisfies ControlState);
+  });
+
+  r.post('/api/vms/:vmId/control', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const vm = await loadVm(ctx, req);
+    requireAnyOf(p, vm.vmId);
+    const body = parseBody(ControlBody, req);
+    if (p.kind === 'viewer' && p.role !== 'control') throw errors.forbidden('a view token cannot change control');
+    if (p.kind === 'vm' && body.action === 'take') throw errors.forbidden('the VM cannot take control from itself');
+
+    // A viewer acts through one of its own sessions on this VM; the operator names a session only to take.
+    const needsSession = p.kind === 'viewer' || body.action === 'take';
+    if (needsSession) {
+      const s = await store.getSession(body.sessionId, Date.now());
+      if (!s || s.vmId !== vm.vmId) throw new ApiError('session_not_found', 'no such session on this VM', 'sessionId');
+      if (p.kind === 'viewer' && s.owner !== p.tokenId) {
+        throw errors.forbidden('this session belongs to another viewer token', 'sessionId');
+      }
+    }
+    const sessionId = body.sessionId;
+    const actingAsHolder = p.kind === 'viewer';
+
+    const next = await store.updateControl(vm.vmId, (cur) => {
+      const since = Math.max(Date.now(), cur.since + 1);
+      if (actingAsHolder && body.action !== 'take' && cur.holder !== sessionId) {
+        throw new ApiError('not_holder', 'this session does not hold control', 'sessionId');
+      }
+      switch (body.action) {
+        case 'take':
+          if (cur.holder !== null && cur.holder !== sessionId) {
+            throw new ApiError('control_held', 'another session holds control');
+          }
+          if (cur.mode === 'user' && cur.holder === sessionId) return cur;
+          return { mode: 'user', holder: sessionId, since };
+        case 'release':
+          if (cur.mode === 'agent' && cur.holder === null) return cur;
+          return { mode: 'agent', holder: null, since };
+        case 'pause':
+          if (cur.mode === 'paused') return cur;
+          return { mode: 'paused', holder: cur.holder, since };
+        case 'resume':
+          if (cur.mode !== 'paused') return cur;
+          return { mode: cur.holder === null ? 'agent' : 'user', holder: cur.holder, since };
+      }
+    });
+    req.log.info({ action: body.action, by: p.kind, mode: next.mode, holder: next.holder }, 'control');
+    res.json(next satisfies ControlState);
+  });
+
+  r.get('/api/vms/:vmId/snapshot', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const vm = await loadVm(ctx, req);
+    if (p.kind === 'vm') throw errors.forbidden('the snapshot is for viewers');
+    requireAnyOf(p, vm.vmId);
+    const vmId = vm.vmId;
+    const askedAt = Date.now();
+    const fresh = (at: number) => at >= askedAt - SNAPSHOT_FRESH_MS;
+    const existing = await store.getSnapshot(vmId);
+    let snap = existing && fresh(existing.at) ? existing : undefined;
+    if (!snap) {
+      await store.requestSnapshot(vmId, askedAt + SNAPSHOT_WAIT_MS, askedAt);
+      snap = await ctx.polls.poll(res, [topics.snapshot(vmId)], SNAPSHOT_WAIT_MS, async () => {
+        const s = await store.getSnapshot(vmId);
+        const ok = s !== undefined && fresh(s.at);
+        return { ready: ok, value: ok ? s : undefined };
+      });
+    }
+    if (res.headersSent) return;
+    if (!snap) throw new ApiError('snapshot_unavailable', 'the VM sent no snapshot in time');
+    res.set({ 'Content-Type': 'image/jpeg', 'Cache-Control': 'no-store', 'X-Snapshot-At': String(snap.at) });
+    res.send(snap.jpeg);
+  });
+
+  r.put('/api/vms/:vmId/snapshot', express.raw({ type: () => true, limit: LIMITS.snapshotBytes }), async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const vm = await loadVm(ctx, req);
+    requireVmToken(p, vm.vmId);
+    if (req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'image/jpeg') {
+      throw new ApiError('unsupported_media_type', 'Content-Type must be image/jpeg');
+    }
+    const jpeg = req.body;
+    // JPEG SOI marker + the first segment marker.
+    if (!Buffer.isBuffer(jpeg) || jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8 || jpeg[2] !== 0xff) {
+      throw new ApiError('invalid_body', 'the body is not a JPEG image');
+    }
+    await store.putSnapshot(vm.vmId, jpeg, Date.now());
+    await store.touchVm(vm.vmId, Date.now());
+    req.log.debug({ bytes: jpeg.length }, 'snapshot stored');
+    res.status(204).end();
+  });
+
+  return r;
+}

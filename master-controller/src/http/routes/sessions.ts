@@ -1,0 +1,144 @@
+/**
+ * WebRTC signaling sessions: offer/answer exchange and trickle ICE
+ * (RFC 8838) over REST, with cursors and long-polls.
+ */
+import {
+  AnswerBody,
+  CandidateBody,
+  CandidateSide,
+  type CandidatesResponse,
+  CreateSessionBody,
+  type CreateSessionResponse,
+  OfferBody,
+  type SessionDescription,
+} from '@vmlive/protocol';
+import { Router } from 'express';
+import { randomId } from '../../auth/tokens.js';
+import { ApiError, errors } from '../../errors.js';
+import { topics } from '../../store/types.js';
+import { authenticate, loadSession } from '../access.js';
+import type { Ctx } from '../context.js';
+import { parseBody, parseNonNegInt, parseWait, sessionIdParam } from '../validate.js';
+
+export function sessionRoutes(ctx: Ctx): Router {
+  const r = Router();
+  const { store, config } = ctx;
+
+  r.post('/api/webrtc/session', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    if (p.kind === 'vm') throw errors.forbidden('a VM token cannot open a viewer session');
+    const body = parseBody(CreateSessionBody, req);
+    if (p.kind === 'viewer' && p.vmId !== body.vmId) {
+      throw errors.forbidden('this viewer token is for another VM', 'vmId');
+    }
+    const vm = await store.getVm(body.vmId);
+    if (!vm) throw errors.vmNotFound(body.vmId);
+    const sessionId = randomId(16);
+    const now = Date.now();
+    const owner = p.kind === 'viewer' ? p.tokenId : 'operator';
+    if (!(await store.createSession({ sessionId, vmId: vm.vmId, owner, createdAt: now }))) {
+      if (!(await store.getVm(body.vmId))) throw errors.vmNotFound(body.vmId);
+      throw new ApiError('too_many_sessions', `the controller holds its maximum of ${config.maxSessions} sessions`);
+    }
+    req.log.info({ vmId: vm.vmId, sessionId, by: p.kind }, 'session created');
+    const out: CreateSessionResponse = {
+      sessionId,
+      iceServers: config.iceServers,
+      expiresAt: now + config.sessionIdleTtlS * 1000,
+    };
+    res.status(201).json(out);
+  });
+
+  r.post('/api/webrtc/session/:id/offer', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const [s, side] = await loadSession(ctx, req, p);
+    if (side !== 'browser') throw errors.forbidden('only the viewer side posts the offer');
+    const body = parseBody(OfferBody, req);
+    const result = await store.setOffer(s.sessionId, body.sdp, Date.now());
+    if (result === 'exists') throw new ApiError('offer_exists', 'this session already has an offer');
+    if (result === 'not_found') throw errors.sessionNotFound(s.sessionId);
+    req.log.info({ sdpBytes: body.sdp.length }, 'offer set');
+    req.log.debug({ sdp: body.sdp }, 'offer sdp');
+    res.status(204).end();
+  });
+
+  r.get('/api/webrtc/session/:id/offer', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const [s] = await loadSession(ctx, req, p);
+    if (s.offer === null) throw new ApiError('offer_not_found', 'this session has no offer yet');
+    res.json({ type: 'offer', sdp: s.offer } satisfies SessionDescription);
+  });
+
+  r.post('/api/webrtc/session/:id/answer', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const [s, side] = await loadSession(ctx, req, p);
+    if (side !== 'vm') throw errors.forbidden('only the VM posts the answer');
+    const body = parseBody(AnswerBody, req);
+    const result = await store.setAnswer(s.sessionId, body.sdp, Date.now());
+    if (result === 'exists') throw new ApiError('answer_exists', 'this session is already answered');
+    if (result === 'missing') throw new ApiError('offer_missing', 'this session has no offer to answer');
+    if (result === 'not_found') throw errors.sessionNotFound(s.sessionId);
+    req.log.info({ sdpBytes: body.sdp.length }, 'answer set');
+    req.log.debug({ sdp: body.sdp }, 'answer sdp');
+    res.status(204).end();
+  });
+
+  r.get('/api/webrtc/session/:id/answer', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const [s] = await loadSession(ctx, req, p);
+    const waitMs = parseWait(req);
+    const sessionId = s.sessionId;
+    const answer = await ctx.polls.poll(res, [topics.session(sessionId)], waitMs, async () => {
+      const cur = await store.getSession(sessionId, Date.now());
+      if (!cur) throw errors.sessionNotFound(sessionId);
+      return { ready: cur.answer !== null, value: cur.answer };
+    });
+    if (res.headersSent) return;
+    if (answer === null) res.status(204).end();
+    else res.json({ type: 'answer', sdp: answer } satisfies SessionDescription);
+  });
+
+  r.post('/api/webrtc/session/:id/candidate', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const [s, side] = await loadSession(ctx, req, p);
+    const body = parseBody(CandidateBody, req);
+    if (body.from !== side) throw errors.forbidden(`this token posts candidates from '${side}'`, 'from');
+    const result = await store.addCandidate(
+      s.sessionId,
+      side,
+      { candidate: body.candidate, sdpMLineIndex: body.sdpMLineIndex, sdpMid: body.sdpMid ?? null },
+      Date.now(),
+    );
+    if (result === 'not_found') throw errors.sessionNotFound(s.sessionId);
+    if (result === 'limit') throw new ApiError('too_many_candidates', `at most 256 candidates per side`, 'candidate');
+    // Per-candidate detail is debug (LOGGING rule: every ICE candidate at debug).
+    req.log.debug({ side, seq: result.seq, endOfCandidates: body.candidate === '' }, 'candidate added');
+    res.status(201).json(result);
+  });
+
+  r.get('/api/webrtc/session/:id/candidates/:type', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const sideParse = CandidateSide.safeParse(req.params.type);
+    if (!sideParse.success) throw new ApiError('not_found', "candidate type must be 'vm' or 'browser'");
+    const [s] = await loadSession(ctx, req, p);
+    const since = parseNonNegInt(req, 'since');
+    const waitMs = parseWait(req);
+    const sessionId = s.sessionId;
+    const out = await ctx.polls.poll(res, [topics.session(sessionId)], waitMs, async () => {
+      const got = await store.getCandidates(sessionId, sideParse.data, since);
+      if (!got) throw errors.sessionNotFound(sessionId);
+      return { ready: got.candidates.length > 0, value: got };
+    });
+    if (!res.headersSent) res.json(out satisfies CandidatesResponse);
+  });
+
+  r.delete('/api/webrtc/session/:id', async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const [s, side] = await loadSession(ctx, req, p);
+    if (!(await store.endSession(s.sessionId, Date.now()))) throw errors.sessionNotFound(sessionIdParam(req));
+    req.log.info({ by: side }, 'session ended');
+    res.status(204).end();
+  });
+
+  return r;
+}

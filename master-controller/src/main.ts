@@ -1,0 +1,43 @@
+/**
+ * `node master-controller/dist/main.js`: read the env once, start, stop on
+ * SIGTERM/SIGINT. Exit 2 means bad settings.
+ */
+import { ConfigError, configFromEnv } from './config.js';
+import { createLogger, startController } from './server.js';
+
+export const EXIT_BAD_CONFIG = 2;
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof configFromEnv>;
+  try {
+    config = configFromEnv();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`master-controller: bad setting ${err.message}\n`);
+      process.exit(EXIT_BAD_CONFIG);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const controller = await startController(config, logger).catch((err: unknown) => {
+    logger.fatal({ err }, 'controller failed to start');
+    process.exit(1);
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'signal received');
+    controller.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

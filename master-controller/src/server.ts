@@ -1,0 +1,121 @@
+/**
+ * Builds the controller from its parts (config → store → tokens → metrics →
+ * long-polls → HTTP app → listener → idle sweeper) and shuts them down in
+ * reverse order. `startController` is the programmatic entry used by main.ts,
+ * tests and the local sandbox.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Logger, pino } from 'pino';
+import { TokenService } from './auth/tokens.js';
+import { type ControllerConfig, resolveConfig } from './config.js';
+import { createApp } from './http/app.js';
+import type { Ctx } from './http/context.js';
+import { LongPolls } from './http/longpoll.js';
+import { Metrics } from './metrics.js';
+import { MemoryStore } from './store/memory.js';
+
+export type { ControllerConfig } from './config.js';
+
+export interface Controller {
+  /** e.g. http://127.0.0.1:8080 (the actual port when PORT=0). */
+  url: string;
+  operatorToken: string;
+  /** Answers waiting long-polls, refuses new requests (503), closes connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createLogger(level = 'info'): Logger {
+  return pino({
+    level,
+    base: { service: 'master-controller' },
+    redact: { paths: ['req.headers.authorization', 'token', 'vmToken'], censor: '[redacted]' },
+  });
+}
+
+export async function startController(partial: Partial<ControllerConfig> = {}, logger?: Logger): Promise<Controller> {
+  const config = resolveConfig(partial);
+  const log = logger ?? createLogger(config.logLevel);
+  const generatedOperatorToken = config.operatorToken === '' ? randomBytes(24).toString('base64url') : null;
+  const operatorToken = generatedOperatorToken ?? config.operatorToken;
+  if (config.tokenSecret === '') {
+    log.warn('VMLIVE_TOKEN_SECRET unset: using a random secret, so VM and viewer tokens die with this process');
+  }
+  const tokenSecret = config.tokenSecret || randomBytes(32).toString('base64url');
+
+  const store = new MemoryStore({ maxSessions: config.maxSessions });
+  const metrics = new Metrics(() => store.sessionCount());
+  const polls = new LongPolls(store, metrics);
+  const ctx: Ctx = {
+    config,
+    store,
+    tokens: new TokenService(tokenSecret, operatorToken),
+    metrics,
+    polls,
+    logger: log,
+    vmPolling: new Map(),
+  };
+  let closing = false;
+  const app = createApp(ctx, () => closing);
+  const server = createServer({ keepAliveTimeout: 65_000 }, app);
+  // Long-polls last up to 30 s; keep Node's request timeout well above that.
+  server.requestTimeout = 120_000;
+  server.headersTimeout = 66_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+
+  // Idle TTL: sweep often enough that a session outlives its TTL by at most a quarter of it.
+  const ttlMs = config.sessionIdleTtlS * 1000;
+  const sweeper = setInterval(
+    () => {
+      const now = Date.now();
+      store
+        .expireIdle(now - ttlMs, now)
+        .then((n) => {
+          if (n > 0) log.info({ expired: n }, 'idle sessions expired');
+        })
+        .catch((err: unknown) => log.error({ err }, 'idle sweep failed'));
+    },
+    Math.min(Math.max(ttlMs / 4, 50), 5000),
+  );
+  sweeper.unref();
+
+  log.info(
+    { url, ...(generatedOperatorToken ? { operatorToken: generatedOperatorToken } : {}) },
+    'controller listening',
+  );
+
+  let closed: Promise<void> | null = null;
+  const close = () => {
+    closed ??= (async () => {
+      log.info('controller shutting down');
+      closing = true;
+      clearInterval(sweeper);
+      polls.abortAll();
+      log.info('long-polls answered');
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const idleTimer = setInterval(() => server.closeIdleConnections(), 20);
+      const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+      await serverClosed;
+      clearInterval(idleTimer);
+      clearTimeout(grace);
+      log.info('http server closed');
+      await store.close();
+      log.info('controller stopped');
+    })();
+    return closed;
+  };
+
+  return { url, operatorToken, close };
+}

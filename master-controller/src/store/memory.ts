@@ -1,0 +1,286 @@
+/**
+ * In-memory Store: the embedded default. Everything is synchronous underneath,
+ * so each method is atomic with respect to other requests (no lost or
+ * duplicated candidates under concurrent writers).
+ *
+ * Memory stays bounded: sessions live in one Map kept in last-activity order
+ * (a touch re-inserts the key), so expiring idle sessions walks only the
+ * expired prefix; live sessions are capped by `maxSessions`; candidates are
+ * capped per side; each VM keeps at most one snapshot.
+ */
+import { type CandidateSide, type ControlState, LIMITS, type StoredCandidate } from '@vmlive/protocol';
+import { MemoryNotifier } from './notifier.js';
+import {
+  type SessionRecord,
+  type SessionState,
+  type Snapshot,
+  type Store,
+  topics,
+  type Unsubscribe,
+  type VmRecord,
+  type WriteResult,
+} from './types.js';
+
+interface MemSession extends SessionRecord {
+  seq: number;
+  // Allocated on first candidate so an idle session stays small.
+  vmCandidates: StoredCandidate[] | null;
+  browserCandidates: StoredCandidate[] | null;
+}
+
+export interface MemoryStoreOptions {
+  maxSessions: number;
+  candidatesPerSide?: number;
+}
+
+export class MemoryStore implements Store {
+  private readonly vms = new Map<string, VmRecord>();
+  private readonly sessions = new Map<string, MemSession>();
+  private readonly vmSessions = new Map<string, Set<string>>();
+  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly notifier = new MemoryNotifier();
+  private readonly maxSessions: number;
+  private readonly candidatesPerSide: number;
+
+  constructor(opts: MemoryStoreOptions) {
+    this.maxSessions = opts.maxSessions;
+    this.candidatesPerSide = opts.candidatesPerSide ?? LIMITS.candidatesPerSide;
+  }
+
+  async createVm(vm: { vmId: string; name: string; createdAt: number }): Promise<void> {
+    this.vms.set(vm.vmId, {
+      ...vm,
+      lastSeenAt: null,
+      stats: undefined,
+      control: { mode: 'agent', holder: null, since: vm.createdAt },
+      snapshotWantedUntil: 0,
+      snapshotAnnounced: false,
+    });
+    this.vmSessions.set(vm.vmId, new Set());
+  }
+
+  async getVm(vmId: string): Promise<VmRecord | undefined> {
+    return this.vms.get(vmId);
+  }
+
+  async listVms(): Promise<VmRecord[]> {
+    return [...this.vms.values()];
+  }
+
+  async deleteVm(vmId: string): Promise<boolean> {
+    if (!this.vms.has(vmId)) return false;
+    for (const sessionId of this.vmSessions.get(vmId) ?? []) this.dropSession(sessionId);
+    this.vms.delete(vmId);
+    this.vmSessions.delete(vmId);
+    this.snapshots.delete(vmId);
+    this.notifier.publish(topics.vm(vmId));
+    this.notifier.publish(topics.snapshot(vmId));
+    return true;
+  }
+
+  async touchVm(vmId: string, at: number, stats?: Record<string, unknown>): Promise<void> {
+    const vm = this.vms.get(vmId);
+    if (!vm) return;
+    vm.lastSeenAt = at;
+    if (stats !== undefined) vm.stats = stats;
+  }
+
+  async updateControl(vmId: string, update: (current: ControlState) => ControlState): Promise<ControlState> {
+    const vm = this.vms.get(vmId);
+    if (!vm) throw new Error(`updateControl: no VM ${vmId}`);
+    const next = update(vm.control);
+    if (next !== vm.control) {
+      vm.control = next;
+      this.notifier.publish(topics.vm(vmId));
+    }
+    return vm.control;
+  }
+
+  async createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean> {
+    const vm = this.vms.get(s.vmId);
+    if (!vm) return false;
+    if (this.sessions.size >= this.maxSessions) return false;
+    this.sessions.set(s.sessionId, {
+      sessionId: s.sessionId,
+      vmId: vm.vmId,
+      owner: s.owner,
+      createdAt: s.createdAt,
+      lastActivityAt: s.createdAt,
+      offer: null,
+      answer: null,
+      seq: 0,
+      vmCandidates: null,
+      browserCandidates: null,
+    });
+    this.vmSessions.get(vm.vmId)?.add(s.sessionId);
+    return true;
+  }
+
+  /** Mark activity and move the session to the young end of the idle order. */
+  private touch(s: MemSession, now: number): void {
+    s.lastActivityAt = now;
+    this.sessions.delete(s.sessionId);
+    this.sessions.set(s.sessionId, s);
+  }
+
+  async getSession(sessionId: string, now: number): Promise<SessionRecord | undefined> {
+    const s = this.sessions.get(sessionId);
+    if (s) this.touch(s, now);
+    return s;
+  }
+
+  async setOffer(sessionId: string, sdp: string, now: number): Promise<WriteResult> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return 'not_found';
+    if (s.offer !== null) return 'exists';
+    s.offer = sdp;
+    this.touch(s, now);
+    this.notifier.publish(topics.session(sessionId));
+    this.notifier.publish(topics.vm(s.vmId));
+    return 'ok';
+  }
+
+  async setAnswer(sessionId: string, sdp: string, now: number): Promise<WriteResult> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return 'not_found';
+    if (s.offer === null) return 'missing';
+    if (s.answer !== null) return 'exists';
+    s.answer = sdp;
+    this.touch(s, now);
+    this.notifier.publish(topics.session(sessionId));
+    this.notifier.publish(topics.vm(s.vmId));
+    return 'ok';
+  }
+
+  async addCandidate(
+    sessionId: string,
+    side: CandidateSide,
+    c: { candidate: string; sdpMLineIndex: number; sdpMid: string | null },
+    now: number,
+  ): Promise<{ seq: number; timestamp: number } | 'not_found' | 'limit'> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return 'not_found';
+    let list = side === 'vm' ? s.vmCandidates : s.browserCandidates;
+    if (list && list.length >= this.candidatesPerSide) return 'limit';
+    if (!list) {
+      list = [];
+      if (side === 'vm') s.vmCandidates = list;
+      else s.browserCandidates = list;
+    }
+    s.seq += 1;
+    list.push({ candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex, sdpMid: c.sdpMid, seq: s.seq, timestamp: now });
+    this.touch(s, now);
+    this.notifier.publish(topics.session(sessionId));
+    return { seq: s.seq, timestamp: now };
+  }
+
+  async getCandidates(
+    sessionId: string,
+    side: CandidateSide,
+    since: number,
+  ): Promise<{ candidates: StoredCandidate[]; cursor: number } | undefined> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return undefined;
+    const list = (side === 'vm' ? s.vmCandidates : s.browserCandidates) ?? [];
+    // seq is increasing along the list: walk back to the first one after `since`.
+    let i = list.length;
+    while (i > 0 && (list[i - 1] as StoredCandidate).seq > since) i--;
+    const candidates = list.slice(i);
+    const last = candidates[candidates.length - 1];
+    return { candidates, cursor: last ? last.seq : since };
+  }
+
+  async endSession(sessionId: string, _now: number): Promise<boolean> {
+    return this.dropSession(sessionId);
+  }
+
+  private dropSession(sessionId: string): boolean {
+    const s = this.sessions.get(sessionId);
+    if (!s) return false;
+    this.sessions.delete(sessionId);
+    this.vmSessions.get(s.vmId)?.delete(sessionId);
+    const vm = this.vms.get(s.vmId);
+    if (vm && vm.control.holder === sessionId) {
+      // The holder left: control goes back to the agent.
+      vm.control = { mode: 'agent', holder: null, since: Math.max(Date.now(), vm.control.since + 1) };
+    }
+    this.notifier.publish(topics.session(sessionId));
+    this.notifier.publish(topics.vm(s.vmId));
+    return true;
+  }
+
+  async listVmSessions(vmId: string, state: SessionState): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = [];
+    for (const id of this.vmSessions.get(vmId) ?? []) {
+      const s = this.sessions.get(id);
+      if (!s || s.offer === null) continue;
+      if ((state === 'offered') === (s.answer === null)) out.push(s);
+    }
+    return out;
+  }
+
+  async countVmSessions(vmId: string): Promise<number> {
+    return this.vmSessions.get(vmId)?.size ?? 0;
+  }
+
+  async requestSnapshot(vmId: string, until: number, now: number): Promise<void> {
+    const vm = this.vms.get(vmId);
+    if (!vm) return;
+    const wasWanted = vm.snapshotWantedUntil > now;
+    vm.snapshotWantedUntil = Math.max(vm.snapshotWantedUntil, until);
+    if (!wasWanted) {
+      vm.snapshotAnnounced = false;
+      this.notifier.publish(topics.vm(vmId));
+    }
+  }
+
+  async claimSnapshotRequest(vmId: string, now: number): Promise<boolean> {
+    const vm = this.vms.get(vmId);
+    if (!vm || vm.snapshotAnnounced || vm.snapshotWantedUntil <= now) return false;
+    vm.snapshotAnnounced = true;
+    return true;
+  }
+
+  async putSnapshot(vmId: string, jpeg: Buffer, at: number): Promise<boolean> {
+    const vm = this.vms.get(vmId);
+    if (!vm) return false;
+    this.snapshots.set(vmId, { jpeg, at });
+    vm.snapshotWantedUntil = 0;
+    this.notifier.publish(topics.snapshot(vmId));
+    return true;
+  }
+
+  async getSnapshot(vmId: string): Promise<Snapshot | undefined> {
+    return this.snapshots.get(vmId);
+  }
+
+  async expireIdle(olderThan: number, _now: number): Promise<number> {
+    let n = 0;
+    for (const s of this.sessions.values()) {
+      if (s.lastActivityAt >= olderThan) break; // Map order = activity order
+      this.dropSession(s.sessionId);
+      n++;
+    }
+    return n;
+  }
+
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  subscribe(topic: string, listener: () => void): Unsubscribe {
+    return this.notifier.subscribe(topic, listener);
+  }
+
+  /** Topics with waiters (tests check nothing leaks). */
+  get subscribedTopics(): number {
+    return this.notifier.size;
+  }
+
+  async close(): Promise<void> {
+    this.sessions.clear();
+    this.vmSessions.clear();
+    this.vms.clear();
+    this.snapshots.clear();
+  }
+}

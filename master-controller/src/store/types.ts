@@ -1,0 +1,105 @@
+/**
+ * The signaling state behind one interface. The in-memory store is the
+ * embedded default; a shared store (e.g. Redis) implements the same methods
+ * and delivers `subscribe` wake-ups from other controller processes (pub/sub),
+ * which is why long-polls wait on topics rather than on in-process promises.
+ */
+import type { CandidateSide, ControlState, StoredCandidate } from '@vmlive/protocol';
+
+export interface VmRecord {
+  vmId: string;
+  name: string;
+  createdAt: number;
+  lastSeenAt: number | null;
+  stats: Record<string, unknown> | undefined;
+  control: ControlState;
+  /** ms epoch until which a viewer asked for a snapshot (0: none wanted). */
+  snapshotWantedUntil: number;
+  /** The pending request was already reported to the VM's sessions poll (so it wakes it only once). */
+  snapshotAnnounced: boolean;
+}
+
+export interface SessionRecord {
+  sessionId: string;
+  vmId: string;
+  /** Who created it: a viewer token's id (jti) or 'operator'. */
+  owner: string;
+  createdAt: number;
+  lastActivityAt: number;
+  offer: string | null;
+  answer: string | null;
+}
+
+export interface Snapshot {
+  jpeg: Buffer;
+  at: number;
+}
+
+export type SessionState = 'offered' | 'active';
+
+/** Outcome of a write that can fail for a state reason (mapped to an ApiError by the routes). */
+export type WriteResult = 'ok' | 'not_found' | 'exists' | 'missing' | 'limit';
+
+export type Unsubscribe = () => void;
+
+/** Topics a long-poll can wait on. A publish means "re-read, something may have changed". */
+export const topics = {
+  /** offer, answer, candidate on either side, end. */
+  session: (sessionId: string) => `s:${sessionId}`,
+  /** session offered / answered / ended, control change, snapshot wanted. */
+  vm: (vmId: string) => `v:${vmId}`,
+  /** snapshot uploaded. */
+  snapshot: (vmId: string) => `p:${vmId}`,
+};
+
+export interface Store {
+  createVm(vm: { vmId: string; name: string; createdAt: number }): Promise<void>;
+  getVm(vmId: string): Promise<VmRecord | undefined>;
+  listVms(): Promise<VmRecord[]>;
+  /** Deletes the VM and ends its sessions. */
+  deleteVm(vmId: string): Promise<boolean>;
+  touchVm(vmId: string, at: number, stats?: Record<string, unknown>): Promise<void>;
+  /**
+   * Atomically replace the VM's control state with `update(current)`; `update`
+   * may throw to refuse (nothing changes). Returns the new state.
+   */
+  updateControl(vmId: string, update: (current: ControlState) => ControlState): Promise<ControlState>;
+
+  /** Returns false when the store already holds `maxSessions` live sessions. */
+  createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean>;
+  /** Reads a live session and counts the read as activity (idle TTL). */
+  getSession(sessionId: string, now: number): Promise<SessionRecord | undefined>;
+  setOffer(sessionId: string, sdp: string, now: number): Promise<WriteResult>;
+  setAnswer(sessionId: string, sdp: string, now: number): Promise<WriteResult>;
+  addCandidate(
+    sessionId: string,
+    side: CandidateSide,
+    c: { candidate: string; sdpMLineIndex: number; sdpMid: string | null },
+    now: number,
+  ): Promise<{ seq: number; timestamp: number } | 'not_found' | 'limit'>;
+  /** Candidates of `side` with seq > since, in seq order; cursor = last returned seq (or `since`). */
+  getCandidates(
+    sessionId: string,
+    side: CandidateSide,
+    since: number,
+  ): Promise<{ candidates: StoredCandidate[]; cursor: number } | undefined>;
+  /** Ends a session; if it held control, control returns to `agent`. */
+  endSession(sessionId: string, now: number): Promise<boolean>;
+  listVmSessions(vmId: string, state: SessionState): Promise<SessionRecord[]>;
+  countVmSessions(vmId: string): Promise<number>;
+
+  /** A viewer wants a snapshot until `until` (wakes the VM's sessions poll). */
+  requestSnapshot(vmId: string, until: number, now: number): Promise<void>;
+  /** True once per request: a snapshot is wanted and the VM was not yet told. */
+  claimSnapshotRequest(vmId: string, now: number): Promise<boolean>;
+  putSnapshot(vmId: string, jpeg: Buffer, at: number): Promise<boolean>;
+  getSnapshot(vmId: string): Promise<Snapshot | undefined>;
+
+  /** Ends sessions idle since before `olderThan`; returns how many. */
+  expireIdle(olderThan: number, now: number): Promise<number>;
+  /** Live sessions (for /metrics). */
+  sessionCount(): number;
+
+  subscribe(topic: string, listener: () => void): Unsubscribe;
+  close(): Promise<void>;
+}
