@@ -1,0 +1,284 @@
+/**
+ * The agent against a real controller (in-process, ephemeral port) with a
+ * scripted helper: checks the REST choreography — offers picked up, answers and
+ * candidates relayed in order with the cursor, control forwarded, sessions of
+ * a dead helper ended, snapshots served. The real helper is covered by the
+ * e2e suites.
+ */
+import { EventEmitter } from 'node:events';
+import type { HelperCommand, HelperEvent } from '@vmlive/protocol';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Controller, startController } from '../../master-controller/src/server.js';
+import { ControllerClient } from './controller/controller-client.js';
+import { type DiedInfo, type HelperLike, HelperSupervisor } from './helper-supervisor.js';
+import { WebRtcServer } from './webrtc-server.js';
+
+const log = pino({ level: 'silent' });
+
+/** Answers every offer with a fixed SDP and two candidates plus end-of-candidates. */
+class ScriptedHelper extends EventEmitter implements HelperLike {
+  static all: ScriptedHelper[] = [];
+  pid = 4242 + ScriptedHelper.all.length;
+  received: HelperCommand[] = [];
+  constructor() {
+    super();
+    ScriptedHelper.all.push(this);
+  }
+  async start() {
+    return {
+      type: 'ready',
+      peerId: null,
+      version: 't',
+      codec: 'vp8',
+      width: 1280,
+      height: 720,
+      fps: 30,
+      pid: this.pid,
+    } as const;
+  }
+  send(cmd: HelperCommand) {
+    this.received.push(cmd);
+    if (cmd.type === 'remote-description') {
+      const peerId = cmd.peerId;
+      setTimeout(() => {
+        this.event({
+          type: 'local-description',
+          peerId,
+          sdpType: 'answer',
+          sdp: `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=${peerId}\r\n`,
+        });
+        this.event({
+          type: 'local-candidate',
+          peerId,
+          candidate: 'candidate:1 1 UDP 1 127.0.0.1 5000 typ host',
+          sdpMLineIndex: 0,
+        });
+        this.event({
+          type: 'local-candidate',
+          peerId,
+          candidate: 'candidate:2 1 UDP 1 127.0.0.1 5001 typ host',
+          sdpMLineIndex: 0,
+        });
+        this.event({ type: 'local-candidate', peerId, candidate: '', sdpMLineIndex: 0 });
+        this.event({ type: 'peer-state', peerId, ice: 'connected', dtls: 'connected', connection: 'connected' });
+      }, 5);
+    }
+  }
+  event(e: HelperEvent) {
+    this.emit('event', e);
+  }
+  async getStats(): Promise<Extract<HelperEvent, { type: 'stats' }>> {
+    return {
+      type: 'stats',
+      peerId: null,
+      requestId: 1,
+      encoder: {
+        codec: 'vp8',
+        width: 1280,
+        height: 720,
+        fps: 30,
+        bitrateKbps: 900,
+        framesEncoded: 10,
+        keyframesForced: 1,
+        running: true,
+      },
+      peers: {},
+      process: { cpuPercent: 10, rssBytes: 1e6 },
+    };
+  }
+  async snapshot(): Promise<Buffer> {
+    return Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
+  }
+  async stop() {}
+  die() {
+    this.emit('died', { pid: this.pid, code: null, signal: 'SIGKILL' } satisfies DiedInfo);
+  }
+  commands<T extends HelperCommand['type']>(type: T) {
+    return this.received.filter((c): c is Extract<HelperCommand, { type: T }> => c.type === type);
+  }
+}
+
+async function until<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+let controller: Controller;
+let server: WebRtcServer;
+let vmId: string;
+// biome-ignore lint/suspicious/noExplicitAny: the tests read many response shapes; each assertion checks what it reads
+let api: (method: string, path: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>;
+
+beforeEach(async () => {
+  ScriptedHelper.all = [];
+  controller = await startController({ port: 0, host: '127.0.0.1', operatorToken: 'op-secret-token' }, log);
+  api = async (method, path, body, token = 'op-secret-token') => {
+    const res = await fetch(controller.url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    const type = res.headers.get('content-type') ?? '';
+    return { status: res.status, body: type.includes('json') && text ? JSON.parse(text) : text };
+  };
+  const vm = await api('POST', '/api/vms', { name: 'agent-test' });
+  vmId = vm.body.vmId;
+  const supervisor = new HelperSupervisor(() => new ScriptedHelper(), log);
+  server = new WebRtcServer({
+    client: new ControllerClient({ baseUrl: controller.url, vmId, token: vm.body.vmToken }),
+    supervisor,
+    log,
+    iceServers: [],
+    heartbeatMs: 200,
+    longPollSeconds: 2,
+  });
+  await server.start();
+});
+
+afterEach(async () => {
+  await server.stop();
+  await controller.close();
+});
+
+async function viewerSession(role: 'view' | 'control' = 'control') {
+  const tok = await api('POST', `/api/vms/${vmId}/viewer-tokens`, { role, ttlSeconds: 600 });
+  const token: string = tok.body.token;
+  const s = await api('POST', '/api/webrtc/session', { vmId }, token);
+  expect(s.status).toBe(201);
+  return { token, sessionId: s.body.sessionId as string };
+}
+
+describe('webrtc-server against a real controller', () => {
+  it('answers an offer and relays candidates both ways in order, without duplicates', async () => {
+    const { token, sessionId } = await viewerSession();
+    // A candidate trickled before the offer must still reach the helper.
+    await api(
+      'POST',
+      `/api/webrtc/session/${sessionId}/candidate`,
+      { candidate: 'candidate:b0 1 UDP 1 127.0.0.1 1 typ host', sdpMLineIndex: 0, from: 'browser' },
+      token,
+    );
+    expect(
+      (await api('POST', `/api/webrtc/session/${sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\nOFFER\r\n' }, token))
+        .status,
+    ).toBe(204);
+
+    const answer = await api('GET', `/api/webrtc/session/${sessionId}/answer?wait=5`, undefined, token);
+    expect(answer.status).toBe(200);
+    expect(answer.body.sdp).toContain(`s=${sessionId}`);
+
+    const helper = ScriptedHelper.all[0] as ScriptedHelper;
+    expect(helper.commands('add-peer').map((c) => c.peerId)).toEqual([sessionId]);
+    expect(helper.commands('remote-description')[0]?.sdp).toBe('v=0\r\nOFFER\r\n');
+
+    for (let i = 1; i <= 5; i++) {
+      await api(
+        'POST',
+        `/api/webrtc/session/${sessionId}/candidate`,
+        { candidate: `candidate:b${i} 1 UDP 1 127.0.0.1 ${i} typ host`, sdpMLineIndex: 0, from: 'browser' },
+        token,
+      );
+    }
+    const remote = await until(() => {
+      const got = helper.commands('remote-candidate').filter((c) => c.peerId === sessionId);
+      return got.length >= 6 && got;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(helper.commands('remote-candidate').map((c) => c.candidate)).toEqual(remote.map((c) => c.candidate));
+    expect(remote.map((c) => c.candidate.split(' ')[0])).toEqual([
+      'candidate:b0',
+      'candidate:b1',
+      'candidate:b2',
+      'candidate:b3',
+      'candidate:b4',
+      'candidate:b5',
+    ]);
+
+    const vmCands = await until(async () => {
+      const r = await api('GET', `/api/webrtc/session/${sessionId}/candidates/vm?since=0`, undefined, token);
+      return r.body.candidates.length === 3 && r.body.candidates;
+    });
+    expect(vmCands.map((c: { candidate: string }) => c.candidate)).toEqual([
+      'candidate:1 1 UDP 1 127.0.0.1 5000 typ host',
+      'candidate:2 1 UDP 1 127.0.0.1 5001 typ host',
+      '',
+    ]);
+  });
+
+  it('forwards the control holder to the helper when a viewer takes and releases control', async () => {
+    const { token, sessionId } = await viewerSession('control');
+    await api('POST', `/api/webrtc/session/${sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, token);
+    const take = await api('POST', `/api/vms/${vmId}/control`, { action: 'take', sessionId }, token);
+    expect(take.status).toBe(200);
+    const helper = ScriptedHelper.all[0] as ScriptedHelper;
+    await until(() => helper.commands('set-control-holder').some((c) => c.peerId === sessionId));
+    await api('POST', `/api/vms/${vmId}/control`, { action: 'release', sessionId }, token);
+    await until(() => helper.commands('set-control-holder').at(-1)?.peerId === null);
+  });
+
+  it('removes the peer from the helper when the viewer ends its session', async () => {
+    const { token, sessionId } = await viewerSession();
+    await api('POST', `/api/webrtc/session/${sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, token);
+    await api('GET', `/api/webrtc/session/${sessionId}/answer?wait=5`, undefined, token);
+    expect(server.peerCount).toBe(1);
+    expect((await api('DELETE', `/api/webrtc/session/${sessionId}`, undefined, token)).status).toBe(204);
+    const helper = ScriptedHelper.all[0] as ScriptedHelper;
+    await until(() => helper.commands('remove-peer').some((c) => c.peerId === sessionId));
+    expect(server.peerCount).toBe(0);
+  });
+
+  it('ends the sessions of a helper that died and serves new viewers from its replacement', async () => {
+    const { token, sessionId } = await viewerSession();
+    await api('POST', `/api/webrtc/session/${sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, token);
+    await api('GET', `/api/webrtc/session/${sessionId}/answer?wait=5`, undefined, token);
+    (ScriptedHelper.all[0] as ScriptedHelper).die();
+    // The viewer learns its session is gone and reconnects.
+    await until(
+      async () => (await api('GET', `/api/webrtc/session/${sessionId}/answer`, undefined, token)).status === 404,
+    );
+    await until(() => ScriptedHelper.all.length === 2);
+    const again = await viewerSession();
+    await api('POST', `/api/webrtc/session/${again.sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, again.token);
+    const answer = await api('GET', `/api/webrtc/session/${again.sessionId}/answer?wait=10`, undefined, again.token);
+    expect(answer.status).toBe(200);
+    expect((ScriptedHelper.all[1] as ScriptedHelper).commands('add-peer').map((c) => c.peerId)).toEqual([
+      again.sessionId,
+    ]);
+  });
+
+  it('uploads a snapshot when a viewer asks the controller for one', async () => {
+    const { token } = await viewerSession('view');
+    const res = await fetch(`${controller.url}/api/vms/${vmId}/snapshot`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/image\/jpeg/);
+    expect([...new Uint8Array(await res.arrayBuffer())]).toEqual([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
+  });
+
+  it('heartbeats with helper stats so the VM shows online', async () => {
+    const vms = await until(async () => {
+      const r = await api('GET', '/api/vms');
+      const me = r.body.vms.find((v: { vmId: string }) => v.vmId === vmId);
+      return me?.stats?.helper === 'up' && me;
+    });
+    expect(vms.online).toBe(true);
+    expect(vms.stats.encoder.fps).toBe(30);
+  });
+
+  it('survives the controller going away without crashing', async () => {
+    await controller.close();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(server.peerCount).toBe(0);
+  });
+});
