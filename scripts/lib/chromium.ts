@@ -1,0 +1,172 @@
+/**
+ * Chromium and Xvfb processes for the measurements.
+ *
+ * We spawn /usr/bin/chromium ourselves (remote debugging on an ephemeral port)
+ * and attach playwright-core over CDP, instead of chromium.launch(): that way
+ * the command line is exactly ours. Chromium honours only the LAST
+ * --disable-features switch and playwright passes its own, so we would lose
+ * WebRtcHideLocalIpsWithMdns (libnice cannot resolve Chromium's mDNS host
+ * candidates; see issue 3) or playwright's list. One switch, ours.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { PrerequisiteError } from './report.js';
+
+export const CHROMIUM = process.env.VMLIVE_CHROMIUM ?? '/usr/bin/chromium';
+
+const BASE_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-extensions',
+  '--disable-dev-shm-usage',
+  // A viewer tab must never be throttled for being "hidden" in headless mode.
+  '--disable-background-timer-throttling',
+  '--disable-backgrounding-occluded-windows',
+  '--disable-renderer-backgrounding',
+  '--autoplay-policy=no-user-gesture-required',
+  '--disable-features=WebRtcHideLocalIpsWithMdns,Translate,MediaRouter,OptimizationHints',
+];
+
+export interface ChromiumProcess {
+  pid: number;
+  /** ws:// URL of the browser's DevTools endpoint */
+  cdpUrl: string;
+  browser: Browser;
+  stop(): Promise<void>;
+}
+
+export function requireBinary(path: string, pkg: string): void {
+  if (!existsSync(path)) throw new PrerequisiteError(`${path} not found (apt-get install ${pkg})`);
+}
+
+async function waitForExit(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+  });
+}
+
+/** Starts Chromium: headless (viewer) or headful kiosk on an X display (the VM's screen). */
+export async function launchChromium(opts: {
+  headless: boolean;
+  display?: string;
+  url?: string;
+  width?: number;
+  height?: number;
+  extraArgs?: string[];
+}): Promise<ChromiumProcess> {
+  requireBinary(CHROMIUM, 'chromium');
+  const dataDir = mkdtempSync(join(tmpdir(), 'vmlive-chromium-'));
+  const w = opts.width ?? 1280;
+  const h = opts.height ?? 720;
+  const args = [
+    ...BASE_FLAGS,
+    `--user-data-dir=${dataDir}`,
+    '--remote-debugging-port=0',
+    '--remote-debugging-address=127.0.0.1',
+    ...(opts.headless
+      ? ['--headless', `--window-size=${w},${h}`, '--mute-audio']
+      : ['--kiosk', '--window-position=0,0', `--window-size=${w},${h}`, '--noerrdialogs', '--disable-infobars']),
+    ...(opts.extraArgs ?? []),
+    opts.url ?? 'about:blank',
+  ];
+  const env = { ...process.env };
+  if (opts.display) env.DISPLAY = opts.display;
+  const child = spawn(CHROMIUM, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const cdpUrl = await new Promise<string>((res, rej) => {
+    let buf = '';
+    const t = setTimeout(() => rej(new Error(`chromium did not start in 20 s: ${buf.slice(-500)}`)), 20_000);
+    child.stderr?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(buf);
+      if (m?.[1]) {
+        clearTimeout(t);
+        res(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`chromium exited (${code}): ${buf.slice(-500)}`));
+    });
+  });
+  // Keep draining stderr so Chromium never blocks on a full pipe.
+  child.stderr?.resume();
+  const browser = await chromium.connectOverCDP(cdpUrl);
+  return {
+    pid: child.pid ?? 0,
+    cdpUrl,
+    browser,
+    stop: async () => {
+      await browser.close().catch(() => {});
+      child.kill('SIGTERM');
+      await waitForExit(child, 3000);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Xvfb {
+  display: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Xvfb on a free display number (chosen by Xvfb itself via -displayfd). */
+export async function startXvfb(width = 1280, height = 720): Promise<Xvfb> {
+  requireBinary('/usr/bin/Xvfb', 'xvfb');
+  const child = spawn(
+    '/usr/bin/Xvfb',
+    ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    },
+  );
+  const display = await new Promise<string>((res, rej) => {
+    let buf = '';
+    const t = setTimeout(() => rej(new Error('Xvfb did not start in 10 s')), 10_000);
+    child.stdio[3]?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('\n')) {
+        clearTimeout(t);
+        res(`:${buf.trim()}`);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`Xvfb exited (${code})`));
+    });
+  });
+  child.stderr?.resume();
+  return {
+    display,
+    pid: child.pid ?? 0,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await waitForExit(child, 3000);
+    },
+  };
+}
+
+/** The playwright Page showing the VM's (sandbox) browser content. */
+export async function firstPage(browser: Browser) {
+  for (let i = 0; i < 50; i++) {
+    const page = browser.contexts().flatMap((c) => c.pages())[0];
+    if (page) return page;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no page in the sandbox browser');
+}

@@ -1,0 +1,159 @@
+/**
+ * The two non-vmlive senders of the comparison, on the same X display / the
+ * same sandbox Chromium as vmlive:
+ *  - x11vnc + websockify (noVNC's usual server side), behind a byte-counting proxy;
+ *  - a CDP Page.startScreencast relay: JPEG frames → our WebSocket → viewer page.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import type { Browser, CDPSession } from 'playwright-core';
+import { requireBinary } from './chromium.js';
+import { type CountingProxy, type RelayHub, startCountingProxy } from './server.js';
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const addr = srv.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function waitListening(port: number, ms: number, child: ChildProcess, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        r(true);
+      });
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not listen on ${port} within ${ms} ms`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise<void>((r) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      r();
+    }, 2000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+  });
+}
+
+export interface VncServer {
+  /** ws:// URL the noVNC viewer connects to (through the counting proxy) */
+  wsUrl: string;
+  proxy: CountingProxy;
+  pids: { x11vnc: number; websockify: number };
+  stop(): Promise<void>;
+}
+
+export function checkVncPrerequisites(): void {
+  requireBinary('/usr/bin/x11vnc', 'x11vnc');
+  requireBinary('/usr/bin/websockify', 'websockify');
+  requireBinary('/usr/share/novnc/core/rfb.js', 'novnc');
+}
+
+/** x11vnc on `display` with its defaults (as a user would run it), websockify, and a counting proxy. */
+export async function startVnc(display: string, extraX11vncArgs: string[] = []): Promise<VncServer> {
+  checkVncPrerequisites();
+  const vncPort = await freePort();
+  const x11vnc = spawn(
+    '/usr/bin/x11vnc',
+    [
+      '-display',
+      display,
+      '-rfbport',
+      String(vncPort),
+      '-localhost',
+      '-nopw',
+      '-forever',
+      '-shared',
+      '-quiet',
+      ...extraX11vncArgs,
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
+  try {
+    await waitListening(vncPort, 10_000, x11vnc, 'x11vnc');
+  } catch (e) {
+    await stopChild(x11vnc);
+    throw e;
+  }
+  const wsPort = await freePort();
+  const websockify = spawn('/usr/bin/websockify', [`127.0.0.1:${wsPort}`, `127.0.0.1:${vncPort}`], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  try {
+    await waitListening(wsPort, 10_000, websockify, 'websockify');
+  } catch (e) {
+    await stopChild(websockify);
+    await stopChild(x11vnc);
+    throw e;
+  }
+  const proxy = await startCountingProxy(wsPort);
+  return {
+    wsUrl: `ws://127.0.0.1:${proxy.port}/websockify`,
+    proxy,
+    pids: { x11vnc: x11vnc.pid ?? 0, websockify: websockify.pid ?? 0 },
+    stop: async () => {
+      await proxy.close();
+      await stopChild(websockify);
+      await stopChild(x11vnc);
+    },
+  };
+}
+
+export interface ScreencastRelay {
+  /** wall-clock ms when Page.startScreencast was sent */
+  startedAt: number;
+  frames: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Relays the sandbox page's CDP screencast to every client of `hub`.
+ * Frames are acknowledged on arrival (Chromium sends the next only after the
+ * ack), which is the fastest pacing a relay can ask for.
+ */
+export async function startScreencast(
+  sandbox: Browser,
+  hub: RelayHub,
+  opts: { quality?: number; width?: number; height?: number } = {},
+): Promise<ScreencastRelay> {
+  const page = sandbox.contexts().flatMap((c) => c.pages())[0];
+  if (!page) throw new Error('sandbox browser has no page to screencast');
+  const session: CDPSession = await page.context().newCDPSession(page);
+  const state = { startedAt: 0, frames: 0 };
+  session.on('Page.screencastFrame', (ev) => {
+    void session.send('Page.screencastFrameAck', { sessionId: ev.sessionId }).catch(() => {});
+    state.frames++;
+    hub.send(Buffer.from(ev.data, 'base64'));
+  });
+  state.startedAt = Date.now();
+  await session.send('Page.startScreencast', {
+    format: 'jpeg',
+    quality: opts.quality ?? 80,
+    maxWidth: opts.width ?? 1280,
+    maxHeight: opts.height ?? 720,
+    everyNthFrame: 1,
+  });
+  return Object.assign(state, {
+    stop: async () => {
+      await session.send('Page.stopScreencast').catch(() => {});
+      await session.detach().catch(() => {});
+    },
+  });
+}
