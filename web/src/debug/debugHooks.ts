@@ -1,0 +1,101 @@
+/**
+ * `window.__vmlive`: read-only debug hooks for e2e tests, scripts and people
+ * with DevTools open. Documented in web/README.md. One viewer per page: the
+ * most recently mounted viewer owns the hooks. Tokens are never exposed.
+ */
+import type { ControlState } from '@vmlive/protocol';
+import type { StreamStats } from '../viewer/streamStats.js';
+import { statsEntries } from '../viewer/streamStats.js';
+import type { ViewerConnection } from '../viewer/viewerConnection.js';
+import { describeReason, type ViewerState } from '../viewer/viewerState.js';
+
+export interface VmliveDebugTransition {
+  phase: ViewerState['phase'];
+  reason: string;
+  code: ViewerState['reason']['code'];
+  at: number;
+}
+
+export interface VmliveDebug {
+  version: 1;
+  vmId: string | null;
+  /** Current phase and reason; `null` before a viewer mounts. */
+  state: ViewerState | null;
+  /** Every transition since the viewer mounted (oldest first, capped at 200). */
+  history: VmliveDebugTransition[];
+  sessionId: string | null;
+  control: ControlState | null;
+  /** True while the screenshot fallback is shown instead of live video. */
+  fallback: boolean;
+  /** Latest summarized stats (updated every second while a peer connection exists). */
+  stats: StreamStats | null;
+  /** A fresh summary from RTCPeerConnection.getStats(), or null without a peer connection. */
+  getStats(): Promise<StreamStats | null>;
+  /** The raw W3C stats dictionaries of the current peer connection. */
+  getRawStats(): Promise<Record<string, unknown>[]>;
+  /** Same as the "Retry live" button. */
+  retry(): void;
+}
+
+declare global {
+  interface Window {
+    __vmlive?: VmliveDebug;
+  }
+}
+
+export function installDebugHooks(connection: ViewerConnection): {
+  update(patch: Partial<Pick<VmliveDebug, 'control' | 'fallback'>>): void;
+  dispose(): void;
+} {
+  if (typeof window === 'undefined') return { update() {}, dispose() {} };
+  const hooks: VmliveDebug = {
+    version: 1,
+    vmId: connection.vmId,
+    state: connection.state,
+    history: [],
+    sessionId: connection.sessionId,
+    control: null,
+    fallback: false,
+    stats: null,
+    async getStats() {
+      return connection.lastStats;
+    },
+    async getRawStats() {
+      const report = await connection.getRawStats();
+      return report ? statsEntries(report) : [];
+    },
+    retry() {
+      connection.retryNow();
+    },
+  };
+  const record = (state: ViewerState) => {
+    hooks.state = state;
+    hooks.history.push({
+      phase: state.phase,
+      code: state.reason.code,
+      reason: describeReason(state.reason),
+      at: state.since,
+    });
+    if (hooks.history.length > 200) hooks.history.shift();
+  };
+  record(connection.state);
+  const offs = [
+    connection.on('state', record),
+    connection.on('session', (id) => {
+      hooks.sessionId = id;
+    }),
+    connection.on('stats', (stats) => {
+      hooks.stats = stats;
+    }),
+  ];
+  window.__vmlive = hooks;
+  return {
+    update(patch) {
+      Object.assign(hooks, patch);
+    },
+    dispose() {
+      for (const off of offs) off();
+      if (window.__vmlive === hooks) window.__vmlive = undefined;
+    },
+  };
+}

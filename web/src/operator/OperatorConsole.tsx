@@ -1,0 +1,174 @@
+/**
+ * The operator console at `/`: sign in with the operator token (kept in
+ * sessionStorage, so it dies with the tab), see every VM, open viewers, mint
+ * shareable links, pause/resume the agent, end the controlling session,
+ * add and delete VMs.
+ */
+import type { CreateVmResponse, VmSummary } from '@vmlive/protocol';
+import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
+import { ApiError } from '../api/http.js';
+import { OperatorClient, viewerLink } from '../api/operatorClient.js';
+import { VmRow } from './VmRow.js';
+
+const TOKEN_KEY = 'vmlive.operatorToken';
+const POLL_MS = 2000;
+
+function errorText(err: unknown): string {
+  if (err instanceof ApiError) return `${err.message} (${err.code})`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function OperatorConsole({ baseUrl }: { baseUrl: string }) {
+  const [token, setToken] = useState<string | null>(() => sessionStorage.getItem(TOKEN_KEY));
+  const [draft, setDraft] = useState('');
+  const [vms, setVms] = useState<VmSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [newVm, setNewVm] = useState<CreateVmResponse | null>(null);
+  const client = useMemo(() => (token ? new OperatorClient({ baseUrl, token }) : null), [baseUrl, token]);
+
+  useEffect(() => {
+    document.title = 'vmlive — operator console';
+  }, []);
+
+  const signOut = useCallback(() => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    setToken(null);
+    setVms(null);
+  }, []);
+
+  useEffect(() => {
+    if (!client) return;
+    const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = async () => {
+      try {
+        const { vms: list } = await client.listVms(abort.signal);
+        setVms(list);
+        setError(null);
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        if (err instanceof ApiError && err.status === 401) {
+          setError('The operator token was rejected.');
+          signOut();
+          return;
+        }
+        setError(`Could not list VMs: ${errorText(err)}`);
+      }
+      if (!abort.signal.aborted) timer = setTimeout(() => void poll(), POLL_MS);
+    };
+    void poll();
+    return () => {
+      abort.abort();
+      clearTimeout(timer);
+    };
+  }, [client, signOut]);
+
+  const signIn = (event: FormEvent) => {
+    event.preventDefault();
+    const value = draft.trim();
+    if (!value) return;
+    sessionStorage.setItem(TOKEN_KEY, value);
+    setToken(value);
+    setDraft('');
+    setError(null);
+  };
+
+  const addVm = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    if (!client) return;
+    const form = event.currentTarget;
+    const name = new FormData(form).get('name');
+    try {
+      setNewVm(await client.createVm(typeof name === 'string' && name.trim() ? name.trim() : undefined));
+      form.reset();
+    } catch (err) {
+      setError(`Could not add a VM: ${errorText(err)}`);
+    }
+  };
+
+  if (!token || !client) {
+    return (
+      <main className="console">
+        <h1>vmlive operator console</h1>
+        <form className="signin" onSubmit={signIn}>
+          <label htmlFor="operator-token">Operator token</label>
+          <input
+            id="operator-token"
+            type="password"
+            autoComplete="off"
+            value={draft}
+            onChange={(e) => setDraft(e.target.value)}
+            required
+          />
+          <button type="submit">Sign in</button>
+          <p className="hint">Kept in this tab's session storage only.</p>
+        </form>
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+      </main>
+    );
+  }
+
+  const origin = window.location.origin;
+  const apiParam = baseUrl === origin ? '' : `&api=${encodeURIComponent(baseUrl)}`;
+  const linkFor = (vmId: string, viewerToken: string) =>
+    viewerLink(origin, vmId, viewerToken).replace('#', `${apiParam}#`);
+
+  return (
+    <main className="console">
+      <header className="console__header">
+        <h1>vmlive operator console</h1>
+        <button type="button" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <section aria-labelledby="vms-heading">
+        <h2 id="vms-heading">VMs</h2>
+        {vms === null ? (
+          <p>Loading…</p>
+        ) : vms.length === 0 ? (
+          <p>No VMs registered yet.</p>
+        ) : (
+          <table className="vm-table">
+            <thead>
+              <tr>
+                <th scope="col">VM</th>
+                <th scope="col">State</th>
+                <th scope="col">Viewers</th>
+                <th scope="col">Control</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {vms.map((vm) => (
+                <VmRow key={vm.vmId} vm={vm} client={client} linkFor={linkFor} onError={setError} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section aria-labelledby="add-heading">
+        <h2 id="add-heading">Add a VM</h2>
+        <form className="inline-form" onSubmit={(e) => void addVm(e)}>
+          <label htmlFor="vm-name">Name</label>
+          <input id="vm-name" name="name" maxLength={128} />
+          <button type="submit">Add VM</button>
+        </form>
+        {newVm && (
+          <p role="status">
+            Added VM <code>{newVm.vmId}</code>. Its VM token (shown only now; start the VM's agent with it):{' '}
+            <code className="secret">{newVm.vmToken}</code>
+          </p>
+        )}
+      </section>
+    </main>
+  );
+}

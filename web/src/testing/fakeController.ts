@@ -1,0 +1,157 @@
+/**
+ * An in-process stand-in for the controller's REST contract, as a `fetch`
+ * function, for unit tests. Long-polls hang until something arrives or the
+ * request is aborted, like the real ones. Test-only.
+ */
+import type { StoredCandidate } from '@vmlive/protocol';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+  auth: string | null;
+}
+
+interface FakeSession {
+  id: string;
+  offer: string | null;
+  answer: string | null;
+  vmCandidates: StoredCandidate[];
+  browserCandidates: unknown[];
+  ended: boolean;
+}
+
+type Waiter = () => void;
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const empty = (status: number) => new Response(null, { status });
+const error = (status: number, code: string) => json(status, { error: { code, message: code.replace(/_/g, ' ') } });
+
+export class FakeController {
+  readonly requests: RecordedRequest[] = [];
+  readonly sessions = new Map<string, FakeSession>();
+  /** Make the next POST /api/webrtc/session calls fail with these statuses (shifted one per call). */
+  createSessionFailures: Array<{ status: number; code: string }> = [];
+  private seq = 0;
+  private nextSession = 1;
+  private waiters = new Set<Waiter>();
+
+  readonly fetch = async (input: string, init: RequestInit = {}): Promise<Response> => {
+    const url = new URL(input);
+    const method = init.method ?? 'GET';
+    const body = typeof init.body === 'string' ? JSON.parse(init.body) : undefined;
+    const headers = (init.headers ?? {}) as Record<string, string>;
+    this.requests.push({
+      method,
+      path: url.pathname,
+      query: url.searchParams,
+      body,
+      auth: headers.authorization ?? null,
+    });
+    const signal = init.signal ?? undefined;
+    signal?.throwIfAborted();
+    return this.route(method, url, body, signal);
+  };
+
+  private async route(method: string, url: URL, body: unknown, signal?: AbortSignal): Promise<Response> {
+    const parts = url.pathname.split('/').filter(Boolean); // api webrtc session :id ...
+    if (method === 'POST' && url.pathname === '/api/webrtc/session') {
+      const failure = this.createSessionFailures.shift();
+      if (failure) return error(failure.status, failure.code);
+      const id = `s${this.nextSession++}`;
+      this.sessions.set(id, { id, offer: null, answer: null, vmCandidates: [], browserCandidates: [], ended: false });
+      return json(201, { sessionId: id, iceServers: [{ urls: 'stun:stun.example' }], expiresAt: Date.now() + 60_000 });
+    }
+    if (parts[0] === 'api' && parts[1] === 'webrtc' && parts[2] === 'session' && parts[3]) {
+      const session = this.sessions.get(parts[3]);
+      if (!session || session.ended) return error(404, 'session_not_found');
+      const tail = parts.slice(4).join('/');
+      if (method === 'POST' && tail === 'offer') {
+        session.offer = (body as { sdp: string }).sdp;
+        return empty(204);
+      }
+      if (method === 'GET' && tail === 'answer') {
+        await this.waitFor(() => session.answer !== null || session.ended, signal);
+        if (session.ended) return error(404, 'session_not_found');
+        return json(200, { type: 'answer', sdp: session.answer });
+      }
+      if (method === 'POST' && tail === 'candidate') {
+        session.browserCandidates.push(body);
+        return json(201, { seq: ++this.seq, timestamp: Date.now() });
+      }
+      if (method === 'GET' && tail === 'candidates/vm') {
+        const since = Number(url.searchParams.get('since') ?? 0);
+        const fresh = () => session.vmCandidates.filter((c) => c.seq > since);
+        await this.waitFor(() => fresh().length > 0 || session.ended, signal);
+        if (session.ended) return error(404, 'session_not_found');
+        const candidates = fresh();
+        return json(200, { candidates, cursor: candidates[candidates.length - 1]?.seq ?? since });
+      }
+      if (method === 'DELETE' && tail === '') {
+        session.ended = true;
+        this.wake();
+        return empty(204);
+      }
+    }
+    return error(404, 'not_found');
+  }
+
+  private waitFor(ready: () => boolean, signal?: AbortSignal): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = () => {
+        if (!ready()) return;
+        this.waiters.delete(waiter);
+        resolve();
+      };
+      this.waiters.add(waiter);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.waiters.delete(waiter);
+          reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+        },
+        { once: true },
+      );
+    });
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  // ---- what the VM side would do ----
+  answer(sessionId: string, sdp = 'v=0 fake answer'): void {
+    const session = this.must(sessionId);
+    session.answer = sdp;
+    this.wake();
+  }
+
+  addVmCandidate(sessionId: string, candidate: string, sdpMLineIndex = 0): StoredCandidate {
+    const stored = { candidate, sdpMLineIndex, sdpMid: '0', seq: ++this.seq, timestamp: Date.now() };
+    this.must(sessionId).vmCandidates.push(stored);
+    this.wake();
+    return stored;
+  }
+
+  endSession(sessionId: string): void {
+    this.must(sessionId).ended = true;
+    this.wake();
+  }
+
+  get pendingLongPolls(): number {
+    return this.waiters.size;
+  }
+
+  requestsTo(method: string, pathPart: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && r.path.includes(pathPart));
+  }
+
+  private must(id: string): FakeSession {
+    const session = this.sessions.get(id);
+    if (!session) throw new Error(`no session ${id}`);
+    return session;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * A scriptable RTCPeerConnection for unit tests in Node (no WebRTC there).
+ * Records what the code under test does; tests drive ICE/connection state
+ * and decoded-frame counts by hand. Test-only.
+ */
+
+export class FakeDataChannel {
+  readyState: RTCDataChannelState = 'connecting';
+  bufferedAmount = 0;
+  readonly sent: string[] = [];
+  onopen: (() => void) | null = null;
+  onclose: (() => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  constructor(
+    readonly label: string,
+    readonly init: RTCDataChannelInit | undefined,
+  ) {}
+  send(data: string): void {
+    this.sent.push(data);
+  }
+  close(): void {
+    this.readyState = 'closed';
+  }
+  open(): void {
+    this.readyState = 'open';
+    this.onopen?.();
+  }
+}
+
+export class FakePeerConnection {
+  static instances: FakePeerConnection[] = [];
+  static reset(): void {
+    FakePeerConnection.instances = [];
+  }
+  static get last(): FakePeerConnection {
+    const pc = FakePeerConnection.instances.at(-1);
+    if (!pc) throw new Error('no RTCPeerConnection created');
+    return pc;
+  }
+
+  connectionState: RTCPeerConnectionState = 'new';
+  localDescription: RTCSessionDescriptionInit | null = null;
+  remoteDescription: RTCSessionDescriptionInit | null = null;
+  readonly transceivers: Array<{ kind: string; init?: RTCRtpTransceiverInit }> = [];
+  readonly channels: FakeDataChannel[] = [];
+  readonly addedCandidates: RTCIceCandidateInit[] = [];
+  closed = false;
+  framesDecoded = 0;
+  onicecandidate: ((event: { candidate: RTCIceCandidateInit | null }) => void) | null = null;
+  ontrack: ((event: unknown) => void) | null = null;
+  onconnectionstatechange: (() => void) | null = null;
+
+  constructor(readonly config?: RTCConfiguration) {
+    FakePeerConnection.instances.push(this);
+  }
+
+  addTransceiver(kind: string, init?: RTCRtpTransceiverInit) {
+    this.transceivers.push({ kind, init });
+    return {};
+  }
+  createDataChannel(label: string, init?: RTCDataChannelInit): FakeDataChannel {
+    const channel = new FakeDataChannel(label, init);
+    this.channels.push(channel);
+    return channel;
+  }
+  async createOffer(): Promise<RTCSessionDescriptionInit> {
+    return { type: 'offer', sdp: 'v=0 fake offer' };
+  }
+  async setLocalDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    this.localDescription = description;
+  }
+  async setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    this.remoteDescription = description;
+  }
+  async addIceCandidate(candidate: RTCIceCandidateInit): Promise<void> {
+    // As in browsers: candidates before the remote description are an error.
+    if (!this.remoteDescription) throw new DOMException('no remote description', 'InvalidStateError');
+    this.addedCandidates.push(candidate);
+  }
+  async getStats(): Promise<Map<string, Record<string, unknown>>> {
+    return new Map([
+      [
+        'in',
+        {
+          id: 'in',
+          type: 'inbound-rtp',
+          kind: 'video',
+          timestamp: Date.now(),
+          framesDecoded: this.framesDecoded,
+          bytesReceived: this.framesDecoded * 1000,
+        },
+      ],
+    ]);
+  }
+  close(): void {
+    this.closed = true;
+    this.connectionState = 'closed';
+  }
+
+  // ---- test drivers ----
+  gather(candidate: string | null): void {
+    this.onicecandidate?.({ candidate: candidate === null ? null : { candidate, sdpMLineIndex: 0, sdpMid: '0' } });
+  }
+  setConnectionState(state: RTCPeerConnectionState): void {
+    this.connectionState = state;
+    this.onconnectionstatechange?.();
+  }
+}
+
+/** The constructor type the code under test expects. */
+export const FakeRTCPeerConnection = FakePeerConnection as unknown as new (
+  configuration?: RTCConfiguration,
+) => RTCPeerConnection;
