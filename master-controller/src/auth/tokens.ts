@@ -49,8 +49,10 @@ export class TokenService {
     role: ViewerRole,
     ttlSeconds: number,
   ): Promise<{ token: string; expiresAt: number }> {
-    const nowS = Math.floor(Date.now() / 1000);
-    const expS = nowS + ttlSeconds;
+    const now = Date.now();
+    const nowS = Math.floor(now / 1000);
+    // JWT times are whole seconds: round up so the token lives at least ttlSeconds.
+    const expS = Math.ceil(now / 1000 + ttlSeconds);
     const token = await new SignJWT({ kind: 'viewer', role })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(vmId)

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configFromEnv } from './config.js';
+
+describe('configFromEnv', () => {
+  it('has the documented defaults', () => {
+    const c = configFromEnv({ VMLIVE_WEB_DIR: '' });
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      operatorToken: '',
+      tokenSecret: '',
+      iceServers: [],
+      viewerTokenMaxTtlS: 86400,
+      vmOnlineS: 15,
+      webDir: null,
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('parses every setting', () => {
+    const c = configFromEnv({
+      PORT: '0',
+      HOST: '0.0.0.0',
+      VMLIVE_OPERATOR_TOKEN: 'x'.repeat(20),
+      VMLIVE_TOKEN_SECRET: 'y'.repeat(40),
+      VMLIVE_ICE_SERVERS:
+        '[{"urls":["stun:stun.l.google.com:19302"]},{"urls":"turn:t:3478","username":"u","credential":"p"}]',
+      VMLIVE_SESSION_IDLE_TTL_S: '30',
+      VMLIVE_VIEWER_TOKEN_MAX_TTL_S: '3600',
+      VMLIVE_VM_ONLINE_S: '5',
+      VMLIVE_WEB_DIR: '',
+      LOG_LEVEL: 'debug',
+    });
+    expect(c).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      sessionIdleTtlS: 30,
+      viewerTokenMaxTtlS: 3600,
+      vmOnlineS: 5,
+      logLevel: 'debug',
+    });
+    expect(c.iceServers).toEqual([
+      { urls: ['stun:stun.l.google.com:19302'] },
+      { urls: 'turn:t:3478', username: 'u', credential: 'p' },
+    ]);
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['VMLIVE_ICE_SERVERS', '{not json'],
+    ['VMLIVE_ICE_SERVERS', '{"urls":"stun:x"}'],
+    ['VMLIVE_ICE_SERVERS', '[{"urls":"http://x"}]'],
+    ['VMLIVE_ICE_SERVERS', '[{"urls":"stun:x","username":5}]'],
+    ['VMLIVE_SESSION_IDLE_TTL_S', '0'],
+    ['VMLIVE_SESSION_IDLE_TTL_S', '1.5'],
+    ['VMLIVE_VIEWER_TOKEN_MAX_TTL_S', '-5'],
+    ['VMLIVE_VM_ONLINE_S', 'soon'],
+    ['VMLIVE_OPERATOR_TOKEN', 'short'],
+    ['VMLIVE_TOKEN_SECRET', 'short'],
+    ['VMLIVE_WEB_DIR', '/definitely/not/here'],
+    ['LOG_LEVEL', 'loud'],
+  ])('rejects %s=%s with a ConfigError naming the variable', (name, value) => {
+    expect(() => configFromEnv({ [name]: value })).toThrow(ConfigError);
+    expect(() => configFromEnv({ [name]: value })).toThrow(name);
+  });
+});
