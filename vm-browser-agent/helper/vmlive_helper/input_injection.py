@@ -1,0 +1,227 @@
+"""Takeover input: who may inject (ControlGate) and how it reaches the X display (XInjector, XTEST).
+
+Everything here runs on the GLib main thread: python-xlib connections are not thread-safe,
+so data-channel callbacks hop to the main loop before calling in.
+"""
+import time
+from typing import Dict, Optional, Set, Tuple
+
+from . import keysyms
+from .log import get_logger
+
+log = get_logger('input')
+
+# DOM MouseEvent.button -> X button: 0 left, 1 middle, 2 right, 3 back, 4 forward.
+DOM_TO_X_BUTTON = {0: 1, 1: 2, 2: 3, 3: 8, 4: 9}
+# One wheel "click" (X buttons 4..7) per this many DOM pixels (deltaMode 0; Chromium uses 100-120 per notch).
+WHEEL_PIXELS_PER_CLICK = 100.0
+
+
+def scale_point(x: float, y: float, width: int, height: int) -> Tuple[int, int]:
+    """Normalized 0..1 video coordinates -> X screen pixels (the video is the whole screen, scaled)."""
+    return (min(width - 1, max(0, int(round(x * (width - 1))))),
+            min(height - 1, max(0, int(round(y * (height - 1))))))
+
+
+class WheelAccumulator:
+    """Turns pixel deltas into whole wheel clicks, keeping the remainder so touchpads still scroll."""
+
+    def __init__(self, pixels_per_click: float = WHEEL_PIXELS_PER_CLICK):
+        self.per_click = pixels_per_click
+        self.rx = 0.0
+        self.ry = 0.0
+
+    def add(self, dx: float, dy: float) -> Tuple[int, int]:
+        # A direction change drops the remainder of the other direction.
+        if dx and (dx > 0) != (self.rx > 0):
+            self.rx = 0.0
+        if dy and (dy > 0) != (self.ry > 0):
+            self.ry = 0.0
+        self.rx += dx
+        self.ry += dy
+        cx = int(self.rx / self.per_click)
+        cy = int(self.ry / self.per_click)
+        self.rx -= cx * self.per_click
+        self.ry -= cy * self.per_click
+        return cx, cy
+
+
+class ControlGate:
+    """Tracks the control holder and rate-limits rejection reports (a non-holder's mouse moves
+    would otherwise flood the agent): the first rejection per peer is reported at once, then
+    at most one per `report_interval` seconds."""
+
+    def __init__(self, report_interval: float = 1.0, clock=time.monotonic):
+        self.holder: Optional[str] = None
+        self._interval = report_interval
+        self._clock = clock
+        self._last_report: Dict[str, float] = {}
+
+    def allowed(self, peer_id: str) -> bool:
+        return self.holder is not None and peer_id == self.holder
+
+    def should_report(self, peer_id: str) -> bool:
+        now = self._clock()
+        last = self._last_report.get(peer_id)
+        if last is not None and now - last < self._interval:
+            return False
+        self._last_report[peer_id] = now
+        return True
+
+    def forget(self, peer_id: str) -> None:
+        self._last_report.pop(peer_id, None)
+
+
+class XInjector:
+    """Injects pointer, wheel and keyboard events with the XTEST extension."""
+
+    def __init__(self, display_name: str):
+        from Xlib import X, display as xdisplay
+        from Xlib.ext import xtest
+        self._X = X
+        self._xtest = xtest
+        self.d = xdisplay.Display(display_name)
+        if not self.d.has_extension('XTEST'):
+            raise RuntimeError('X display %s has no XTEST extension' % display_name)
+        screen = self.d.screen()
+        self.width = screen.width_in_pixels
+        self.height = screen.height_in_pixels
+        self.pressed_keys: Dict[str, Tuple[int, bool]] = {}  # DOM code/key -> (keycode, we added Shift)
+        self.pressed_buttons: Set[int] = set()
+        self.wheel = WheelAccumulator()
+        self._spare = self._find_spare_keycodes()
+        self._spare_next = 0
+        self._remapped: Dict[int, int] = {}  # keysym -> spare keycode
+        self._shift_keycode = self.d.keysym_to_keycode(keysyms.KEYSYM_SHIFT_L)
+
+    # ---- keyboard mapping ----
+    def _find_spare_keycodes(self):
+        first = self.d.display.info.min_keycode
+        count = self.d.display.info.max_keycode - first + 1
+        mapping = self.d.get_keyboard_mapping(first, count)
+        return [first + i for i, syms in enumerate(mapping) if not any(syms)][-8:]
+
+    def _keycode_for(self, keysym: int) -> Tuple[int, bool]:
+        """(keycode, needs Shift). Keysyms missing from the keymap get a spare keycode remapped,
+        as xdotool does; clients pick the new mapping up from MappingNotify."""
+        best = None
+        for keycode, index in self.d.keysym_to_keycodes(keysym):
+            if index in (0, 1) and (best is None or index < best[1]):
+                best = (keycode, index)
+        if best is not None:
+            return best[0], best[1] == 1
+        if keysym in self._remapped:
+            return self._remapped[keysym], False
+        if not self._spare:
+            return 0, False
+        keycode = self._spare[self._spare_next % len(self._spare)]
+        self._spare_next += 1
+        for old_sym, old_code in list(self._remapped.items()):
+            if old_code == keycode:
+                del self._remapped[old_sym]
+        self.d.change_keyboard_mapping(keycode, [(keysym, keysym)])
+        self.d.sync()
+        time.sleep(0.02)  # let clients process MappingNotify before the key arrives
+        self._remapped[keysym] = keycode
+        return keycode, False
+
+    def _fake(self, event_type, detail, x=0, y=0):
+        if event_type == self._X.MotionNotify:
+            self._xtest.fake_input(self.d, event_type, x=x, y=y)
+        else:
+            self._xtest.fake_input(self.d, event_type, detail)
+
+    def _shift_held(self) -> bool:
+        return any(code in ('ShiftLeft', 'ShiftRight') or code == 'Shift' for code in self.pressed_keys)
+
+    # ---- events ----
+    def pointer(self, action: str, x: float, y: float, button: Optional[int]) -> None:
+        px, py = scale_point(x, y, self.width, self.height)
+        self._fake(self._X.MotionNotify, 0, px, py)
+        if action in ('down', 'up'):
+            xbutton = DOM_TO_X_BUTTON.get(button if button is not None else 0, 1)
+            if action == 'down':
+                self._fake(self._X.ButtonPress, xbutton)
+                self.pressed_buttons.add(xbutton)
+            elif xbutton in self.pressed_buttons:
+                self._fake(self._X.ButtonRelease, xbutton)
+                self.pressed_buttons.discard(xbutton)
+        self.d.flush()
+
+    def wheel_event(self, x: float, y: float, dx: float, dy: float) -> None:
+        px, py = scale_point(x, y, self.width, self.height)
+        self._fake(self._X.MotionNotify, 0, px, py)
+        cx, cy = self.wheel.add(dx, dy)
+        for count, neg, pos in ((cy, 4, 5), (cx, 6, 7)):
+            button = pos if count > 0 else neg
+            for _ in range(min(abs(count), 20)):
+                self._fake(self._X.ButtonPress, button)
+                self._fake(self._X.ButtonRelease, button)
+        self.d.flush()
+
+    def key(self, action: str, key: str, code: str) -> bool:
+        """Returns False when the key cannot be mapped."""
+        ident = code or key
+        if action == 'up':
+            pressed = self.pressed_keys.pop(ident, None)
+            if pressed is not None:
+                self._fake(self._X.KeyRelease, pressed[0])
+                if pressed[1]:
+                    self._fake(self._X.KeyRelease, self._shift_keycode)
+                self.d.flush()
+            return True
+        keysym = keysyms.dom_key_to_keysym(key, code)
+        if keysym is None:
+            return False
+        keycode, needs_shift = self._keycode_for(keysym)
+        if not keycode:
+            return False
+        if ident in self.pressed_keys:  # auto-repeat: X wants release/press pairs
+            self._fake(self._X.KeyRelease, self.pressed_keys[ident][0])
+        add_shift = needs_shift and not self._shift_held() and not keysyms.is_modifier_keysym(keysym)
+        if add_shift:
+            self._fake(self._X.KeyPress, self._shift_keycode)
+        self._fake(self._X.KeyPress, keycode)
+        self.pressed_keys[ident] = (keycode, add_shift)
+        self.d.flush()
+        return True
+
+    def text(self, text: str) -> int:
+        """Types text one keysym per character; returns how many characters could not be typed."""
+        failed = 0
+        for char in text:
+            keycode, needs_shift = self._keycode_for(keysyms.char_keysym(char))
+            if not keycode:
+                failed += 1
+                continue
+            shift = needs_shift and not self._shift_held()
+            if shift:
+                self._fake(self._X.KeyPress, self._shift_keycode)
+            self._fake(self._X.KeyPress, keycode)
+            self._fake(self._X.KeyRelease, keycode)
+            if shift:
+                self._fake(self._X.KeyRelease, self._shift_keycode)
+        self.d.flush()
+        return failed
+
+    def release_all(self) -> None:
+        """Release every key and button pressed on behalf of a holder (holder change / disconnect)."""
+        for keycode, added_shift in self.pressed_keys.values():
+            self._fake(self._X.KeyRelease, keycode)
+            if added_shift:
+                self._fake(self._X.KeyRelease, self._shift_keycode)
+        for button in self.pressed_buttons:
+            self._fake(self._X.ButtonRelease, button)
+        if self.pressed_keys or self.pressed_buttons:
+            log.info('released %d keys and %d buttons', len(self.pressed_keys), len(self.pressed_buttons))
+        self.pressed_keys.clear()
+        self.pressed_buttons.clear()
+        self.wheel = WheelAccumulator()
+        self.d.flush()
+
+    def close(self) -> None:
+        try:
+            self.release_all()
+            self.d.close()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass

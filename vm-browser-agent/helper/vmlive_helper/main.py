@@ -1,0 +1,346 @@
+"""Entry point: settings, preflight, then one GLib main loop serving the agent's commands.
+
+Start-up order: config -> typelibs/elements -> priority -> DTLS certificate -> pipeline (built,
+PLAYING, capture warmed up then idle) -> X input -> `ready`. Shutdown runs in reverse.
+Threads: stdin reader and webrtcbin callbacks hand work to the main loop with GLib.idle_add;
+all state below is touched on the main thread only.
+"""
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Dict, Optional
+
+from . import VERSION
+from .config import EXIT_BAD_CONFIG, ConfigError, load_config, settings_help
+from .log import get_logger, setup_logging
+from .preflight import check_elements, check_typelibs
+
+log = get_logger('main')
+
+
+def _raise_priority(nice: int) -> None:
+    """Chromium started as root runs at nice -8 and would win every CPU contest against the
+    encoder; ask for more (works as root / with CAP_SYS_NICE, otherwise silently stays)."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if nice < current:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+            log.info('scheduling priority set to nice %d', nice)
+    except OSError as err:
+        log.info('could not raise priority to nice %d (%s); staying at %d', nice, err.strerror,
+                 os.getpriority(os.PRIO_PROCESS, 0))
+
+
+class App:
+    def __init__(self, cfg, emitter):
+        from gi.repository import GLib, Gst
+
+        from .input_injection import ControlGate, XInjector
+        from .pipeline import SharedEncoder
+        from .stats import ProcessUsage
+        self.GLib = GLib
+        self.Gst = Gst
+        self.cfg = cfg
+        self.emitter = emitter
+        self.loop = GLib.MainLoop()
+        self.peers: Dict[str, object] = {}
+        self.closing: Dict[str, object] = {}
+        self.gate = ControlGate()
+        self.usage = ProcessUsage()
+        self.shutting_down = False
+        # Creating one DTLS element generates the process-wide default certificate now (0.3-1.2 s)
+        # instead of inside the first viewer's set-remote-description.
+        started = time.monotonic()
+        self._dtls_warm = Gst.ElementFactory.make('dtlsdec', None)
+        log.info('DTLS certificate ready in %.0f ms', (time.monotonic() - started) * 1000)
+        self.shared = SharedEncoder(cfg)
+        self.shared.pipeline.get_bus().add_signal_watch()
+        self.shared.pipeline.get_bus().connect('message', self._on_bus_message)
+        self.shared.start_pipeline()
+        started = time.monotonic()
+        frames = self.shared.warm_up()
+        log.info('warm-up encoded %d frames in %.0f ms', frames, (time.monotonic() - started) * 1000)
+        self.injector = XInjector(cfg.display)
+        log.info('X screen %dx%d, encoding %dx%d@%d %s', self.injector.width, self.injector.height,
+                 cfg.width, cfg.height, cfg.fps, cfg.codec)
+
+    # ---- commands ----
+    def handle_line(self, line: str) -> bool:
+        from .protocol import ProtocolError, parse_command
+        try:
+            cmd = parse_command(line)
+        except ProtocolError as err:
+            self.emitter.error('invalid-command', str(err), err.peer_id)
+            return False
+        try:
+            getattr(self, '_cmd_' + cmd['type'].replace('-', '_'))(cmd)
+        except Exception as err:  # noqa: BLE001 - one bad command must not kill every viewer
+            log.exception('command %s failed', cmd['type'])
+            self.emitter.error('command-failed', '%s: %s' % (cmd['type'], err), cmd.get('peerId'))
+        return False
+
+    def _cmd_add_peer(self, cmd) -> None:
+        from .peer import Peer
+        peer_id = cmd['peerId']
+        if peer_id in self.peers:
+            raise ValueError('peer %s already exists' % peer_id)
+        self.shared.start_capture()  # start encoding now: the branch is linked when the offer arrives
+        self.peers[peer_id] = Peer(peer_id, cmd['iceServers'], self.cfg, self.shared, self.emitter,
+                                   self._on_input, self._on_channel_open, self._on_peer_failed)
+        log.info('[%s] added (%d peers)', peer_id, len(self.peers))
+
+    def _peer(self, peer_id: str):
+        peer = self.peers.get(peer_id)
+        if peer is None:
+            raise KeyError('unknown peer %s' % peer_id)
+        return peer
+
+    def _cmd_remote_description(self, cmd) -> None:
+        self._peer(cmd['peerId']).set_remote_offer(cmd['sdp'])
+
+    def _cmd_remote_candidate(self, cmd) -> None:
+        self._peer(cmd['peerId']).add_remote_candidate(cmd['sdpMLineIndex'], cmd['candidate'])
+
+    def _cmd_remove_peer(self, cmd) -> None:
+        self._remove_peer(cmd['peerId'], cmd.get('reason') or 'removed')
+
+    def _remove_peer(self, peer_id: str, reason: str) -> None:
+        peer = self.peers.pop(peer_id, None)
+        if peer is None:
+            raise KeyError('unknown peer %s' % peer_id)
+        if self.gate.holder == peer_id:
+            self.gate.holder = None
+            self.injector.release_all()
+        self.gate.forget(peer_id)
+        self.closing[peer_id] = peer
+        log.info('[%s] removing (%s), %d peers left', peer_id, reason, len(self.peers))
+        peer.close(lambda: self._peer_closed(peer_id))
+
+    def _peer_closed(self, peer_id: str) -> None:
+        self.closing.pop(peer_id, None)
+        if not self.peers:
+            self.shared.stop_capture()
+        if self.shutting_down and not self.closing:
+            self.loop.quit()
+
+    def _on_peer_failed(self, peer_id: str) -> None:
+        pass  # reported as `error`; the agent decides whether to remove the peer
+
+    def _cmd_set_control_holder(self, cmd) -> None:
+        new = cmd['peerId']
+        old = self.gate.holder
+        if new == old:
+            return
+        self.injector.release_all()
+        self.gate.holder = new
+        log.info('control holder: %s -> %s', old, new)
+        for peer_id, granted in ((old, False), (new, True)):
+            peer = self.peers.get(peer_id) if peer_id else None
+            if peer is not None:
+                peer.send_feedback('{"t":"control","granted":%s}' % ('true' if granted else 'false'))
+
+    def _cmd_get_stats(self, cmd) -> None:
+        from .stats import stats_to_dicts, summarize_peer
+        wanted = [cmd['peerId']] if cmd['peerId'] else list(self.peers)
+        peers = [self.peers[p] for p in wanted if p in self.peers]
+        result: Dict[str, dict] = {}
+        lock = threading.Lock()
+        remaining = [len(peers)]
+        done = [False]
+
+        def finish() -> bool:
+            if done[0]:
+                return False
+            done[0] = True
+            self.emitter.emit({'type': 'stats', 'peerId': cmd['peerId'], 'requestId': cmd['requestId'],
+                               'encoder': self.shared.encoder_stats(), 'peers': result,
+                               'process': self.usage.sample()})
+            return False
+
+        def on_stats(promise, peer):
+            promise.wait()
+            reply = promise.get_reply()
+            stats = stats_to_dicts(reply) if reply is not None else {}
+            summary, peer.stats_prev = summarize_peer(stats, peer.connection_state(), peer.stats_prev,
+                                                      time.monotonic())
+            with lock:
+                result[peer.id] = summary
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
+                self.GLib.idle_add(finish)
+
+        if not peers:
+            finish()
+            return
+        for peer in peers:
+            peer.webrtc.emit('get-stats', None, self.Gst.Promise.new_with_change_func(on_stats, peer))
+        self.GLib.timeout_add(2000, finish)  # a stuck webrtcbin must not leave the request unanswered
+
+    def _cmd_snapshot(self, cmd) -> None:
+        from .snapshot import snapshot_async
+        snapshot_async(self.cfg.display, cmd['quality'], cmd['requestId'], self.emitter.emit)
+
+    def _cmd_shutdown(self, _cmd) -> None:
+        self.shutdown('shutdown command')
+
+    # ---- input ----
+    def _on_channel_open(self, peer_id: str) -> bool:
+        peer = self.peers.get(peer_id)
+        if peer is not None:
+            granted = self.gate.allowed(peer_id)
+            peer.send_feedback('{"t":"control","granted":%s}' % ('true' if granted else 'false'))
+        return False
+
+    def _reject(self, peer_id: str, reason: str, detail: Optional[str]) -> None:
+        if not self.gate.should_report(peer_id):
+            return
+        event = {'type': 'input-rejected', 'peerId': peer_id, 'reason': reason}
+        feedback = {'t': 'rejected', 'reason': reason}
+        if detail:
+            event['detail'] = feedback['detail'] = detail
+        self.emitter.emit(event)
+        peer = self.peers.get(peer_id)
+        if peer is not None:
+            import json
+            peer.send_feedback(json.dumps(feedback))
+
+    def _on_input(self, peer_id: str, text: str) -> bool:
+        from .input_messages import InvalidInput, parse_input
+        if peer_id not in self.peers:
+            return False
+        try:
+            msg = parse_input(text)
+        except InvalidInput as err:
+            self._reject(peer_id, 'invalid', str(err))
+            return False
+        if not self.gate.allowed(peer_id):
+            self._reject(peer_id, 'not-holder', None)
+            return False
+        inj = self.injector
+        try:
+            kind = msg['t']
+            if kind == 'pointer':
+                inj.pointer(msg['action'], msg['x'], msg['y'], msg['button'])
+            elif kind == 'wheel':
+                inj.wheel_event(msg['x'], msg['y'], msg['dx'], msg['dy'])
+            elif kind == 'key':
+                if not inj.key(msg['action'], msg['key'], msg['code']):
+                    self._reject(peer_id, 'invalid', 'unmapped key %r' % msg['key'])
+            elif kind == 'text':
+                failed = inj.text(msg['text'])
+                if failed:
+                    self._reject(peer_id, 'invalid', '%d characters could not be typed' % failed)
+        except Exception as err:  # noqa: BLE001 - X errors must not kill the helper
+            log.exception('input injection failed')
+            self.emitter.error('input-failed', str(err), peer_id)
+        return False
+
+    # ---- bus / lifecycle ----
+    def _on_bus_message(self, _bus, message) -> None:
+        Gst = self.Gst
+        if message.type == Gst.MessageType.ERROR:
+            err, debug = message.parse_error()
+            src = message.src.get_name() if message.src else '?'
+            peer_id = self._peer_of(message.src)
+            if peer_id is not None and peer_id not in self.peers:
+                # e.g. sctpenc "Could not write" while a removed viewer's association shuts down
+                log.debug('[%s] error while closing: %s', peer_id, err.message)
+                return
+            log.error('pipeline error from %s: %s (%s)', src, err.message, debug)
+            self.emitter.error('pipeline-error', '%s: %s' % (src, err.message), peer_id)
+        elif message.type == Gst.MessageType.WARNING:
+            err, _debug = message.parse_warning()
+            log.warning('pipeline warning: %s', err.message)
+
+    @staticmethod
+    def _peer_of(element) -> Optional[str]:
+        """The peer whose webrtcbin (named webrtc-<peerId>) contains `element`, if any."""
+        while element is not None:
+            name = element.get_name() or ''
+            if name.startswith('webrtc-') and element.get_factory() is not None \
+                    and element.get_factory().get_name() == 'webrtcbin':
+                return name[len('webrtc-'):]
+            element = element.get_parent()
+        return None
+
+    def shutdown(self, why: str) -> None:
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        log.info('shutting down (%s): closing %d peers', why, len(self.peers))
+        for peer_id in list(self.peers):
+            self._remove_peer(peer_id, 'shutdown')
+        if not self.closing:
+            self.loop.quit()
+        else:
+            self.GLib.timeout_add(3000, self._force_quit)
+
+    def _force_quit(self) -> bool:
+        log.warning('peers did not close in time; quitting anyway')
+        self.loop.quit()
+        return False
+
+    def run(self) -> None:
+        self.loop.run()
+        self.shared.shutdown()
+        self.injector.close()
+        log.info('stopped')
+
+
+def _stdin_reader(app: 'App') -> None:
+    for line in sys.stdin:
+        line = line.strip()
+        if line:
+            app.GLib.idle_add(app.handle_line, line)
+    app.GLib.idle_add(lambda: app.shutdown('stdin closed') or False)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if '--help' in argv or '-h' in argv:
+        print('gstreamer-webrtc-helper: JSON lines on stdin/stdout (protocol/src/helper.ts).\n'
+              'Settings (environment):\n' + settings_help())
+        return 0
+    from .protocol import Emitter
+    # stdout is the protocol channel: keep everything else (including stray prints) off it.
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), 'w', buffering=1, encoding='utf-8')
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    emitter = Emitter(protocol_out)
+    try:
+        cfg = load_config(os.environ)
+    except ConfigError as err:
+        sys.stderr.write('vmlive helper: bad configuration: %s\n' % err)
+        emitter.error('bad-config', str(err))
+        return EXIT_BAD_CONFIG
+    setup_logging(cfg.log_level)
+    problems = check_typelibs()
+    if not problems:
+        import gi
+        gi.require_version('Gst', '1.0')
+        from gi.repository import Gst
+        Gst.init(None)
+        problems = check_elements(cfg.codec)
+    if problems:
+        for problem in problems:
+            log.error('%s', problem)
+        emitter.error('missing-dependency', '; '.join(problems))
+        return EXIT_BAD_CONFIG
+    _raise_priority(cfg.nice)
+    try:
+        app = App(cfg, emitter)
+    except Exception as err:  # noqa: BLE001 - e.g. X display not reachable yet: retryable, exit 1
+        log.exception('start-up failed')
+        emitter.error('startup-failed', str(err))
+        return 1
+    from gi.repository import GLib
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, lambda: app.shutdown('SIGTERM') or False)
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, lambda: app.shutdown('SIGINT') or False)
+    threading.Thread(target=_stdin_reader, args=(app,), name='stdin', daemon=True).start()
+    emitter.emit({'type': 'ready', 'peerId': None, 'version': VERSION, 'codec': cfg.codec, 'width': cfg.width,
+                  'height': cfg.height, 'fps': cfg.fps, 'pid': os.getpid()})
+    log.info('ready')
+    app.run()
+    return 0

@@ -1,0 +1,295 @@
+"""One viewer: a branch off the shared tee (queue -> RTP payloader) into its own webrtcbin.
+
+The viewer is the offerer (recvonly video + the `input` data channel); we answer. Flow per
+JSEP (RFC 8829 section 5.3): setRemoteDescription(offer) -> createAnswer -> setLocalDescription.
+All public methods run on the GLib main thread; webrtcbin callbacks hop back to it.
+"""
+from typing import Callable, List, Optional, Tuple
+
+from gi.repository import GLib, Gst, GstSdp, GstVideo, GstWebRTC
+
+from .config import Config
+from .log import get_logger
+from .pipeline import SharedEncoder
+from .playout_delay import PlayoutDelayWriter
+from .protocol import Emitter
+from .sdp_munging import PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer
+
+log = get_logger('peer')
+
+
+def _nick(value) -> str:
+    try:
+        return value.value_nick
+    except AttributeError:
+        return str(value)
+
+
+def rtp_caps(cfg: Config, offer: VideoOffer) -> Gst.Caps:
+    if cfg.codec == 'vp8':
+        return Gst.Caps.from_string(
+            'application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=%d' % offer.payload_type)
+    pli = offer.fmtp.get('profile-level-id', '42e01f')
+    return Gst.Caps.from_string(
+        'application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=%d,'
+        'packetization-mode=(string)1,profile-level-id=(string)%s,level-asymmetry-allowed=(string)1'
+        % (offer.payload_type, pli))
+
+
+def _ice_urls(ice_servers: list) -> Tuple[Optional[str], List[str]]:
+    """webrtcbin takes stun://host:port and turn(s)://user:pass@host:port?transport=... URIs."""
+    stun = None
+    turns = []
+    for server in ice_servers:
+        for url in server['urls']:
+            scheme, _, rest = url.partition(':')
+            if scheme == 'stun' and stun is None:
+                stun = 'stun://' + rest
+            elif scheme in ('turn', 'turns') and server.get('username') is not None:
+                user = GLib.Uri.escape_string(server['username'], None, False)
+                cred = GLib.Uri.escape_string(server.get('credential') or '', None, False)
+                turns.append('%s://%s:%s@%s' % (scheme, user, cred, rest))
+    return stun, turns
+
+
+class Peer:
+    def __init__(self, peer_id: str, ice_servers: list, cfg: Config, shared: SharedEncoder, emitter: Emitter,
+                 on_input: Callable[[str, str], None], on_channel_open: Callable[[str], None],
+                 on_failed: Callable[[str], None]):
+        self.id = peer_id
+        self.cfg = cfg
+        self.shared = shared
+        self.emitter = emitter
+        self._on_input = on_input
+        self._on_channel_open = on_channel_open
+        self._on_failed = on_failed
+        self.closed = False
+        self.offer: Optional[VideoOffer] = None
+        self._pending_candidates: List[Tuple[int, str]] = []
+        self._remote_set = False
+        self._state = ('new', 'new', 'new')
+        self.channel = None
+        self._branch: List[Gst.Element] = []
+        self._tee_pad: Optional[Gst.Pad] = None
+        self._delay_writer: Optional[PlayoutDelayWriter] = None
+        self.stats_prev: Optional[Tuple[float, int]] = None
+
+        webrtc = Gst.ElementFactory.make('webrtcbin', 'webrtc-%s' % peer_id)
+        self.webrtc = webrtc
+        webrtc.set_property('bundle-policy', GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
+        stun, turns = _ice_urls(ice_servers)
+        if stun:
+            webrtc.set_property('stun-server', stun)
+        for turn in turns:
+            webrtc.emit('add-turn-server', turn)
+        webrtc.connect('on-ice-candidate', self._on_ice_candidate)
+        webrtc.connect('notify::ice-connection-state', self._on_state_notify)
+        webrtc.connect('notify::connection-state', self._on_state_notify)
+        webrtc.connect('notify::ice-gathering-state', self._on_gathering_notify)
+        webrtc.connect('on-data-channel', self._on_data_channel)
+        shared.pipeline.add(webrtc)
+        webrtc.sync_state_with_parent()
+
+    # ---- signaling ----
+    def set_remote_offer(self, sdp_text: str) -> None:
+        if self._remote_set:
+            raise ValueError('renegotiation is not supported; remove and re-add the peer')
+        self.offer = parse_video_offer(sdp_text, self.cfg.codec)
+        ok, sdp = GstSdp.SDPMessage.new_from_text(sdp_text)
+        if ok != GstSdp.SDPResult.OK:
+            raise ValueError('the offer SDP does not parse')
+        self._build_branch(self.offer)
+        offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
+        promise = Gst.Promise.new_with_change_func(self._on_remote_set, None)
+        self.webrtc.emit('set-remote-description', offer, promise)
+        self._remote_set = True
+        # webrtcbin runs its operations in order, so queued candidates land after the offer.
+        for index, cand in self._pending_candidates:
+            self.webrtc.emit('add-ice-candidate', index, cand)
+        self._pending_candidates.clear()
+
+    def add_remote_candidate(self, index: int, candidate: str) -> None:
+        if not candidate:
+            return  # end-of-candidates (RFC 8838 section 4.4): nothing to do for libnice
+        if '.local ' in candidate:
+            # Chromium hides host addresses behind mDNS names that libnice cannot resolve here; its
+            # connectivity checks still reach us and become peer-reflexive candidates (RFC 8445 7.3.1.3).
+            log.debug('[%s] skipping mDNS candidate', self.id)
+            return
+        if not self._remote_set:
+            self._pending_candidates.append((index, candidate))
+            return
+        self.webrtc.emit('add-ice-candidate', index, candidate)
+
+    def _on_remote_set(self, promise, _data):
+        promise.wait()
+        reply = promise.get_reply()
+        if reply is not None and reply.has_field('error'):
+            GLib.idle_add(self._fail, 'set-remote-description failed: %s' % reply.get_value('error'))
+            return
+        promise = Gst.Promise.new_with_change_func(self._on_answer_created, None)
+        self.webrtc.emit('create-answer', None, promise)
+
+    def _on_answer_created(self, promise, _data):
+        promise.wait()
+        reply = promise.get_reply()
+        answer = reply.get_value('answer') if reply is not None and reply.has_field('answer') else None
+        if answer is None:
+            err = reply.get_value('error') if reply is not None and reply.has_field('error') else 'no answer'
+            GLib.idle_add(self._fail, 'create-answer failed: %s' % err)
+            return
+        text = answer.sdp.as_text()
+        offer = self.offer
+        if self.cfg.playout_delay and offer is not None and offer.playout_delay_id is not None:
+            text = add_extmap(text, offer.mline_index, offer.playout_delay_id, PLAYOUT_DELAY_URI)
+        ok, sdp = GstSdp.SDPMessage.new_from_text(text)
+        desc = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
+        self.webrtc.emit('set-local-description', desc, Gst.Promise.new())
+        self.emitter.emit({'type': 'local-description', 'peerId': self.id, 'sdpType': 'answer', 'sdp': text})
+        log.info('[%s] answered (pt %d, playout-delay ext %s)', self.id, offer.payload_type,
+                 offer.playout_delay_id if self._delay_writer else 'off')
+        self.shared.request_keyframe('new viewer %s' % self.id)
+
+    def _fail(self, message: str) -> bool:
+        if not self.closed:
+            self.emitter.error('negotiation-failed', message, self.id)
+            self._on_failed(self.id)
+        return False
+
+    # ---- media branch ----
+    def _build_branch(self, offer: VideoOffer) -> None:
+        cfg = self.cfg
+        queue = Gst.ElementFactory.make('queue', None)
+        # Not leaky: dropping encoded frames here would corrupt the stream until the next keyframe.
+        queue.set_property('max-size-buffers', 0)
+        queue.set_property('max-size-bytes', 0)
+        queue.set_property('max-size-time', 2 * Gst.SECOND)
+        if cfg.codec == 'vp8':
+            pay = Gst.ElementFactory.make('rtpvp8pay', None)
+            pay.set_property('picture-id-mode', 2)  # 15-bit picture id, as libwebrtc sends
+        else:
+            pay = Gst.ElementFactory.make('rtph264pay', None)
+            pay.set_property('config-interval', -1)
+            pay.set_property('aggregate-mode', 'zero-latency')
+        pay.set_property('pt', offer.payload_type)
+        pay.set_property('mtu', cfg.mtu)
+        caps = rtp_caps(cfg, offer)
+        capsfilter = Gst.ElementFactory.make('capsfilter', None)
+        capsfilter.set_property('caps', caps)
+        self._branch = [queue, pay, capsfilter]
+        for element in self._branch:
+            self.shared.pipeline.add(element)
+        queue.link(pay)
+        pay.link(capsfilter)
+        sink = self.webrtc.request_pad_simple('sink_%u')
+        capsfilter.get_static_pad('src').link(sink)
+        transceiver = sink.get_property('transceiver')
+        transceiver.set_property('direction', GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
+        transceiver.set_property('codec-preferences', caps)
+        if cfg.playout_delay and offer.playout_delay_id is not None:
+            self._delay_writer = PlayoutDelayWriter(pay.get_static_pad('src'), offer.playout_delay_id)
+        # PLI/FIR from this viewer arrive as upstream force-key-unit events: route them through the
+        # shared throttle instead of letting every one reach the encoder.
+        queue.get_static_pad('src').add_probe(Gst.PadProbeType.EVENT_UPSTREAM, self._on_upstream_event)
+        for element in self._branch:
+            element.sync_state_with_parent()
+        self._tee_pad = self.shared.tee.request_pad_simple('src_%u')
+        self._tee_pad.link(queue.get_static_pad('sink'))
+
+    def _on_upstream_event(self, _pad, info):
+        event = info.get_event()
+        if GstVideo.video_event_is_force_key_unit(event):
+            self.shared.request_keyframe('PLI/FIR from %s' % self.id)
+            return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
+
+    # ---- webrtcbin callbacks (streaming / signaling threads) ----
+    def _on_ice_candidate(self, _element, index, candidate):
+        self.emitter.emit({'type': 'local-candidate', 'peerId': self.id, 'candidate': candidate,
+                           'sdpMLineIndex': int(index)})
+
+    def _on_gathering_notify(self, element, _pspec):
+        if _nick(element.get_property('ice-gathering-state')) == 'complete' and not self.closed:
+            # Empty candidate = end-of-candidates, as in the agent -> helper direction.
+            index = self.offer.mline_index if self.offer else 0
+            self.emitter.emit({'type': 'local-candidate', 'peerId': self.id, 'candidate': '', 'sdpMLineIndex': index})
+
+    def _dtls_state(self) -> str:
+        try:
+            transceiver = self.webrtc.emit('get-transceiver', 0)
+            transport = transceiver.get_property('sender').get_property('transport')
+            return _nick(transport.get_property('state')) if transport is not None else 'new'
+        except Exception:  # noqa: BLE001 - transport not created yet
+            return 'new'
+
+    def _on_state_notify(self, element, _pspec):
+        if self.closed:
+            return
+        state = (_nick(element.get_property('ice-connection-state')), self._dtls_state(),
+                 _nick(element.get_property('connection-state')))
+        if state == self._state:
+            return
+        previous, self._state = self._state, state
+        self.emitter.emit({'type': 'peer-state', 'peerId': self.id, 'ice': state[0], 'dtls': state[1],
+                           'connection': state[2]})
+        log.info('[%s] ice=%s dtls=%s connection=%s', self.id, *state)
+        if state[2] == 'connected' and previous[2] != 'connected':
+            # The keyframe sent at answer time went out before DTLS was up: send one that arrives.
+            self.shared.request_keyframe('%s connected' % self.id)
+
+    def connection_state(self) -> str:
+        return self._state[2]
+
+    def _on_data_channel(self, _element, channel):
+        label = channel.get_property('label')
+        if label != 'input':
+            log.info('[%s] ignoring data channel %r', self.id, label)
+            return
+        self.channel = channel
+        channel.connect('on-message-string', lambda _ch, text: GLib.idle_add(self._on_input, self.id, text))
+        channel.connect('on-message-data', lambda _ch, data: GLib.idle_add(
+            self._on_input, self.id, bytes(data.get_data()).decode('utf-8', 'replace')))
+        GLib.idle_add(self._on_channel_open, self.id)
+
+    def send_feedback(self, text: str) -> None:
+        channel = self.channel
+        if channel is not None and not self.closed:
+            try:
+                if _nick(channel.get_property('ready-state')) == 'open':
+                    channel.emit('send-string', text)
+            except Exception as err:  # noqa: BLE001
+                log.debug('[%s] feedback not sent: %s', self.id, err)
+
+    # ---- teardown ----
+    def close(self, done: Callable[[], None]) -> None:
+        """Unlink from the tee at a buffer boundary, then dispose of the branch and webrtcbin."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._delay_writer is not None:
+            self._delay_writer.remove()
+        tee_pad = self._tee_pad
+        if tee_pad is None:
+            GLib.idle_add(self._dispose, done)
+            return
+
+        def unlink(pad, _info):
+            peer = pad.get_peer()
+            if peer is not None:
+                pad.unlink(peer)
+            GLib.idle_add(self._dispose, done)
+            return Gst.PadProbeReturn.REMOVE
+        tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
+
+    def _dispose(self, done: Callable[[], None]) -> bool:
+        pipeline = self.shared.pipeline
+        if self._tee_pad is not None:
+            self.shared.tee.release_request_pad(self._tee_pad)
+            self._tee_pad = None
+        for element in self._branch + [self.webrtc]:
+            element.set_state(Gst.State.NULL)
+            pipeline.remove(element)
+        self._branch = []
+        self.channel = None
+        done()
+        return False

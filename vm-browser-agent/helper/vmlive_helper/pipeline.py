@@ -1,0 +1,192 @@
+"""The one capture + encode shared by every viewer of this VM, ending in a tee.
+
+    [capture bin, locked state]
+    ximagesrc use-damage=false show-pointer=false ! video/x-raw,framerate=FPS/1
+      ! queue leaky=downstream max-size-buffers=1        raw frames only: if the encoder falls
+      ! videoconvert ! videoscale ! video/x-raw,I420,WxH   behind, the oldest raw frame is dropped
+      ! vp8enc | x264enc [! h264parse]                   (never encoded RTP: that loses keyframes)
+    ! tee allow-not-linked=true  -> per-viewer branches (peer.py)
+
+No videorate: it holds each frame until the next one arrives to decide on duplicates, which costs
+a whole frame interval of latency; ximagesrc paces itself from the framerate caps instead.
+The capture bin sits in READY while no viewer is connected (no capture, no encode) and is started
+when the first viewer is added; the rest of the pipeline stays PLAYING so webrtcbins can be added
+and removed at any time.
+"""
+import collections
+import threading
+import time
+from typing import Deque, Optional, Tuple
+
+from gi.repository import GLib, Gst, GstVideo
+
+from .config import Config
+from .log import get_logger
+
+log = get_logger('pipeline')
+
+
+def encoder_description(cfg: Config) -> str:
+    gop = max(1, cfg.fps * cfg.keyframe_interval_s)
+    if cfg.codec == 'vp8':
+        # threads=1: on 2 cores libvpx worker threads spin and collapse to 4-6 fps when the other
+        # core is busy. deadline=1 = realtime; lag-in-frames=0 = no look-ahead; error-resilient=1
+        # so a lost frame only damages itself; a short CBR buffer (ms) keeps bursts small.
+        return ('vp8enc name=encoder deadline=1 cpu-used=%d threads=1 lag-in-frames=0 error-resilient=default '
+                'end-usage=cbr target-bitrate=%d keyframe-max-dist=%d buffer-size=500 buffer-initial-size=300 '
+                'buffer-optimal-size=400 undershoot=95 overshoot=15 max-quantizer=56 min-quantizer=4 '
+                'static-threshold=0 dropframe-threshold=0'
+                % (cfg.vp8_cpu_used, cfg.bitrate_kbps * 1000, gop))
+    # x264 zerolatency: no B-frames, no lookahead, no frame threads; ultrafast = Constrained Baseline.
+    return ('x264enc name=encoder tune=zerolatency speed-preset=ultrafast threads=1 sliced-threads=false '
+            'bitrate=%d vbv-buf-capacity=300 key-int-max=%d b-adapt=false bframes=0 '
+            '! video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au '
+            '! h264parse config-interval=-1'
+            % (cfg.bitrate_kbps, gop))
+
+
+class SharedEncoder:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.pipeline = Gst.Pipeline.new('vmlive')
+        desc = ('ximagesrc name=capture display-name=%s use-damage=false show-pointer=false '
+                '! video/x-raw,framerate=%d/1 '
+                '! queue name=rawq leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 '
+                '! videoconvert ! videoscale '
+                '! video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1 '
+                '! %s'
+                % (cfg.display, cfg.fps, cfg.width, cfg.height, encoder_description(cfg)))
+        self.capture = Gst.parse_bin_from_description(desc, True)
+        self.capture.set_name('capture-bin')
+        self.encoder = self.capture.get_by_name('encoder')
+        self.tee = Gst.ElementFactory.make('tee', 'tee')
+        self.tee.set_property('allow-not-linked', True)
+        self.pipeline.add(self.capture)
+        self.pipeline.add(self.tee)
+        if not self.capture.link(self.tee):
+            raise RuntimeError('cannot link capture to tee')
+        self.capture.set_locked_state(True)
+        self.running = False
+        self._lock = threading.Lock()
+        # encoder output accounting (streaming thread writes, stats reads)
+        self.frames = 0
+        self.bytes = 0
+        self.keyframes = 0
+        self.keyframes_forced = 0
+        self._window: Deque[Tuple[float, int]] = collections.deque()
+        self._started_at = 0.0
+        self._first_frame_logged = True
+        self.encoder.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER, self._on_encoded)
+        # keyframe throttle
+        self._last_keyframe_request = 0.0
+        self._keyframe_timer: Optional[int] = None
+
+    # ---- lifecycle ----
+    def start_pipeline(self) -> None:
+        if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            raise RuntimeError('pipeline failed to start')
+        if self.capture.set_state(Gst.State.READY) == Gst.StateChangeReturn.FAILURE:
+            raise RuntimeError('capture failed to reach READY (is DISPLAY %s reachable?)' % self.cfg.display)
+
+    def warm_up(self, seconds: float = 0.4) -> int:
+        """Capture and encode for a moment at start so the first viewer does not pay for X shm
+        setup, encoder allocation and page faults. Returns frames encoded."""
+        self.start_capture()
+        deadline = time.monotonic() + seconds
+        ctx = GLib.MainContext.default()
+        while time.monotonic() < deadline:
+            ctx.iteration(False)
+            time.sleep(0.01)
+        self.stop_capture()
+        return self.frames
+
+    def start_capture(self) -> None:
+        if self.running:
+            return
+        self.running = True
+        # A locked-state bin misses the pipeline's clock/base-time distribution: copy them so that
+        # ximagesrc's timestamps are running times of this pipeline.
+        clock = self.pipeline.get_clock()
+        if clock is not None:
+            self.capture.set_clock(clock)
+        self.capture.set_base_time(self.pipeline.get_base_time())
+        if self.capture.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            self.running = False
+            raise RuntimeError('capture failed to start')
+        self._started_at = time.monotonic()
+        self._first_frame_logged = False
+        log.info('capture started')
+
+    def stop_capture(self) -> None:
+        if not self.running:
+            return
+        self.running = False
+        self.capture.set_state(Gst.State.READY)
+        log.info('capture stopped (no viewers)')
+
+    def shutdown(self) -> None:
+        if self._keyframe_timer is not None:
+            GLib.source_remove(self._keyframe_timer)
+            self._keyframe_timer = None
+        self.capture.set_locked_state(False)
+        self.pipeline.set_state(Gst.State.NULL)
+
+    # ---- keyframes ----
+    def request_keyframe(self, reason: str) -> None:
+        """Force a keyframe now, or at the end of the throttle window if one was just sent; requests
+        inside a window coalesce into that one (any thread)."""
+        with self._lock:
+            if self._keyframe_timer is not None:
+                return
+            wait = self._last_keyframe_request + self.cfg.keyframe_throttle_ms / 1000.0 - time.monotonic()
+            if wait > 0:
+                self._keyframe_timer = GLib.timeout_add(int(wait * 1000) + 1, self._fire_keyframe, reason)
+                return
+            self._last_keyframe_request = time.monotonic()
+        self._send_force_key_unit(reason)
+
+    def _fire_keyframe(self, reason: str) -> bool:
+        with self._lock:
+            self._keyframe_timer = None
+            self._last_keyframe_request = time.monotonic()
+        self._send_force_key_unit(reason)
+        return False
+
+    def _send_force_key_unit(self, reason: str) -> None:
+        if not self.running:
+            return
+        event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
+        if self.encoder.get_static_pad('src').send_event(event):
+            self.keyframes_forced += 1
+        log.debug('forced keyframe (%s)', reason)
+
+    # ---- accounting ----
+    def _on_encoded(self, _pad, info):
+        buf = info.get_buffer()
+        now = time.monotonic()
+        size = buf.get_size()
+        self.frames += 1
+        self.bytes += size
+        if not buf.has_flags(Gst.BufferFlags.DELTA_UNIT):
+            self.keyframes += 1
+        if not self._first_frame_logged:
+            self._first_frame_logged = True
+            log.info('first encoded frame %.0f ms after capture start', (now - self._started_at) * 1000)
+        window = self._window
+        window.append((now, size))
+        while window and now - window[0][0] > 2.0:
+            window.popleft()
+        return Gst.PadProbeReturn.OK
+
+    def encoder_stats(self) -> dict:
+        now = time.monotonic()
+        window = [(t, s) for t, s in list(self._window) if now - t <= 2.0]
+        if self.running and len(window) >= 2:
+            span = max(1e-3, now - window[0][0])
+            fps = (len(window) - 1) / max(1e-3, window[-1][0] - window[0][0])
+            kbps = sum(s for _, s in window) * 8 / 1000.0 / span
+        else:
+            fps, kbps = 0.0, 0.0
+        return {'codec': self.cfg.codec, 'width': self.cfg.width, 'height': self.cfg.height,
+                'fps': round(fps, 2), 'bitrateKbps': round(kbps, 1), 'framesEncoded': self.frames,
+                'keyframesForced': self.keyframes_forced, 'running': self.running}

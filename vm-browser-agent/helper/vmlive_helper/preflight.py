@@ -1,0 +1,58 @@
+"""Start-up check that every typelib and GStreamer element the helper uses exists, naming the
+Debian package that provides whatever is missing (exit 42 if not)."""
+from typing import List
+
+TYPELIBS = (
+    ('Gst', '1.0', 'gir1.2-gstreamer-1.0'),
+    ('GstVideo', '1.0', 'gir1.2-gst-plugins-base-1.0'),
+    ('GstSdp', '1.0', 'gir1.2-gst-plugins-base-1.0'),
+    ('GstWebRTC', '1.0', 'gir1.2-gst-plugins-bad-1.0'),
+)
+COMMON_ELEMENTS = (
+    ('ximagesrc', 'gstreamer1.0-plugins-good (and gstreamer1.0-x)'),
+    ('queue', 'libgstreamer1.0-0'),
+    ('tee', 'libgstreamer1.0-0'),
+    ('capsfilter', 'libgstreamer1.0-0'),
+    ('videoconvert', 'gstreamer1.0-plugins-base'),
+    ('videoscale', 'gstreamer1.0-plugins-base'),
+    ('appsink', 'gstreamer1.0-plugins-base'),
+    ('jpegenc', 'gstreamer1.0-plugins-good'),
+    ('webrtcbin', 'gstreamer1.0-plugins-bad (and gstreamer1.0-nice)'),
+    ('dtlsdec', 'gstreamer1.0-plugins-bad'),
+    ('rtpbin', 'gstreamer1.0-plugins-good'),
+    ('srtpenc', 'gstreamer1.0-plugins-bad'),
+    ('sctpenc', 'gstreamer1.0-plugins-bad'),
+)
+CODEC_ELEMENTS = {
+    'vp8': (('vp8enc', 'gstreamer1.0-plugins-good'), ('rtpvp8pay', 'gstreamer1.0-plugins-good')),
+    'h264': (('x264enc', 'gstreamer1.0-plugins-ugly'), ('h264parse', 'gstreamer1.0-plugins-bad'),
+             ('rtph264pay', 'gstreamer1.0-plugins-good')),
+}
+
+
+def check_typelibs() -> List[str]:
+    problems = []
+    try:
+        import gi
+    except ImportError:
+        return ['python3-gi is missing (apt-get install python3-gi); run with /usr/bin/python3']
+    for name, version, package in TYPELIBS:
+        try:
+            gi.require_version(name, version)
+        except ValueError:
+            problems.append('typelib %s-%s missing (apt-get install %s)' % (name, version, package))
+    try:
+        import Xlib.display  # noqa: F401
+        from Xlib.ext import xtest  # noqa: F401
+    except ImportError:
+        problems.append('python Xlib missing (apt-get install python3-xlib)')
+    return problems
+
+
+def check_elements(codec: str) -> List[str]:
+    from gi.repository import Gst
+    problems = []
+    for name, package in COMMON_ELEMENTS + CODEC_ELEMENTS[codec]:
+        if Gst.ElementFactory.find(name) is None:
+            problems.append('GStreamer element %s missing (apt-get install %s)' % (name, package))
+    return problems

@@ -1,0 +1,150 @@
+"""Pure SDP text helpers: read what the viewer's offer proposes, adjust our answer.
+
+RFC 8866 (SDP) line syntax; RFC 8285 (a=extmap); RFC 6184 section 8.1 (H.264 fmtp:
+packetization-mode, profile-level-id); RFC 7741 (VP8 RTP payload).
+"""
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay'
+
+
+class OfferError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class VideoOffer:
+    mline_index: int
+    mid: Optional[str]
+    payload_type: int
+    fmtp: Dict[str, str]
+    playout_delay_id: Optional[int]
+
+
+def split_sections(sdp: str) -> List[List[str]]:
+    """[session lines, m-section 0 lines, m-section 1 lines, ...] without line endings."""
+    sections: List[List[str]] = [[]]
+    for line in sdp.replace('\r\n', '\n').split('\n'):
+        if not line:
+            continue
+        if line.startswith('m='):
+            sections.append([])
+        sections[-1].append(line)
+    return sections
+
+
+def join_sections(sections: List[List[str]]) -> str:
+    return ''.join(line + '\r\n' for section in sections for line in section)
+
+
+def _parse_fmtp(value: str) -> Dict[str, str]:
+    params = {}
+    for part in value.split(';'):
+        if '=' in part:
+            key, _, val = part.strip().partition('=')
+            params[key.strip().lower()] = val.strip()
+    return params
+
+
+def _media_info(lines: List[str]):
+    rtpmap: Dict[int, str] = {}
+    fmtp: Dict[int, Dict[str, str]] = {}
+    extmap: Dict[str, int] = {}
+    mid = None
+    for line in lines:
+        if line.startswith('a=rtpmap:'):
+            pt, _, enc = line[9:].partition(' ')
+            if pt.isdigit():
+                rtpmap[int(pt)] = enc.strip()
+        elif line.startswith('a=fmtp:'):
+            pt, _, params = line[7:].partition(' ')
+            if pt.isdigit():
+                fmtp[int(pt)] = _parse_fmtp(params)
+        elif line.startswith('a=extmap:'):
+            ident, _, rest = line[9:].partition(' ')
+            ident = ident.split('/')[0]  # a=extmap:<id>[/<direction>] <uri>
+            if ident.isdigit():
+                extmap[rest.split(' ')[0]] = int(ident)
+        elif line.startswith('a=mid:'):
+            mid = line[6:].strip()
+    return rtpmap, fmtp, extmap, mid
+
+
+def _h264_rank(params: Dict[str, str]) -> Optional[int]:
+    """Lower is better; None = unusable. Our encoder emits Constrained Baseline (x264 ultrafast,
+    no CABAC/B-frames), packetized with FU-A/STAP-A, which needs packetization-mode=1."""
+    if params.get('packetization-mode') != '1':
+        return None
+    pli = params.get('profile-level-id', '42001f').lower()
+    if len(pli) != 6:
+        return None
+    try:
+        profile_idc, iop = int(pli[0:2], 16), int(pli[2:4], 16)
+    except ValueError:
+        return None
+    if profile_idc == 0x42 and iop & 0x40:  # constrained_set1_flag: Constrained Baseline
+        return 0 if pli == '42e01f' else 1
+    if profile_idc == 0x4d and iop & 0x80:  # Main with constraint_set0: CB-compatible
+        return 3
+    if profile_idc == 0x42:
+        return 2
+    return None
+
+
+def parse_video_offer(sdp: str, codec: str) -> VideoOffer:
+    """Find the first video m-line that can receive our codec and the payload type to use."""
+    sections = split_sections(sdp)
+    for index, lines in enumerate(sections[1:]):
+        fields = lines[0][2:].split()
+        if not fields or fields[0] != 'video':
+            continue
+        if len(fields) >= 2 and fields[1] == '0':
+            continue  # port 0: rejected/disabled m-line
+        if any(line in ('a=sendonly', 'a=inactive') for line in lines):
+            continue  # the viewer must be able to receive
+        rtpmap, fmtp, extmap, mid = _media_info(lines)
+        order = [int(pt) for pt in fields[3:] if pt.isdigit()]
+        candidates = []
+        for pt in order:
+            enc = rtpmap.get(pt, '').lower()
+            if codec == 'vp8' and enc.startswith('vp8/90000'):
+                candidates.append((0, pt))
+            elif codec == 'h264' and enc.startswith('h264/90000'):
+                rank = _h264_rank(fmtp.get(pt, {}))
+                if rank is not None:
+                    candidates.append((rank, pt))
+        if not candidates:
+            continue
+        candidates.sort(key=lambda c: c[0])  # stable: keeps the offer's preference order per rank
+        pt = candidates[0][1]
+        delay_id = extmap.get(PLAYOUT_DELAY_URI)
+        if delay_id is not None and not 1 <= delay_id <= 14:
+            delay_id = None  # RFC 8285 one-byte form carries ids 1..14 only
+        return VideoOffer(index, mid, pt, fmtp.get(pt, {}), delay_id)
+    raise OfferError('the offer has no receivable video m-line with %s' % codec.upper())
+
+
+def add_extmap(sdp: str, mline_index: int, ext_id: int, uri: str) -> str:
+    """Declare a header extension in one m-section of our answer (RFC 8285 section 6: the answerer
+    may only use extensions the offer listed, with the same id), unless already present."""
+    sections = split_sections(sdp)
+    if mline_index + 1 >= len(sections):
+        raise ValueError('no m-line %d in the answer' % mline_index)
+    lines = sections[mline_index + 1]
+    if any(line.startswith('a=extmap:') and line.split(' ')[1:2] == [uri] for line in lines):
+        return join_sections(sections)
+    # Place it after the last a=extmap, else after a=mid, else at the end of the section.
+    insert_at = len(lines)
+    for i, line in enumerate(lines):
+        if line.startswith('a=extmap:') or line.startswith('a=mid:'):
+            insert_at = i + 1
+    lines.insert(insert_at, 'a=extmap:%d %s' % (ext_id, uri))
+    return join_sections(sections)
+
+
+def has_extmap(sdp: str, mline_index: int, uri: str) -> bool:
+    sections = split_sections(sdp)
+    if mline_index + 1 >= len(sections):
+        return False
+    return uri in _media_info(sections[mline_index + 1])[2]

@@ -1,0 +1,101 @@
+/**
+ * Real GStreamer helper -> real headless Chromium over WebRTC (ICE, DTLS, SRTP), signaling
+ * wired in-process. Each test owns its Xvfb, helper and browser.
+ */
+import pino from 'pino';
+import type { Browser } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HelperProcess } from './helper-process.js';
+import { launchChromium, Viewer } from './testing/viewer.js';
+import { startXvfb, type Xvfb } from './testing/xvfb.js';
+
+const logger = pino({ level: process.env.VMLIVE_TEST_LOG ?? 'warn' });
+
+interface Rig {
+  xvfb: Xvfb;
+  helper: HelperProcess;
+  browser: Browser;
+}
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
+});
+
+async function rig(codec: 'vp8' | 'h264', env: Record<string, string> = {}): Promise<Rig> {
+  const xvfb = await startXvfb();
+  cleanups.push(() => xvfb.stop());
+  const helper = new HelperProcess({ display: xvfb.display, codec, env: { VMLIVE_NICE: '0', ...env }, logger });
+  cleanups.push(() => helper.stop());
+  await helper.start();
+  const browser = await launchChromium();
+  cleanups.push(() => browser.close());
+  return { xvfb, helper, browser };
+}
+
+describe('helper streams to Chromium', () => {
+  for (const codec of ['vp8', 'h264'] as const) {
+    it(`a ${codec} viewer connects and decodes >= 60 frames at 1280x720 within 10 s`, async () => {
+      const { helper, browser } = await rig(codec);
+      const states: string[] = [];
+      helper.on('event', (e) => {
+        if (e.type === 'peer-state') states.push(`${e.ice}/${e.dtls}/${e.connection}`);
+      });
+      const viewer = await Viewer.connect(browser, helper, 'v1');
+      const stats = await viewer.waitFor((s) => s.framesDecoded >= 60, 10_000);
+      expect(stats.state).toBe('connected');
+      expect(stats.frameWidth).toBe(1280);
+      expect(stats.frameHeight).toBe(720);
+      expect(states.some((s) => s.endsWith('/connected/connected'))).toBe(true);
+      const answer = viewer.events.find((e) => e.type === 'local-description');
+      expect(answer && 'sdp' in answer ? answer.sdp : '').toContain('rtp-hdrext/playout-delay');
+
+      const helperStats = await helper.getStats(null);
+      expect(helperStats.encoder.codec).toBe(codec);
+      expect(helperStats.encoder.running).toBe(true);
+      expect(helperStats.peers.v1?.packetsSent).toBeGreaterThan(0);
+      expect(helperStats.peers.v1?.bytesSent).toBeGreaterThan(0);
+      expect(helperStats.process.rssBytes).toBeGreaterThan(0);
+    });
+  }
+
+  it('two viewers decode at once; removing one leaves the other streaming', async () => {
+    const { helper, browser } = await rig('vp8');
+    const a = await Viewer.connect(browser, helper, 'a');
+    const b = await Viewer.connect(browser, helper, 'b');
+    await a.waitFor((s) => s.framesDecoded >= 30, 10_000);
+    await b.waitFor((s) => s.framesDecoded >= 30, 10_000);
+
+    await b.close();
+    const before = (await a.stats()).framesDecoded;
+    const after = await a.waitFor((s) => s.framesDecoded >= before + 45, 5_000);
+    expect(after.state).toBe('connected');
+    const stats = await helper.getStats(null);
+    expect(Object.keys(stats.peers)).toEqual(['a']);
+    await a.close();
+  });
+
+  it('a joining viewer gets a keyframe at once, not at the next GOP (10 s)', async () => {
+    const { helper, browser } = await rig('vp8', { VMLIVE_KEYFRAME_INTERVAL_S: '10' });
+    const first = await Viewer.connect(browser, helper, 'first');
+    await first.waitFor((s) => s.framesDecoded >= 30, 10_000);
+    const second = await Viewer.connect(browser, helper, 'second');
+    const s = await second.waitFor((st) => st.firstFrameMs !== null, 5_000);
+    expect(s.firstFrameMs).toBeLessThan(2_000);
+    const stats = await helper.getStats(null);
+    expect(stats.encoder.keyframesForced).toBeGreaterThan(0);
+  });
+
+  it('idles capture with no viewers and answers snapshot either way', async () => {
+    const { helper, browser } = await rig('vp8');
+    const idle = await helper.getStats(null);
+    expect(idle.encoder.running).toBe(false);
+    const jpeg = await helper.snapshot(60);
+    expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
+    const v = await Viewer.connect(browser, helper, 'v');
+    await v.waitFor((s) => s.framesDecoded >= 10, 10_000);
+    expect((await helper.snapshot()).length).toBeGreaterThan(100);
+    await v.close();
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await helper.getStats(null)).encoder.running).toBe(false);
+  });
+});
