@@ -452,12 +452,12 @@ export class ViewerConnection {
   private lose(attempt: Attempt, reason: ViewerReason): void {
     if (this.current !== attempt) return;
     this.teardown(attempt);
-    this.dispatch({ type: 'lost', reason });
-    const delay = this.policy.delayMs(this._state.attempt);
+    const delay = this.policy.delayMs(this._state.attempt + 1);
     if (delay === null) {
       this.dispatch({ type: 'fatal', reason: { code: 'gave-up', detail: describeReason(reason) } });
       return;
     }
+    this.dispatch({ type: 'lost', reason });
     this.clearRetryTimer();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;

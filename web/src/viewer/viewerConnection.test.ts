@@ -1,0 +1,247 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeController } from '../testing/fakeController.js';
+import { FakePeerConnection, FakeRTCPeerConnection } from '../testing/fakePeerConnection.js';
+import { exponentialBackoff } from './reconnectPolicy.js';
+import { ViewerConnection, type ViewerConnectionOptions } from './viewerConnection.js';
+import type { ViewerPhase, ViewerState } from './viewerState.js';
+
+const until = async (cond: () => boolean, what = 'condition') => {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+};
+
+let controller: FakeController;
+let connection: ViewerConnection;
+let states: ViewerState[];
+
+function connect(overrides: Partial<ViewerConnectionOptions> = {}) {
+  connection = new ViewerConnection({
+    baseUrl: 'http://controller.test',
+    vmId: 'vm-1',
+    token: 'viewer-token',
+    fetch: controller.fetch,
+    RTCPeerConnection: FakeRTCPeerConnection,
+    policy: exponentialBackoff({ initialMs: 5, maxMs: 20, jitter: 0, maxAttempts: 5 }),
+    answerTimeoutMs: 300,
+    iceTimeoutMs: 300,
+    disconnectGraceMs: 30,
+    statsIntervalMs: 10,
+    watchdog: { stallMs: 60, firstFrameMs: 150 },
+    ...overrides,
+  });
+  connection.on('state', (s) => states.push(s));
+  connection.start();
+  return connection;
+}
+
+const phases = () => states.map((s) => s.phase);
+const reachPhase = (phase: ViewerPhase) => until(() => connection.state.phase === phase, `phase ${phase}`);
+
+/** Drives one attempt through answer + ICE connected, as the VM and the browser would. */
+async function bringUp(sessionId: string, frames = true) {
+  await until(() => controller.sessions.get(sessionId)?.offer != null, `offer on ${sessionId}`);
+  controller.answer(sessionId);
+  const pc = FakePeerConnection.last;
+  await until(() => pc.remoteDescription !== null, 'remote description');
+  if (frames) pc.framesDecoded = 1;
+  pc.setConnectionState('connected');
+  return pc;
+}
+
+beforeEach(() => {
+  controller = new FakeController();
+  FakePeerConnection.reset();
+  states = [];
+});
+
+afterEach(() => {
+  connection?.close();
+});
+
+describe('ViewerConnection', () => {
+  it('offers a recvonly video transceiver and an ordered "input" channel with the session ICE servers, max-bundle', async () => {
+    connect();
+    await until(() => controller.sessions.get('s1')?.offer != null, 'offer');
+    const pc = FakePeerConnection.last;
+    expect(pc.config).toMatchObject({
+      iceServers: [{ urls: 'stun:stun.example' }],
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    });
+    expect(pc.transceivers).toEqual([{ kind: 'video', init: { direction: 'recvonly' } }]);
+    expect(pc.channels.map((c) => [c.label, c.init?.ordered])).toEqual([['input', true]]);
+    expect(controller.requests[0]?.auth).toBe('Bearer viewer-token');
+  });
+
+  it('reaches connected after the answer and ICE connect, and keeps frames flowing without complaint', async () => {
+    connect();
+    const pc = await bringUp('s1');
+    await reachPhase('connected');
+    for (let i = 0; i < 10; i++) {
+      pc.framesDecoded += 3;
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    expect(connection.state.phase).toBe('connected');
+    expect(phases()).toEqual(['connecting', 'connected']);
+  });
+
+  it('queues VM candidates that arrive before the answer and applies them after it, in order', async () => {
+    connect();
+    await until(() => controller.sessions.get('s1')?.offer != null, 'offer');
+    controller.addVmCandidate('s1', 'candidate:a');
+    controller.addVmCandidate('s1', 'candidate:b');
+    await new Promise((r) => setTimeout(r, 20));
+    const pc = FakePeerConnection.last;
+    expect(pc.addedCandidates).toEqual([]); // the fake throws if added before the remote description
+    controller.answer('s1');
+    await until(() => pc.addedCandidates.length === 2, 'queued candidates applied');
+    controller.addVmCandidate('s1', '');
+    await until(() => pc.addedCandidates.length === 3, 'end-of-candidates');
+    expect(pc.addedCandidates.map((c) => c.candidate)).toEqual(['candidate:a', 'candidate:b', '']);
+  });
+
+  it('trickles local candidates only after the offer, in gathering order, then end-of-candidates', async () => {
+    connect();
+    await until(() => FakePeerConnection.instances.length === 1, 'pc');
+    const pc = FakePeerConnection.last;
+    pc.gather('candidate:1');
+    pc.gather('candidate:2');
+    pc.gather(null);
+    await until(() => (controller.sessions.get('s1')?.browserCandidates.length ?? 0) === 3, 'candidates posted');
+    const order = controller.requests.map((r) => r.path.split('/').pop());
+    expect(order.indexOf('offer')).toBeLessThan(order.indexOf('candidate'));
+    expect(controller.sessions.get('s1')?.browserCandidates.map((c) => (c as { candidate: string }).candidate)).toEqual(
+      ['candidate:1', 'candidate:2', ''],
+    );
+  });
+
+  it('asks for a minimal jitter buffer on the received track', async () => {
+    connect();
+    await until(() => FakePeerConnection.instances.length === 1, 'pc');
+    const receiver = { jitterBufferTarget: 250 as number | null };
+    const streams: unknown[] = [];
+    connection.on('stream', (s) => streams.push(s));
+    FakePeerConnection.last.ontrack?.({ receiver, streams: [{ id: 'stream' }], track: {} });
+    expect(receiver.jitterBufferTarget).toBe(0);
+    expect(streams).toEqual([{ id: 'stream' }]);
+  });
+
+  it('on ICE failure says so, tears the attempt down and comes back on a new session', async () => {
+    connect();
+    const first = await bringUp('s1');
+    await reachPhase('connected');
+    first.setConnectionState('failed');
+    expect(connection.state).toMatchObject({ phase: 'reconnecting', reason: { code: 'ice-failed' } });
+    expect(first.closed).toBe(true);
+    await until(() => controller.sessions.get('s1')?.ended === true, 'old session deleted');
+    await until(() => controller.sessions.has('s2'), 'new session');
+    await bringUp('s2');
+    await reachPhase('connected');
+    expect(phases()).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
+  });
+
+  it('treats a long "disconnected" as lost but lets a short one recover', async () => {
+    connect();
+    const pc = await bringUp('s1');
+    const decoding = setInterval(() => pc.framesDecoded++, 5);
+    await reachPhase('connected');
+    pc.setConnectionState('disconnected');
+    await new Promise((r) => setTimeout(r, 10));
+    pc.setConnectionState('connected');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(connection.state.phase).toBe('connected');
+    pc.setConnectionState('disconnected');
+    await reachPhase('reconnecting');
+    clearInterval(decoding);
+    expect(connection.state.reason.code).toBe('ice-disconnected');
+  });
+
+  it('never sits on a frozen frame: frames that stop while connected → reconnecting "frames-stopped"', async () => {
+    connect();
+    const pc = await bringUp('s1');
+    await reachPhase('connected');
+    pc.framesDecoded = 5; // then nothing more is decoded
+    await reachPhase('reconnecting');
+    expect(connection.state.reason.code).toBe('frames-stopped');
+  });
+
+  it('reports "no-frames" when ICE connects but no frame is ever decoded', async () => {
+    connect();
+    await bringUp('s1', false);
+    await reachPhase('reconnecting');
+    expect(connection.state.reason.code).toBe('no-frames');
+  });
+
+  it('reconnects when the controller says the session is gone (404 on the candidate poll)', async () => {
+    connect();
+    await bringUp('s1');
+    await reachPhase('connected');
+    controller.endSession('s1');
+    await reachPhase('reconnecting');
+    expect(connection.state.reason.code).toBe('session-ended');
+    await until(() => controller.sessions.has('s2'), 'new session');
+  });
+
+  it('reconnects with reason "no-answer" when the VM never answers', async () => {
+    connect({ answerTimeoutMs: 40 });
+    await reachPhase('reconnecting');
+    expect(connection.state.reason.code).toBe('no-answer');
+  });
+
+  it('fails without retrying when the token is rejected (401)', async () => {
+    controller.createSessionFailures.push({ status: 401, code: 'token_expired' });
+    connect();
+    await reachPhase('failed');
+    expect(connection.state.reason.code).toBe('token-expired');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(controller.requestsTo('POST', '/api/webrtc/session')).toHaveLength(1);
+  });
+
+  it('fails at once on a visibly expired JWT without calling the controller', async () => {
+    const payload = btoa(JSON.stringify({ role: 'view', exp: Math.floor(Date.now() / 1000) - 10 }));
+    connect({ token: `x.${payload}.y` });
+    expect(connection.state).toMatchObject({ phase: 'failed', reason: { code: 'token-expired' } });
+    expect(controller.requests).toHaveLength(0);
+  });
+
+  it('says "VM not found" for an unknown VM', async () => {
+    controller.createSessionFailures.push({ status: 404, code: 'vm_not_found' });
+    connect();
+    await reachPhase('failed');
+    expect(connection.state.reason.code).toBe('vm-not-found');
+  });
+
+  it('backs off while the controller is down and gives up after the policy limit', async () => {
+    for (let i = 0; i < 10; i++) controller.createSessionFailures.push({ status: 503, code: 'unavailable' });
+    connect({ policy: exponentialBackoff({ initialMs: 5, jitter: 0, maxAttempts: 3 }) });
+    await reachPhase('failed');
+    expect(connection.state.reason).toMatchObject({ code: 'gave-up', detail: 'Controller unreachable (unavailable)' });
+    expect(controller.requestsTo('POST', '/api/webrtc/session')).toHaveLength(4);
+    expect(phases()).toEqual(['connecting', 'reconnecting', 'reconnecting', 'reconnecting', 'failed']);
+  });
+
+  it('retryNow from failed starts a fresh attempt at once', async () => {
+    controller.createSessionFailures.push({ status: 403, code: 'forbidden' });
+    connect();
+    await reachPhase('failed');
+    connection.retryNow();
+    expect(connection.state.phase).toBe('connecting');
+    await bringUp('s1');
+    await reachPhase('connected');
+  });
+
+  it('close() ends the session, closes the peer and leaves no long-poll running', async () => {
+    connect();
+    const pc = await bringUp('s1');
+    await reachPhase('connected');
+    await until(() => controller.pendingLongPolls > 0, 'candidate long-poll');
+    connection.close();
+    expect(connection.state.phase).toBe('ended');
+    expect(pc.closed).toBe(true);
+    await until(() => controller.sessions.get('s1')?.ended === true, 'session deleted');
+    await until(() => controller.pendingLongPolls === 0, 'long-polls stopped');
+    const count = controller.requests.length;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(controller.requests.length).toBe(count);
+  });
+});
