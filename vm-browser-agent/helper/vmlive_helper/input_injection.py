@@ -48,28 +48,30 @@ class WheelAccumulator:
 
 class ControlGate:
     """Tracks the control holder and rate-limits rejection reports (a non-holder's mouse moves
-    would otherwise flood the agent): the first rejection per peer is reported at once, then
-    at most one per `report_interval` seconds."""
+    would otherwise flood the agent): the first rejection per peer and reason is reported at
+    once, then at most one per `report_interval` seconds."""
 
     def __init__(self, report_interval: float = 1.0, clock=time.monotonic):
         self.holder: Optional[str] = None
         self._interval = report_interval
         self._clock = clock
-        self._last_report: Dict[str, float] = {}
+        self._last_report: Dict[Tuple[str, str], float] = {}
 
     def allowed(self, peer_id: str) -> bool:
         return self.holder is not None and peer_id == self.holder
 
-    def should_report(self, peer_id: str) -> bool:
+    def should_report(self, peer_id: str, reason: str) -> bool:
         now = self._clock()
-        last = self._last_report.get(peer_id)
+        key = (peer_id, reason)
+        last = self._last_report.get(key)
         if last is not None and now - last < self._interval:
             return False
-        self._last_report[peer_id] = now
+        self._last_report[key] = now
         return True
 
     def forget(self, peer_id: str) -> None:
-        self._last_report.pop(peer_id, None)
+        for key in [k for k in self._last_report if k[0] == peer_id]:
+            del self._last_report[key]
 
 
 class XInjector:

@@ -195,7 +195,7 @@ class App:
         return False
 
     def _reject(self, peer_id: str, reason: str, detail: Optional[str]) -> None:
-        if not self.gate.should_report(peer_id):
+        if not self.gate.should_report(peer_id, reason):
             return
         event = {'type': 'input-rejected', 'peerId': peer_id, 'reason': reason}
         feedback = {'t': 'rejected', 'reason': reason}

@@ -1,0 +1,92 @@
+import unittest
+
+from vmlive_helper.sdp_munging import PLAYOUT_DELAY_URI, OfferError, add_extmap, has_extmap, parse_video_offer
+
+# Trimmed from a Chromium 156 offer: recvonly video + data channel, bundled.
+OFFER = '\r\n'.join([
+    'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1', 'a=extmap-allow-mixed',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 109 45',
+    'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=recvonly', 'a=rtcp-mux',
+    'a=extmap:1 urn:ietf:params:rtp-hdrext:toffset',
+    'a=extmap:6 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay',
+    'a=rtpmap:96 VP8/90000', 'a=rtcp-fb:96 nack pli', 'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96',
+    'a=rtpmap:102 H264/90000',
+    'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f',
+    'a=rtpmap:103 H264/90000',
+    'a=fmtp:103 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f',
+    'a=rtpmap:108 H264/90000',
+    'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+    'a=rtpmap:109 H264/90000',
+    'a=fmtp:109 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f',
+    'a=rtpmap:45 AV1/90000',
+    'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'c=IN IP4 0.0.0.0', 'a=mid:1', 'a=sctp-port:5000',
+]) + '\r\n'
+
+
+class ParseVideoOfferTest(unittest.TestCase):
+    def test_vp8_takes_the_offered_payload_type_and_extmap_id(self):
+        offer = parse_video_offer(OFFER, 'vp8')
+        self.assertEqual((offer.mline_index, offer.mid, offer.payload_type, offer.playout_delay_id), (0, '0', 96, 6))
+
+    def test_h264_picks_constrained_baseline_with_packetization_mode_1(self):
+        offer = parse_video_offer(OFFER, 'h264')
+        self.assertEqual(offer.payload_type, 108)
+        self.assertEqual(offer.fmtp['profile-level-id'], '42e01f')
+
+    def test_h264_falls_back_to_baseline_mode_1_when_no_constrained_baseline(self):
+        sdp = OFFER.replace('a=rtpmap:108 H264/90000\r\n', '').replace(
+            'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n', '')
+        self.assertEqual(parse_video_offer(sdp, 'h264').payload_type, 103)
+
+    def test_h264_never_picks_packetization_mode_0(self):
+        sdp = OFFER.replace('packetization-mode=1', 'packetization-mode=0')
+        with self.assertRaises(OfferError):
+            parse_video_offer(sdp, 'h264')
+
+    def test_video_after_the_data_channel_has_its_own_index(self):
+        sections = OFFER.split('m=')
+        reordered = sections[0] + 'm=' + sections[2] + 'm=' + sections[1]
+        self.assertEqual(parse_video_offer(reordered, 'vp8').mline_index, 1)
+
+    def test_no_playout_delay_extension_means_none(self):
+        sdp = OFFER.replace('a=extmap:6 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay\r\n', '')
+        self.assertIsNone(parse_video_offer(sdp, 'vp8').playout_delay_id)
+
+    def test_two_byte_only_extension_ids_are_not_used(self):
+        sdp = OFFER.replace('a=extmap:6 http', 'a=extmap:15 http')
+        self.assertIsNone(parse_video_offer(sdp, 'vp8').playout_delay_id)
+
+    def test_extmap_with_direction_is_read(self):
+        sdp = OFFER.replace('a=extmap:6 http', 'a=extmap:6/sendrecv http')
+        self.assertEqual(parse_video_offer(sdp, 'vp8').playout_delay_id, 6)
+
+    def test_offer_without_video_or_codec_is_an_error(self):
+        with self.assertRaises(OfferError):
+            parse_video_offer(OFFER.replace('VP8/90000', 'VP9/90000'), 'vp8')
+        with self.assertRaises(OfferError):
+            parse_video_offer(OFFER.replace('a=recvonly', 'a=sendonly'), 'vp8')
+
+
+class AddExtmapTest(unittest.TestCase):
+    ANSWER = '\r\n'.join(['v=0', 'o=- 1 0 IN IP4 0.0.0.0', 's=-', 't=0 0', 'm=video 9 UDP/TLS/RTP/SAVPF 96',
+                          'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=sendonly', 'a=rtpmap:96 VP8/90000',
+                          'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=mid:1']) + '\r\n'
+
+    def test_adds_the_extension_to_the_video_section_only(self):
+        out = add_extmap(self.ANSWER, 0, 6, PLAYOUT_DELAY_URI)
+        self.assertTrue(has_extmap(out, 0, PLAYOUT_DELAY_URI))
+        self.assertFalse(has_extmap(out, 1, PLAYOUT_DELAY_URI))
+        self.assertIn('a=mid:0\r\na=extmap:6 %s\r\n' % PLAYOUT_DELAY_URI, out)
+        self.assertTrue(out.endswith('\r\n'))
+
+    def test_is_idempotent(self):
+        once = add_extmap(self.ANSWER, 0, 6, PLAYOUT_DELAY_URI)
+        self.assertEqual(add_extmap(once, 0, 6, PLAYOUT_DELAY_URI), once)
+
+    def test_missing_mline_is_an_error(self):
+        with self.assertRaises(ValueError):
+            add_extmap(self.ANSWER, 5, 6, PLAYOUT_DELAY_URI)
+
+
+if __name__ == '__main__':
+    unittest.main()

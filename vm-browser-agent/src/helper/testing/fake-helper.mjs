@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// A stand-in for the Python helper in HelperProcess unit tests. Behaviour by FAKE_MODE:
+//   normal    ready, then answers get-stats/snapshot, echoes errors for unknown peers
+//   bad-config   exits 42 before ready
+//   crash-early  exits 3 before ready
+//   silent       never says ready
+//   die-on-stats says ready, then exits 7 when it receives get-stats
+//   garbage      ready, then prints junk and invalid events before a valid one
+//   ignore-shutdown  ready; ignores `shutdown` and SIGTERM
+import readline from 'node:readline';
+
+const mode = process.env.FAKE_MODE ?? 'normal';
+const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+process.stderr.write(`INFO vmlive.fake: starting in ${mode} mode\n`);
+if (mode === 'bad-config') {
+  process.stderr.write('vmlive helper: bad configuration: VMLIVE_CODEC: expected one of vp8|h264\n');
+  process.exit(42);
+}
+if (mode === 'crash-early') process.exit(3);
+if (mode === 'ignore-shutdown') process.on('SIGTERM', () => {});
+if (mode !== 'silent') {
+  out({
+    type: 'ready',
+    peerId: null,
+    version: 'fake',
+    codec: 'vp8',
+    width: 1280,
+    height: 720,
+    fps: 30,
+    pid: process.pid,
+  });
+}
+if (mode === 'garbage') {
+  process.stdout.write('this is not json\n');
+  out({ type: 'peer-state', peerId: 'p' });
+  out({ type: 'log', peerId: null, level: 'info', msg: 'hello from the fake' });
+}
+const rl = readline.createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  const cmd = JSON.parse(line);
+  out({ type: 'log', peerId: null, level: 'debug', msg: `got ${cmd.type}` });
+  if (cmd.type === 'get-stats') {
+    if (mode === 'die-on-stats') process.exit(7);
+    out({
+      type: 'stats',
+      peerId: cmd.peerId,
+      requestId: cmd.requestId,
+      encoder: {
+        codec: 'vp8',
+        width: 1280,
+        height: 720,
+        fps: 30,
+        bitrateKbps: 900,
+        framesEncoded: 10,
+        keyframesForced: 1,
+        running: true,
+      },
+      peers: {},
+      process: { cpuPercent: 12.5, rssBytes: 1000 },
+    });
+  } else if (cmd.type === 'snapshot') {
+    const ok = cmd.quality !== 13;
+    out({
+      type: 'snapshot-result',
+      peerId: null,
+      requestId: cmd.requestId,
+      jpeg: ok ? Buffer.from([0xff, 0xd8, 0xff]).toString('base64') : null,
+      ...(ok ? {} : { error: 'no display' }),
+    });
+  } else if (cmd.type === 'shutdown' && mode !== 'ignore-shutdown') {
+    process.exit(0);
+  } else if (cmd.type === 'add-peer') {
+    out({ type: 'peer-state', peerId: cmd.peerId, ice: 'new', dtls: 'new', connection: 'new' });
+  }
+});
+rl.on('close', () => {
+  if (mode !== 'ignore-shutdown') process.exit(0);
+});
