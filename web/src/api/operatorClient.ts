@@ -12,7 +12,6 @@ import type {
 import { type FetchLike, HttpClient } from './http.js';
 import {
   ControlStateSchema,
-  CreateSessionResponseSchema,
   CreateVmResponseSchema,
   ListVmsResponseSchema,
   parseResponse,
@@ -20,12 +19,10 @@ import {
 } from './responses.js';
 
 const enc = encodeURIComponent;
+export const OPERATOR_SESSION_PLACEHOLDER = 'operator';
 
 export class OperatorClient {
   readonly http: HttpClient;
-  /** The operator's own session per VM, used as `sessionId` for pause/resume. */
-  private readonly ownSessions = new Map<string, string>();
-
   constructor(options: { baseUrl: string; token: string; fetch?: FetchLike }) {
     this.http = new HttpClient(options);
   }
@@ -41,7 +38,6 @@ export class OperatorClient {
 
   async deleteVm(vmId: string): Promise<void> {
     await this.http.raw(`/api/vms/${enc(vmId)}`, { method: 'DELETE' });
-    this.ownSessions.delete(vmId);
   }
 
   async mintViewerToken(vmId: string, role: ViewerRole, ttlSeconds: number): Promise<ViewerTokenResponse> {
@@ -57,37 +53,17 @@ export class OperatorClient {
   }
 
   /**
-   * pause/resume: the contract's POST /control needs a `sessionId`, so the
-   * operator uses a session of its own (created with the operator token, no
-   * offer ever posted) and keeps reusing it; if it expired, one new one is made.
+   * pause/resume as the operator. The contract's POST /control body needs a
+   * `sessionId`, but the controller uses it only for `take` (or when a viewer
+   * acts), so the operator sends the placeholder "operator" — no session is
+   * created just to pause an agent.
    */
-  async control(vmId: string, action: ControlAction): Promise<ControlState> {
-    for (let tries = 0; ; tries++) {
-      const sessionId = await this.ownSession(vmId);
-      try {
-        const body = await this.http.json<unknown>(`/api/vms/${enc(vmId)}/control`, {
-          method: 'POST',
-          body: { action, sessionId },
-        });
-        return parseResponse(ControlStateSchema, body, 'control state');
-      } catch (err) {
-        const status = (err as { status?: number }).status;
-        if (tries === 0 && status === 404) {
-          this.ownSessions.delete(vmId);
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
-
-  private async ownSession(vmId: string): Promise<string> {
-    const known = this.ownSessions.get(vmId);
-    if (known) return known;
-    const body = await this.http.json<unknown>('/api/webrtc/session', { method: 'POST', body: { vmId } });
-    const { sessionId } = parseResponse(CreateSessionResponseSchema, body, 'session');
-    this.ownSessions.set(vmId, sessionId);
-    return sessionId;
+  async control(vmId: string, action: 'pause' | 'resume'): Promise<ControlState> {
+    const body = await this.http.json<unknown>(`/api/vms/${enc(vmId)}/control`, {
+      method: 'POST',
+      body: { action, sessionId: OPERATOR_SESSION_PLACEHOLDER },
+    });
+    return parseResponse(ControlStateSchema, body, 'control state');
   }
 }
 

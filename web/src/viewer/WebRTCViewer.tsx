@@ -264,7 +264,7 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
             token={token}
             message={state ? `Live video unavailable — ${describeReason(state.reason)}` : 'Live video unavailable'}
             onRetry={retry}
-            retrying={phase === 'connecting'}
+            retrying={phase === 'connecting' && state?.reason.code === 'retry'}
           />
         )}
         {showStats && <StatsOverlay stats={stats} />}

@@ -1,0 +1,210 @@
+/**
+ * Issue 4's acceptance: the BUILT viewer page (web/dist, served by the real
+ * controller) in headless Chromium against the real controller + sandbox VM.
+ * Everything is observed the way a script would: the page's DOM, the
+ * documented `window.__vmlive` hooks, the video element's pixels, and the
+ * sandbox page through its CDP port. Needs `npm run build` first.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalSystem, launchViewerBrowser, REPO_ROOT, startSystem } from './system.js';
+
+let sys: LocalSystem;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(join(REPO_ROOT, 'web/dist/index.html'))) throw new Error('web/dist is missing: run `npm run build`');
+  sys = await startSystem();
+  browser = await launchViewerBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await sys?.stop();
+});
+
+async function openViewer(role: 'view' | 'control', setup?: (page: Page) => Promise<void>): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (err) => console.log('viewer pageerror:', err.message));
+  await setup?.(page);
+  await page.goto(await sys.viewerUrl(role));
+  return page;
+}
+
+const phase = (page: Page) => page.evaluate(() => window.__vmlive?.state?.phase ?? null);
+const framesDecoded = (page: Page) => page.evaluate(() => window.__vmlive?.stats?.framesDecoded ?? 0);
+const phaseHistory = (page: Page) => page.evaluate(() => (window.__vmlive?.history ?? []).map((h) => h.phase));
+
+async function waitLive(page: Page, timeout = 20_000) {
+  await expect.poll(() => phase(page), { timeout }).toBe('connected');
+  const start = await framesDecoded(page);
+  await expect.poll(() => framesDecoded(page), { timeout: 10_000 }).toBeGreaterThan(start + 20);
+}
+
+/** Mean and spread of the video element's current pixels (drawn into a canvas in the page). */
+function videoPixels(page: Page) {
+  return page.evaluate(() => {
+    const video = document.querySelector('video');
+    if (!video?.videoWidth) return null;
+    const canvas = document.createElement('canvas');
+    canvas.width = 160;
+    canvas.height = 90;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return null;
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    let sum = 0;
+    let sumSq = 0;
+    const n = data.length / 4;
+    for (let i = 0; i < data.length; i += 4) {
+      const y = 0.299 * (data[i] ?? 0) + 0.587 * (data[i + 1] ?? 0) + 0.114 * (data[i + 2] ?? 0);
+      sum += y;
+      sumSq += y * y;
+    }
+    const mean = sum / n;
+    return { width: video.videoWidth, height: video.videoHeight, mean, stddev: Math.sqrt(sumSq / n - mean * mean) };
+  });
+}
+
+async function withSandboxPage<T>(fn: (page: Page) => Promise<T>): Promise<T> {
+  const cdp = await chromium.connectOverCDP(sys.sandboxCdpUrl);
+  try {
+    const page = cdp.contexts()[0]?.pages()[0];
+    if (!page) throw new Error('sandbox browser has no page');
+    return await fn(page);
+  } finally {
+    await cdp.close();
+  }
+}
+
+const sandboxText = (selector: string) =>
+  withSandboxPage((p) => p.evaluate((sel) => document.querySelector(sel)?.textContent ?? '', selector));
+
+/** Where a sandbox element's centre appears in the viewer page, through the letterboxed video. */
+async function viewerPointFor(viewer: Page, selector: string): Promise<{ x: number; y: number }> {
+  const norm = await withSandboxPage((p) =>
+    p.evaluate((sel) => {
+      const r = document.querySelector(sel)?.getBoundingClientRect();
+      if (!r) throw new Error(`no ${sel}`);
+      return { x: (r.left + r.width / 2) / window.innerWidth, y: (r.top + r.height / 2) / window.innerHeight };
+    }, selector),
+  );
+  return viewer.evaluate(({ x, y }) => {
+    const video = document.querySelector('video');
+    if (!video) throw new Error('no video');
+    const r = video.getBoundingClientRect();
+    const scale = Math.min(r.width / video.videoWidth, r.height / video.videoHeight);
+    const w = video.videoWidth * scale;
+    const h = video.videoHeight * scale;
+    return { x: r.left + (r.width - w) / 2 + x * w, y: r.top + (r.height - h) / 2 + y * h };
+  }, norm);
+}
+
+describe('the built viewer page against a live sandbox VM', () => {
+  it('reaches "connected" and shows decoded, non-blank 1280x720 video', async () => {
+    const page = await openViewer('view');
+    try {
+      await waitLive(page);
+      const stats = await page.evaluate(() => window.__vmlive?.getStats());
+      expect(stats).toMatchObject({ width: 1280, height: 720 });
+      expect(await page.getByRole('status').first().textContent()).toContain('Live');
+      const pixels = await videoPixels(page);
+      expect(pixels).not.toBeNull();
+      // The sandbox page is a light page with text and a moving ball: bright and not uniform.
+      expect(pixels?.mean).toBeGreaterThan(60);
+      expect(pixels?.stddev).toBeGreaterThan(5);
+      // No Take control button for a view token.
+      expect(await page.getByRole('button', { name: 'Take control' }).count()).toBe(0);
+
+      await page.getByRole('button', { name: 'Stats' }).click();
+      await expect.poll(() => page.getByText('Frame rate').count()).toBe(1);
+      mkdirSync(join(REPO_ROOT, 'docs'), { recursive: true });
+      await page.waitForTimeout(1500); // let the overlay show rates, not dashes
+      await page.screenshot({ path: join(REPO_ROOT, 'docs/viewer.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('a control viewer clicks and types into the sandbox page through the video', async () => {
+    const page = await openViewer('control');
+    try {
+      await waitLive(page);
+      await page.getByRole('button', { name: 'Take control' }).click();
+      await expect.poll(() => page.getByRole('button', { name: 'Release control' }).count()).toBe(1);
+      expect(await page.getByText('You are in control').count()).toBe(1);
+
+      const before = Number(await sandboxText('#count'));
+      const button = await viewerPointFor(page, '#btn');
+      // The agent learns the new holder on its long-poll; until then the helper drops input, so retry.
+      await expect
+        .poll(
+          async () => {
+            await page.mouse.click(button.x, button.y);
+            return Number(await sandboxText('#count'));
+          },
+          { timeout: 10_000, interval: 500 },
+        )
+        .toBeGreaterThan(before);
+
+      const field = await viewerPointFor(page, '#text');
+      await page.mouse.click(field.x, field.y);
+      await page.keyboard.type('Hello vm');
+      await expect.poll(() => sandboxText('#echo'), { timeout: 5000 }).toBe('Hello vm');
+      await page.keyboard.press('Backspace');
+      await expect.poll(() => sandboxText('#echo'), { timeout: 5000 }).toBe('Hello v');
+
+      await page.getByRole('button', { name: 'Release control' }).click();
+      await expect.poll(() => page.getByText('The agent is in control').count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('after the helper is killed, shows "reconnecting" and returns to live video by itself', async () => {
+    const page = await openViewer('view');
+    try {
+      await waitLive(page);
+      await sys.killHelper();
+      await expect.poll(() => phase(page), { timeout: 15_000 }).toBe('reconnecting');
+      const status = await page.getByRole('status').first().textContent();
+      expect(status).toMatch(/^Reconnecting — /);
+      await sys.waitHelperUp(30_000);
+      await waitLive(page, 45_000);
+      const history = await phaseHistory(page);
+      expect(history.slice(history.indexOf('reconnecting'))).toContain('connected');
+      const pixels = await videoPixels(page);
+      expect(pixels?.mean).toBeGreaterThan(60);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('with WebRTC unable to connect, says so and shows the still-frame fallback', async () => {
+    const page = await openViewer('view', (p) =>
+      // No ICE servers and relay-only: no candidate can ever be gathered, as behind a UDP-blocking firewall.
+      p.addInitScript(() => {
+        const Original = window.RTCPeerConnection;
+        window.RTCPeerConnection = class extends Original {
+          constructor(config?: RTCConfiguration) {
+            super({ ...config, iceServers: [], iceTransportPolicy: 'relay' });
+          }
+        };
+      }),
+    );
+    try {
+      await expect.poll(() => page.evaluate(() => window.__vmlive?.fallback), { timeout: 15_000 }).toBe(true);
+      expect(await phase(page)).not.toBe('connected');
+      const img = page.getByTestId('snapshot-fallback').locator('img');
+      await expect
+        .poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth).catch(() => 0), { timeout: 15_000 })
+        .toBeGreaterThan(0);
+      expect(await page.getByText('Live video unavailable').count()).toBe(1);
+      expect(await page.getByRole('button', { name: 'Retry live' }).count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+});
