@@ -5,7 +5,7 @@
  * rotates every repeat) and the table shows medians over repeats.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { parseArgs } from './lib/args.js';
 import { type ChromiumProcess, firstPage, launchChromium, startXvfb, type Xvfb } from './lib/chromium.js';
@@ -59,9 +59,12 @@ interface RunRow {
   systemCpu: number;
   ttffMs: number | null;
   rejected: Record<string, number>;
+  /** frames the clock page itself painted per second at the end of the window */
+  pageFps: number;
+  /** painted → bytes arrived at the viewer (WebRTC: rVFC receiveTime; CDP: WebSocket message) */
+  receiveP50: number;
   /** WebRTC only */
   jitterBufferMs?: number;
-  receiveP50?: number;
   decodedFps?: number;
   codec?: string;
   error?: string;
@@ -80,6 +83,7 @@ interface SummaryRow {
   pageCpu: number;
   systemCpu: number;
   ttffMs: number;
+  pageFps: number;
   jitterBufferMs: number;
   receiveP50: number;
 }
@@ -87,6 +91,7 @@ interface SummaryRow {
 interface Env {
   display: string;
   sandbox: Browser;
+  vmPage: Page;
   sandboxChromiumPid: number;
   system?: LocalSystem;
   target?: Target;
@@ -98,6 +103,12 @@ async function measure(env: Env, approach: Approach, c: Case, repeat: number): P
   const pageGroup = { pids: [env.sandboxChromiumPid], tree: true };
   const sys = new SystemCpu();
   const base = { approach, case: c, repeat };
+  let pageFps = NaN;
+  const readPageFps = async () => {
+    pageFps = await env.vmPage
+      .evaluate(() => (window as unknown as { __clock?: { fps: number } }).__clock?.fps ?? NaN)
+      .catch(() => NaN);
+  };
   const windowOpts = {
     warmupMs: opts.warmup * 1000,
     durationMs: opts.duration * 1000,
@@ -126,6 +137,8 @@ async function measure(env: Env, approach: Approach, c: Case, repeat: number): P
       systemCpu: cpu.system,
       ttffMs,
       rejected: r.rejected,
+      pageFps,
+      receiveP50: summarize(r.samples.flatMap((s) => (s.receiveLatency === undefined ? [] : [s.receiveLatency]))).p50,
       ...extra,
     };
   };
@@ -149,6 +162,7 @@ async function measure(env: Env, approach: Approach, c: Case, repeat: number): P
           sys.sample();
         },
         onWindowEnd: async () => {
+          await readPageFps();
           const p = sampler.sample();
           cpu = { sender: p.sender?.cpuPct ?? 0, page: p.page?.cpuPct ?? 0, system: sys.sample() };
           s1 = await viewer.stats();
@@ -160,7 +174,6 @@ async function measure(env: Env, approach: Approach, c: Case, repeat: number): P
       const jbCount = a && b ? b.jitterBufferEmittedCount - a.jitterBufferEmittedCount : 0;
       return finish(r, a && b ? b.bytesReceived - a.bytesReceived : 0, cpu, r.ttffMs, {
         jitterBufferMs: a && b && jbCount > 0 ? ((b.jitterBufferDelay - a.jitterBufferDelay) / jbCount) * 1000 : NaN,
-        receiveP50: summarize(r.samples.flatMap((s) => (s.receiveLatency === undefined ? [] : [s.receiveLatency]))).p50,
         decodedFps: a && b ? (b.framesDecoded - a.framesDecoded) / secs : NaN,
         codec: b?.codec ?? '',
       });
@@ -184,7 +197,8 @@ async function measure(env: Env, approach: Approach, c: Case, repeat: number): P
           sampler.sample();
           sys.sample();
         },
-        onWindowEnd: () => {
+        onWindowEnd: async () => {
+          await readPageFps();
           b1 = vnc.proxy.bytesDown;
           const p = sampler.sample();
           cpu = { sender: p.sender?.cpuPct ?? 0, page: p.page?.cpuPct ?? 0, system: sys.sample() };
@@ -216,7 +230,8 @@ async function measure(env: Env, approach: Approach, c: Case, repeat: number): P
         sampler.sample();
         sys.sample();
       },
-      onWindowEnd: () => {
+      onWindowEnd: async () => {
+        await readPageFps();
         b1 = env.server.relay.bytesSent;
         const page = sampler.sample().page?.cpuPct ?? 0;
         cpu = { sender: page - baseline, page, system: sys.sample() };
@@ -268,6 +283,7 @@ async function main(): Promise<number> {
       env = {
         display: system.display,
         sandbox,
+        vmPage: await firstPage(sandbox),
         sandboxChromiumPid: system.pids().sandboxChromium ?? 0,
         system,
         target: {
@@ -292,15 +308,14 @@ async function main(): Promise<number> {
       env = {
         display: xvfb.display,
         sandbox: vmBrowser.browser,
+        vmPage: await firstPage(vmBrowser.browser),
         sandboxChromiumPid: vmBrowser.pid,
         viewerBrowser: viewer.browser,
         server,
       };
     }
-    const vmPage = await firstPage(env.sandbox);
-
     for (const c of cases) {
-      await vmPage.goto(clockUrl(c));
+      await env.vmPage.goto(clockUrl(c));
       await sleep(1500);
       for (let r = 0; r < opts.repeats; r++) {
         const order = approaches.map((_, i) => approaches[(i + r) % approaches.length] as Approach);
@@ -330,6 +345,8 @@ async function main(): Promise<number> {
               systemCpu: NaN,
               ttffMs: null,
               rejected: {},
+              pageFps: NaN,
+              receiveP50: NaN,
               error: msg,
             });
           }
@@ -360,8 +377,9 @@ async function main(): Promise<number> {
         pageCpu: m((r) => r.pageCpu),
         systemCpu: m((r) => r.systemCpu),
         ttffMs: m((r) => r.ttffMs),
+        pageFps: m((r) => r.pageFps),
         jitterBufferMs: a === 'vmlive' ? m((r) => r.jitterBufferMs) : NaN,
-        receiveP50: a === 'vmlive' ? m((r) => r.receiveP50) : NaN,
+        receiveP50: m((r) => r.receiveP50),
       });
     }
   }
@@ -382,6 +400,7 @@ async function main(): Promise<number> {
         'page CPU %',
         'machine CPU %',
         'TTFF ms',
+        'page fps',
         'jbuf ms',
         'recv p50 ms',
       ],
@@ -397,6 +416,7 @@ async function main(): Promise<number> {
         fmt(s.pageCpu),
         fmt(s.systemCpu),
         fmt(s.ttffMs),
+        fmt(s.pageFps),
         fmt(s.jitterBufferMs, 1),
         fmt(s.receiveP50),
       ]),

@@ -12,7 +12,7 @@ export interface Sample {
   at: number;
   painted: number;
   latency: number;
-  /** WebRTC only: arrival of the frame's last packet − painted (rVFC receiveTime) */
+  /** WebRTC and CDP: arrival of the picture's bytes at the viewer − painted (WebRTC: rVFC receiveTime) */
   receiveLatency?: number;
 }
 

@@ -48,7 +48,8 @@ export class Collector {
   /**
    * @param {CanvasImageSource} source
    * @param {number} srcW source width in its own pixels (video frame, canvas)
-   * @param {{ receiveTime?: number }} [meta] receiveTime on the performance clock (rVFC metadata)
+   * @param {{ receiveTime?: number }} [meta] when the picture's bytes arrived, on the performance clock
+   *   (WebRTC: rVFC metadata.receiveTime; CDP: the WebSocket message event)
    */
   observe(source, srcW, meta) {
     const nowPerf = performance.now();

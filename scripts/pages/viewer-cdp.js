@@ -29,6 +29,7 @@ function start(cfg) {
       if (!closed) errors.push('relay closed');
     };
     ws.onmessage = (ev) => {
+      const receiveTime = performance.now();
       const blob = new Blob([ev.data], { type: 'image/jpeg' });
       // Decode asynchronously but draw strictly in arrival order.
       const decoded = createImageBitmap(blob);
@@ -41,7 +42,7 @@ function start(cfg) {
           }
           ctx.drawImage(bmp, 0, 0);
           bmp.close();
-          collector?.observe(canvas, canvas.width);
+          collector?.observe(canvas, canvas.width, { receiveTime });
         } catch (e) {
           errors.push(`decode: ${e}`);
         }

@@ -1,0 +1,275 @@
+/**
+ * Stability soak: one vmlive WebRTC viewer for N minutes, recording every
+ * second fps, freezes, packet loss, RTT, bitrate, jitter-buffer delay,
+ * glass-to-glass latency and the CPU/RSS of the helper, agent and controller.
+ * Pass: connected the whole time, no freeze over 1 s, fps ≥ 28 in 95 % of
+ * seconds, no RSS growth trend. Writes CSV, JSON and an SVG chart.
+ */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from './lib/args.js';
+import { type GroupSample, ProcSampler } from './lib/proc.js';
+import { EXIT, fmt, runMain, table, writeCsv, writeJson } from './lib/report.js';
+import { NoFrameError, runWindow } from './lib/run.js';
+import { median, percentile, slope } from './lib/stats.js';
+import { lineChart } from './lib/svg.js';
+import { openSession, TARGET_OPTIONS } from './lib/target.js';
+import { openWebrtcViewer, type WebrtcStats } from './lib/viewers.js';
+
+const opts = parseArgs(
+  'stability',
+  'Stability soak of one vmlive viewer: per-second fps, freezes, loss, RTT, bitrate, jitter buffer, latency,\n' +
+    'and CPU/RSS of helper, agent and controller. Default: the local sandbox; or --controller/--vm/--token.\n' +
+    'Exit 0 when every criterion holds, 1 otherwise, 3 on a missing prerequisite.',
+  {
+    ...TARGET_OPTIONS,
+    minutes: { type: 'number', default: 10, help: 'soak duration in minutes (fractions allowed)' },
+    pids: {
+      type: 'list',
+      help: 'processes to sample on a deployment on this machine, e.g. helper=123,agent=456,controller=789',
+    },
+    'min-fps': { type: 'number', default: 28, help: 'per-second fps floor' },
+    'fps-quantile': { type: 'number', default: 95, help: '% of seconds that must reach --min-fps' },
+    'max-freeze-ms': { type: 'number', default: 1000, help: 'longest allowed gap between two new frames, ms' },
+    'max-rss-slope': {
+      type: 'number',
+      default: 2,
+      help: 'RSS growth trend allowed per process, MB/min (least squares after the first 20 % of the run)',
+    },
+    'min-trend-seconds': {
+      type: 'number',
+      default: 120,
+      help: 'shorter runs report the RSS trend but do not judge it',
+    },
+    out: { type: 'string', help: 'directory for stability.csv/.json/.svg (default: a new folder under /tmp)' },
+  },
+);
+
+type Proc = 'helper' | 'agent' | 'controller';
+const PROCS: Proc[] = ['helper', 'agent', 'controller'];
+
+interface Row {
+  t: number;
+  state: string;
+  fps: number;
+  newFrames: number;
+  maxGapMs: number;
+  freezeCount: number;
+  freezeSeconds: number;
+  packetsLost: number;
+  rttMs: number | null;
+  kbps: number;
+  jitterBufferMs: number | null;
+  latencyP50: number | null;
+  latencyMax: number | null;
+  [k: string]: string | number | null;
+}
+
+function parsePids(list: readonly string[] | undefined): Partial<Record<Proc, number>> {
+  const out: Partial<Record<Proc, number>> = {};
+  for (const item of list ?? []) {
+    const [k, v] = item.split('=');
+    if ((PROCS as string[]).includes(k ?? '') && Number.isInteger(Number(v))) out[k as Proc] = Number(v);
+    else throw new Error(`--pids: bad entry ${item} (want helper=PID, agent=PID, controller=PID)`);
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const fixedPids = parsePids(opts.pids);
+  const session = await openSession('stability', opts);
+  const outDir = opts.out ?? join(tmpdir(), `vmlive-stability-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const rows: Row[] = [];
+  const durationMs = opts.minutes * 60_000;
+  try {
+    const pidsNow = (): Partial<Record<Proc, number>> => ({ ...(session.system?.pids() ?? {}), ...fixedPids });
+    // The helper may be restarted by the agent: resolve pids afresh every second.
+    let sampler = new ProcSampler({});
+    let samplerKey = '';
+    const sampleProcs = (): Record<string, GroupSample> => {
+      const p = pidsNow();
+      const key = PROCS.map((k) => p[k] ?? 0).join(',');
+      if (key !== samplerKey) {
+        sampler = new ProcSampler(
+          Object.fromEntries(PROCS.filter((k) => p[k]).map((k) => [k, { pids: [p[k] as number] }])),
+        );
+        sampler.sample();
+        samplerKey = key;
+      }
+      return sampler.sample();
+    };
+
+    const viewer = await openWebrtcViewer(session.viewerBrowser, session.server, session.target, {
+      clockOffsetMs: session.clockOffsetMs,
+      ...(opts.codec ? { codec: opts.codec } : {}),
+    });
+    let prev: WebrtcStats | null = null;
+    let prevAt = 0;
+    let t0 = 0;
+    let ttffMs: number | null = null;
+    console.error(`stability: soaking ${opts.minutes} min against ${session.describe}; writing to ${outDir}`);
+    try {
+      const r = await runWindow(viewer, {
+        warmupMs: 2000,
+        durationMs,
+        firstFrameTimeoutMs: 30_000,
+        timeoutMs: durationMs + 60_000,
+        tickMs: 1000,
+        onWindowStart: async () => {
+          prev = await viewer.stats();
+          prevAt = performance.now();
+          t0 = prevAt;
+          sampleProcs();
+        },
+        onTick: async (d, inWindow) => {
+          if (d.ttffMs != null) ttffMs = d.ttffMs;
+          if (!inWindow) return;
+          const s = await viewer.stats();
+          const now = performance.now();
+          const dt = (now - prevAt) / 1000;
+          const p = prev as WebrtcStats | null;
+          const procs = sampleProcs();
+          const lats = d.samples.map((x) => x.latency);
+          const jbCount = s && p ? s.jitterBufferEmittedCount - p.jitterBufferEmittedCount : 0;
+          const row: Row = {
+            t: Math.round((now - t0) / 100) / 10,
+            state: s?.connectionState ?? 'none',
+            fps: s && p ? (s.framesDecoded - p.framesDecoded) / dt : 0,
+            newFrames: d.samples.length,
+            maxGapMs: Math.round(d.maxGapMs),
+            freezeCount: s?.freezeCount ?? 0,
+            freezeSeconds: s?.totalFreezesDuration ?? 0,
+            packetsLost: s?.packetsLost ?? 0,
+            rttMs: s?.rttMs ?? null,
+            kbps: s && p ? ((s.bytesReceived - p.bytesReceived) * 8) / 1000 / dt : 0,
+            jitterBufferMs:
+              s && p && jbCount > 0 ? ((s.jitterBufferDelay - p.jitterBufferDelay) / jbCount) * 1000 : null,
+            latencyP50: lats.length ? median(lats) : null,
+            latencyMax: lats.length ? Math.max(...lats) : null,
+          };
+          for (const k of PROCS) {
+            row[`${k}Cpu`] = procs[k]?.alive ? Math.round(procs[k].cpuPct * 10) / 10 : null;
+            row[`${k}RssMb`] = procs[k]?.alive ? Math.round(procs[k].rssMb * 10) / 10 : null;
+          }
+          rows.push(row);
+          prev = s;
+          prevAt = now;
+          if (rows.length % 30 === 0) {
+            console.error(
+              `stability: ${row.t} s, ${fmt(row.fps, 1)} fps, latency ${fmt(row.latencyP50)} ms, ${fmt(row.kbps)} kbit/s, ${row.state}`,
+            );
+          }
+        },
+      });
+      if (r.timedOut) console.error('stability: run hit its time bound');
+    } catch (e) {
+      if (e instanceof NoFrameError) {
+        console.error(`stability: FAIL — ${e.message}`);
+        return EXIT.failed;
+      }
+      throw e;
+    } finally {
+      await viewer.stop();
+    }
+
+    // ---- criteria ----
+    const seconds = rows.length;
+    const runSeconds = rows.at(-1)?.t ?? 0;
+    const notConnected = rows.filter((r) => r.state !== 'connected').length;
+    const longestGap = Math.max(0, ...rows.map((r) => r.maxGapMs));
+    const fpsOk = rows.filter((r) => r.fps >= opts['min-fps']).length;
+    const fpsShare = seconds ? (fpsOk / seconds) * 100 : 0;
+    const tail = rows.slice(Math.floor(rows.length * 0.2));
+    const trends = PROCS.map((k) => {
+      const pts = tail.filter((r) => typeof r[`${k}RssMb`] === 'number');
+      const s = slope(
+        pts.map((r) => r.t / 60),
+        pts.map((r) => r[`${k}RssMb`] as number),
+      );
+      const rss = pts.map((r) => r[`${k}RssMb`] as number);
+      return { proc: k, slopeMbPerMin: s, first: rss[0] ?? NaN, last: rss.at(-1) ?? NaN };
+    });
+    const judgeTrend = runSeconds >= opts['min-trend-seconds'];
+    const failures: string[] = [];
+    if (seconds === 0) failures.push('no seconds recorded');
+    if (notConnected) failures.push(`not connected in ${notConnected} of ${seconds} s`);
+    if (longestGap > opts['max-freeze-ms']) failures.push(`freeze of ${longestGap} ms > ${opts['max-freeze-ms']} ms`);
+    if (fpsShare < opts['fps-quantile'])
+      failures.push(`fps ≥ ${opts['min-fps']} in ${fmt(fpsShare, 1)} % of seconds < ${opts['fps-quantile']} %`);
+    if (judgeTrend) {
+      for (const t of trends) {
+        if (t.slopeMbPerMin > opts['max-rss-slope'])
+          failures.push(`${t.proc} RSS grows ${fmt(t.slopeMbPerMin, 2)} MB/min > ${opts['max-rss-slope']}`);
+      }
+    }
+
+    const col = (k: string) => rows.map((r) => r[k]).filter((v): v is number => typeof v === 'number');
+    const summaryRows: (string | number)[][] = [
+      ['duration s', fmt(runSeconds)],
+      ['time to first frame ms', fmt(ttffMs)],
+      ['connected seconds', `${seconds - notConnected} / ${seconds}`],
+      [`seconds with fps ≥ ${opts['min-fps']}`, `${fmt(fpsShare, 1)} %`],
+      ['fps p5 / median', `${fmt(percentile(col('fps'), 5), 1)} / ${fmt(median(col('fps')), 1)}`],
+      ['longest gap between frames ms', longestGap],
+      ['Chromium freezes (count, s)', `${rows.at(-1)?.freezeCount ?? 0}, ${fmt(rows.at(-1)?.freezeSeconds ?? 0, 2)}`],
+      ['packets lost', rows.at(-1)?.packetsLost ?? 0],
+      ['RTT ms median', fmt(median(col('rttMs')), 1)],
+      ['bitrate kbit/s median', fmt(median(col('kbps')))],
+      ['jitter buffer ms median', fmt(median(col('jitterBufferMs')), 1)],
+      ['latency p50 ms (median of seconds)', fmt(median(col('latencyP50')))],
+      ['latency max ms', fmt(Math.max(...col('latencyMax')))],
+      ...PROCS.flatMap((k) => [
+        [`${k} CPU % median`, fmt(median(col(`${k}Cpu`)), 1)],
+        [
+          `${k} RSS MB first → last (trend MB/min)`,
+          `${fmt(trends.find((t) => t.proc === k)?.first, 1)} → ${fmt(trends.find((t) => t.proc === k)?.last, 1)} (${fmt(trends.find((t) => t.proc === k)?.slopeMbPerMin, 2)}${judgeTrend ? '' : ', not judged: run too short'})`,
+        ],
+      ]),
+    ];
+    console.log(`\nstability: ${session.describe}, ${new Date().toISOString()}`);
+    console.log(table(['metric', 'value'], summaryRows));
+
+    writeCsv(join(outDir, 'stability.csv'), rows);
+    writeJson(join(outDir, 'stability.json'), {
+      date: new Date().toISOString(),
+      target: session.describe,
+      settings: { ...opts, token: opts.token ? '(redacted)' : undefined },
+      pass: failures.length === 0,
+      failures,
+      ttffMs,
+      trends,
+      seconds: rows,
+    });
+    writeFileSync(
+      join(outDir, 'stability.svg'),
+      lineChart(`vmlive stability — ${session.describe}`, [
+        {
+          title: 'frames per second',
+          unit: 'fps',
+          threshold: opts['min-fps'],
+          series: [{ label: 'decoded fps', colour: '#1f77b4', points: rows.map((r) => [r.t, r.fps]) }],
+        },
+        {
+          title: 'glass-to-glass latency',
+          unit: 'ms',
+          series: [
+            { label: 'p50 per second', colour: '#2ca02c', points: rows.map((r) => [r.t, r.latencyP50 ?? NaN]) },
+            { label: 'max per second', colour: '#d62728', points: rows.map((r) => [r.t, r.latencyMax ?? NaN]) },
+          ],
+        },
+      ]),
+    );
+    console.log(`\nstability: wrote ${outDir}/stability.{csv,json,svg}`);
+    if (failures.length) {
+      console.log(`stability: FAIL — ${failures.join('; ')}`);
+      return EXIT.failed;
+    }
+    console.log('stability: PASS');
+    return EXIT.ok;
+  } finally {
+    await session.close();
+  }
+}
+
+runMain('stability', main);
