@@ -2,7 +2,6 @@
  * The operator console's REST calls (operator token).
  */
 import type {
-  ControlAction,
   ControlState,
   CreateVmResponse,
   ListVmsResponse,

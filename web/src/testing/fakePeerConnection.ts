@@ -46,6 +46,8 @@ export class FakePeerConnection {
   readonly addedCandidates: RTCIceCandidateInit[] = [];
   closed = false;
   framesDecoded = 0;
+  /** When set, every getStats() call sees one more decoded frame (a steady stream, whatever the timer load). */
+  autoDecode = false;
   onicecandidate: ((event: { candidate: RTCIceCandidateInit | null }) => void) | null = null;
   ontrack: ((event: unknown) => void) | null = null;
   onconnectionstatechange: (() => void) | null = null;
@@ -78,6 +80,7 @@ export class FakePeerConnection {
     this.addedCandidates.push(candidate);
   }
   async getStats(): Promise<Map<string, Record<string, unknown>>> {
+    if (this.autoDecode) this.framesDecoded++;
     return new Map([
       [
         'in',

@@ -26,7 +26,7 @@ function connect(overrides: Partial<ViewerConnectionOptions> = {}) {
     iceTimeoutMs: 300,
     disconnectGraceMs: 30,
     statsIntervalMs: 10,
-    watchdog: { stallMs: 60, firstFrameMs: 150 },
+    watchdog: { stallMs: 100, firstFrameMs: 200 },
     ...overrides,
   });
   connection.on('state', (s) => states.push(s));
@@ -76,11 +76,10 @@ describe('ViewerConnection', () => {
   it('reaches connected after the answer and ICE connect, and keeps frames flowing without complaint', async () => {
     connect();
     const pc = await bringUp('s1');
+    pc.autoDecode = true;
     await reachPhase('connected');
-    for (let i = 0; i < 10; i++) {
-      pc.framesDecoded += 3;
-      await new Promise((r) => setTimeout(r, 15));
-    }
+    const start = pc.framesDecoded;
+    await until(() => pc.framesDecoded > start + 20, 'stats sampled 20 times');
     expect(connection.state.phase).toBe('connected');
     expect(phases()).toEqual(['connecting', 'connected']);
   });
@@ -143,16 +142,14 @@ describe('ViewerConnection', () => {
   it('treats a long "disconnected" as lost but lets a short one recover', async () => {
     connect();
     const pc = await bringUp('s1');
-    const decoding = setInterval(() => pc.framesDecoded++, 5);
+    pc.autoDecode = true;
     await reachPhase('connected');
     pc.setConnectionState('disconnected');
-    await new Promise((r) => setTimeout(r, 10));
-    pc.setConnectionState('connected');
-    await new Promise((r) => setTimeout(r, 50));
+    pc.setConnectionState('connected'); // ICE recovered before the grace period ended
+    await new Promise((r) => setTimeout(r, 80));
     expect(connection.state.phase).toBe('connected');
     pc.setConnectionState('disconnected');
     await reachPhase('reconnecting');
-    clearInterval(decoding);
     expect(connection.state.reason.code).toBe('ice-disconnected');
   });
 
