@@ -1,6 +1,6 @@
 import { TextInput } from '@vmlive/protocol';
 import { describe, expect, it } from 'vitest';
-import { isPasteShortcut, keyEventToInput, PressedKeys, textToInputs } from './keyboardInput.js';
+import { isLeaveShortcut, isPasteShortcut, keyEventToInput, PressedKeys, textToInputs } from './keyboardInput.js';
 
 const key = (
   k: string,
@@ -37,6 +37,12 @@ describe('keyboard input', () => {
     expect(isPasteShortcut(key('v', 'KeyV', { metaKey: true }))).toBe(true);
     expect(isPasteShortcut(key('v', 'KeyV'))).toBe(false);
     expect(isPasteShortcut(key('c', 'KeyC', { ctrlKey: true }))).toBe(false);
+  });
+
+  it('recognises the leave-the-screen shortcut by physical key, whatever the layout', () => {
+    expect(isLeaveShortcut(key('Œ', 'KeyQ', { altKey: true, shiftKey: true }))).toBe(true);
+    expect(isLeaveShortcut(key('q', 'KeyQ', { altKey: true }))).toBe(false);
+    expect(isLeaveShortcut(key('Q', 'KeyQ', { altKey: true, shiftKey: true, ctrlKey: true }))).toBe(false);
   });
 
   it('splits long pasted text into valid text messages without breaking surrogate pairs', () => {

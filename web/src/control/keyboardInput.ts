@@ -35,6 +35,12 @@ export function isPasteShortcut(event: KeyLike): boolean {
   return (event.ctrlKey || event.metaKey) && !event.altKey && (event.key === 'v' || event.key === 'V');
 }
 
+/** Alt+Shift+Q leaves the remote screen: focus goes back to the page instead of the VM. */
+export const LEAVE_SHORTCUT_LABEL = 'Alt+Shift+Q';
+export function isLeaveShortcut(event: KeyLike): boolean {
+  return event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey && event.code === 'KeyQ';
+}
+
 /** Splits pasted text into `text` messages within the protocol's size limit. */
 export function textToInputs(text: string): TextInput[] {
   const out: TextInput[] = [];

@@ -6,13 +6,19 @@
  * Keyboard is captured only while the stage has focus (it is focusable and
  * takes focus on click); keys are preventDefault-ed so the page does not
  * scroll or navigate, except Ctrl/Cmd+V, which is left to the browser so
- * that its `paste` event can send the clipboard text.
+ * that its `paste` event can send the clipboard text, and Alt+Shift+Q, which
+ * leaves the remote screen (focus moves back to the toolbar).
  */
 import type { InputSender } from './inputSender.js';
-import { isPasteShortcut, keyEventToInput, PressedKeys, textToInputs } from './keyboardInput.js';
+import { isLeaveShortcut, isPasteShortcut, keyEventToInput, PressedKeys, textToInputs } from './keyboardInput.js';
 import { clientToVideo } from './videoCoordinates.js';
 
-export function attachRemoteInput(stage: HTMLElement, video: HTMLVideoElement, sender: InputSender): () => void {
+export function attachRemoteInput(
+  stage: HTMLElement,
+  video: HTMLVideoElement,
+  sender: InputSender,
+  onLeave: () => void,
+): () => void {
   const pressedButtons = new Set<number>();
   const pressedKeys = new PressedKeys();
 
@@ -54,6 +60,13 @@ export function attachRemoteInput(stage: HTMLElement, video: HTMLVideoElement, s
   const onContextMenu = (event: MouseEvent) => event.preventDefault();
   const onKeyDown = (event: KeyboardEvent) => {
     if (isPasteShortcut(event)) return;
+    if (isLeaveShortcut(event)) {
+      // WCAG 2.1.2 (no keyboard trap): every other key goes to the VM, this one gives focus back to the page.
+      event.preventDefault();
+      releaseEverything();
+      onLeave();
+      return;
+    }
     event.preventDefault();
     const input = keyEventToInput(event, 'down');
     if (!input) return;

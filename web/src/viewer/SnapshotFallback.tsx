@@ -31,7 +31,7 @@ export function SnapshotFallback({ baseUrl, vmId, token, message, retrying, onRe
       )}
       <div className="vm-fallback__bar" role="status">
         <span>
-          {message}. Showing a still frame, refreshed every second.
+          {message}. {snapshot.url ? 'Showing a still frame, refreshed every second.' : 'Waiting for a still frame…'}
           {snapshot.error ? ` ${snapshot.error}.` : ''}
         </span>
         <button type="button" onClick={onRetry} disabled={retrying}>

@@ -9,6 +9,7 @@ import { ControlClient, describeHolder } from '../api/controlClient.js';
 import { ApiError } from '../api/http.js';
 import { readTokenClaims } from '../api/tokenClaims.js';
 import { InputSender } from '../control/inputSender.js';
+import { LEAVE_SHORTCUT_LABEL } from '../control/keyboardInput.js';
 import { attachRemoteInput } from '../control/remoteInput.js';
 import { installDebugHooks } from '../debug/debugHooks.js';
 import { SnapshotFallback } from './SnapshotFallback.js';
@@ -45,6 +46,7 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
   const { baseUrl, vmId, token, autoFallbackMs = 8000, fill = false } = props;
   const stageRef = useRef<HTMLDivElement>(null);
   const videoRef = useRef<HTMLVideoElement>(null);
+  const releaseButtonRef = useRef<HTMLButtonElement>(null);
   const connectionRef = useRef<ViewerConnection | null>(null);
   const debugRef = useRef<ReturnType<typeof installDebugHooks> | null>(null);
   const onStateChangeRef = useRef(props.onStateChange);
@@ -147,7 +149,7 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
     const video = videoRef.current;
     if (!holding || !channel || !stage || !video) return;
     const sender = new InputSender(channel);
-    const detach = attachRemoteInput(stage, video, sender);
+    const detach = attachRemoteInput(stage, video, sender, () => releaseButtonRef.current?.focus());
     return () => {
       detach();
       sender.dispose();
@@ -191,7 +193,8 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
   const retry = useCallback(() => connectionRef.current?.retryNow(), []);
 
   const holderText = control ? describeHolder(control, sessionId).text : null;
-  const statusText = state ? `${PHASE_LABEL[phase]}${live ? '' : ` — ${describeReason(state.reason)}`}` : 'Starting';
+  const quiet = live || (phase === 'connecting' && state?.reason.code === 'starting');
+  const statusText = state ? `${PHASE_LABEL[phase]}${quiet ? '' : ` — ${describeReason(state.reason)}`}` : 'Starting';
 
   return (
     <section className={`vm-viewer${fill ? ' vm-viewer--fill' : ''}`} aria-label={`VM ${vmId}`}>
@@ -203,12 +206,15 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
         {holderText && (
           <span className="vm-holder" aria-live="polite">
             {holderText}
+            {holding && (
+              <span className="vm-hint"> · click the screen to type, {LEAVE_SHORTCUT_LABEL} to leave it</span>
+            )}
           </span>
         )}
         <span className="vm-toolbar__spacer" />
         {role === 'control' &&
           (holding ? (
-            <button type="button" onClick={() => void act('release')}>
+            <button ref={releaseButtonRef} type="button" onClick={() => void act('release')}>
               Release control
             </button>
           ) : (
@@ -238,7 +244,7 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
         aria-roledescription="remote screen"
         aria-label={
           holding
-            ? `Screen of VM ${vmId}. You have control: keyboard and mouse input go to the VM.`
+            ? `Screen of VM ${vmId}. You have control: keyboard and mouse input go to the VM. Press ${LEAVE_SHORTCUT_LABEL} to leave.`
             : `Screen of VM ${vmId}`
         }
       >
