@@ -64,6 +64,8 @@ SETTINGS: Tuple[Tuple[str, str, Callable[[str], object], Optional[str], str], ..
     ('vp8_cpu_used', 'VMLIVE_VP8_CPU_USED', _int_range(-16, 16), '8', 'libvpx speed/quality trade-off'),
     ('playout_delay', 'VMLIVE_PLAYOUT_DELAY', _bool, '1',
      'write the playout-delay RTP header extension (min=max=0) when the viewer offers it'),
+    ('ice_tcp', 'VMLIVE_ICE_TCP', _bool, '0',
+     'also gather ICE-TCP candidates (off: half the candidate pairs, faster connects; TURN covers TCP-only paths)'),
     ('mtu', 'VMLIVE_RTP_MTU', _int_range(576, 1500), '1200', 'RTP payloader MTU'),
     ('nice', 'VMLIVE_NICE', _int_range(-20, 19), '-10',
      'scheduling priority to ask for at start (negative needs root/CAP_SYS_NICE; failure is ignored)'),
@@ -84,6 +86,7 @@ class Config:
     keyframe_throttle_ms: int
     vp8_cpu_used: int
     playout_delay: bool
+    ice_tcp: bool
     mtu: int
     nice: int
     log_level: str

@@ -55,6 +55,8 @@ class App:
         started = time.monotonic()
         self._dtls_warm = Gst.ElementFactory.make('dtlsdec', None)
         log.info('DTLS certificate ready in %.0f ms', (time.monotonic() - started) * 1000)
+        from .peer import warm_up_webrtc
+        log.info('webrtcbin warm-up took %.0f ms', warm_up_webrtc())
         self.shared = SharedEncoder(cfg)
         self.shared.pipeline.get_bus().add_signal_watch()
         self.shared.pipeline.get_bus().connect('message', self._on_bus_message)

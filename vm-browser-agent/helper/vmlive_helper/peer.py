@@ -4,6 +4,8 @@ The viewer is the offerer (recvonly video + the `input` data channel); we answer
 JSEP (RFC 8829 section 5.3): setRemoteDescription(offer) -> createAnswer -> setLocalDescription.
 All public methods run on the GLib main thread; webrtcbin callbacks hop back to it.
 """
+import ctypes
+import time
 from typing import Callable, List, Optional, Tuple
 
 from gi.repository import GLib, Gst, GstSdp, GstVideo, GstWebRTC
@@ -25,15 +27,34 @@ def _nick(value) -> str:
         return str(value)
 
 
-def rtp_caps(cfg: Config, offer: VideoOffer) -> Gst.Caps:
+def rtp_caps(cfg: Config, offer: VideoOffer, for_answer: bool) -> Gst.Caps:
+    """RTP caps of a viewer's branch. The answer (codec preferences) repeats the offered H.264
+    fmtp; the payloader's output omits profile-level-id so that it does not constrain the shared
+    encoder (a 1080p stream's level is above 42e01f's 3.1, which Chromium decodes anyway)."""
     if cfg.codec == 'vp8':
         return Gst.Caps.from_string(
             'application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=%d' % offer.payload_type)
-    pli = offer.fmtp.get('profile-level-id', '42e01f')
-    return Gst.Caps.from_string(
-        'application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=%d,'
-        'packetization-mode=(string)1,profile-level-id=(string)%s,level-asymmetry-allowed=(string)1'
-        % (offer.payload_type, pli))
+    caps = ('application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=%d,'
+            'packetization-mode=(string)1' % offer.payload_type)
+    if for_answer:
+        caps += (',profile-level-id=(string)%s,level-asymmetry-allowed=(string)1'
+                 % offer.fmtp.get('profile-level-id', '42e01f'))
+    return Gst.Caps.from_string(caps)
+
+
+_gobject = ctypes.CDLL('libgobject-2.0.so.0')
+_gobject.g_object_unref.argtypes = [ctypes.c_void_p]
+
+
+def set_ice_tcp(webrtc, enabled: bool) -> None:
+    """webrtcbin's `ice-agent` object is never sunk by webrtcbin, so reading it through PyGObject
+    steals the only reference and destroys the agent (GStreamer 1.22). Go through C instead."""
+    agent = ctypes.c_void_p()
+    ptr = ctypes.pythonapi.PyCapsule_GetPointer(webrtc.__gpointer__, None)
+    _gobject.g_object_get(ctypes.c_void_p(ptr), b'ice-agent', ctypes.byref(agent), None)
+    if agent.value:
+        _gobject.g_object_set(agent, b'ice-tcp', ctypes.c_int(1 if enabled else 0), None)
+        _gobject.g_object_unref(agent)
 
 
 def _ice_urls(ice_servers: list) -> Tuple[Optional[str], List[str]]:
@@ -73,10 +94,13 @@ class Peer:
         self._tee_pad: Optional[Gst.Pad] = None
         self._delay_writer: Optional[PlayoutDelayWriter] = None
         self.stats_prev: Optional[Tuple[float, int]] = None
+        self._t0 = time.monotonic()
+        self._first_packet_logged = False
 
         webrtc = Gst.ElementFactory.make('webrtcbin', 'webrtc-%s' % peer_id)
         self.webrtc = webrtc
         webrtc.set_property('bundle-policy', GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
+        set_ice_tcp(webrtc, cfg.ice_tcp)
         stun, turns = _ice_urls(ice_servers)
         if stun:
             webrtc.set_property('stun-server', stun)
@@ -146,9 +170,11 @@ class Peer:
         desc = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
         self.webrtc.emit('set-local-description', desc, Gst.Promise.new())
         self.emitter.emit({'type': 'local-description', 'peerId': self.id, 'sdpType': 'answer', 'sdp': text})
-        log.info('[%s] answered (pt %d, playout-delay ext %s)', self.id, offer.payload_type,
-                 offer.playout_delay_id if self._delay_writer else 'off')
-        self.shared.request_keyframe('new viewer %s' % self.id)
+        log.info('[%s] answered at +%.0f ms (pt %d, playout-delay ext %s)', self.id, self._elapsed_ms(),
+                 offer.payload_type, offer.playout_delay_id if self._delay_writer else 'off')
+
+    def _elapsed_ms(self) -> float:
+        return (time.monotonic() - self._t0) * 1000
 
     def _fail(self, message: str) -> bool:
         if not self.closed:
@@ -173,9 +199,15 @@ class Peer:
             pay.set_property('aggregate-mode', 'zero-latency')
         pay.set_property('pt', offer.payload_type)
         pay.set_property('mtu', cfg.mtu)
-        caps = rtp_caps(cfg, offer)
-        capsfilter = Gst.ElementFactory.make('capsfilter', None)
-        capsfilter.set_property('caps', caps)
+        if cfg.codec == 'h264':
+            # rtph264pay derives profile-level-id from x264's SPS (42c01f: Constrained Baseline with
+            # constraint_set0+1) while the answer repeats the offer's (e.g. 42e01f, the same profile);
+            # webrtcbin compares the strings, so overwrite the field with the answered value.
+            capsfilter = Gst.ElementFactory.make('capssetter', None)
+            capsfilter.set_property('caps', rtp_caps(cfg, offer, for_answer=True))
+        else:
+            capsfilter = Gst.ElementFactory.make('capsfilter', None)
+            capsfilter.set_property('caps', rtp_caps(cfg, offer, for_answer=False))
         self._branch = [queue, pay, capsfilter]
         for element in self._branch:
             self.shared.pipeline.add(element)
@@ -185,16 +217,24 @@ class Peer:
         capsfilter.get_static_pad('src').link(sink)
         transceiver = sink.get_property('transceiver')
         transceiver.set_property('direction', GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
-        transceiver.set_property('codec-preferences', caps)
+        transceiver.set_property('codec-preferences', rtp_caps(cfg, offer, for_answer=True))
         if cfg.playout_delay and offer.playout_delay_id is not None:
             self._delay_writer = PlayoutDelayWriter(pay.get_static_pad('src'), offer.playout_delay_id)
         # PLI/FIR from this viewer arrive as upstream force-key-unit events: route them through the
         # shared throttle instead of letting every one reach the encoder.
         queue.get_static_pad('src').add_probe(Gst.PadProbeType.EVENT_UPSTREAM, self._on_upstream_event)
+        pay.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST,
+                                            self._on_first_packet)
         for element in self._branch:
             element.sync_state_with_parent()
         self._tee_pad = self.shared.tee.request_pad_simple('src_%u')
         self._tee_pad.link(queue.get_static_pad('sink'))
+
+    def _on_first_packet(self, _pad, _info):
+        if self._state[2] == 'connected':
+            log.info('[%s] first RTP packet after connect at +%.0f ms', self.id, self._elapsed_ms())
+            return Gst.PadProbeReturn.REMOVE
+        return Gst.PadProbeReturn.OK
 
     def _on_upstream_event(self, _pad, info):
         event = info.get_event()
@@ -232,10 +272,11 @@ class Peer:
         previous, self._state = self._state, state
         self.emitter.emit({'type': 'peer-state', 'peerId': self.id, 'ice': state[0], 'dtls': state[1],
                            'connection': state[2]})
-        log.info('[%s] ice=%s dtls=%s connection=%s', self.id, *state)
+        log.info('[%s] +%.0f ms ice=%s dtls=%s connection=%s', self.id, self._elapsed_ms(), *state)
         if state[2] == 'connected' and previous[2] != 'connected':
-            # The keyframe sent at answer time went out before DTLS was up: send one that arrives.
-            self.shared.request_keyframe('%s connected' % self.id)
+            # A new viewer needs a keyframe, and only once DTLS is up can one reach it (a keyframe
+            # forced at answer time would be dropped by the not-yet-keyed SRTP encoder).
+            self.shared.request_keyframe('new viewer %s' % self.id)
 
     def connection_state(self) -> str:
         return self._state[2]
@@ -293,3 +334,35 @@ class Peer:
         self.channel = None
         done()
         return False
+
+
+def warm_up_webrtc(timeout_s: float = 3.0) -> float:
+    """Negotiate a throwaway webrtcbin (video transceiver + data channel, create-offer and
+    set-local-description) so that the first real viewer does not pay for loading the nice,
+    DTLS, SRTP and SCTP plugins and starting their threads. Returns the milliseconds spent."""
+    started = time.monotonic()
+    pipeline = Gst.Pipeline.new('webrtc-warm-up')
+    webrtc = Gst.ElementFactory.make('webrtcbin', None)
+    webrtc.set_property('bundle-policy', GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
+    pipeline.add(webrtc)
+    pipeline.set_state(Gst.State.PLAYING)
+    try:
+        caps = Gst.Caps.from_string('application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=96')
+        webrtc.emit('add-transceiver', GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY, caps)
+        webrtc.emit('create-data-channel', 'warm-up', None)
+        promise = Gst.Promise.new()
+        webrtc.emit('create-offer', None, promise)
+        if promise.wait() == Gst.PromiseResult.REPLIED:
+            reply = promise.get_reply()
+            offer = reply.get_value('offer') if reply is not None and reply.has_field('offer') else None
+            if offer is not None:
+                done = Gst.Promise.new()
+                webrtc.emit('set-local-description', offer, done)
+                done.wait()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and \
+                webrtc.get_property('ice-gathering-state') != GstWebRTC.WebRTCICEGatheringState.COMPLETE:
+            time.sleep(0.01)
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+    return (time.monotonic() - started) * 1000

@@ -40,9 +40,24 @@ def encoder_description(cfg: Config) -> str:
     # x264 zerolatency: no B-frames, no lookahead, no frame threads; ultrafast = Constrained Baseline.
     return ('x264enc name=encoder tune=zerolatency speed-preset=ultrafast threads=1 sliced-threads=false '
             'bitrate=%d vbv-buf-capacity=300 key-int-max=%d b-adapt=false bframes=0 '
-            '! video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au '
+            '! video/x-h264,profile=constrained-baseline,level=(string)%s,stream-format=byte-stream,alignment=au '
             '! h264parse config-interval=-1'
-            % (cfg.bitrate_kbps, gop))
+            % (cfg.bitrate_kbps, gop, h264_level(cfg.width, cfg.height, cfg.fps)))
+
+
+# H.264 Table A-1: (level, MaxFS in macroblocks, MaxMBPS in macroblocks/s)
+_H264_LEVELS = (('3', 1620, 40500), ('3.1', 3600, 108000), ('3.2', 5120, 216000), ('4', 8192, 245760),
+                ('4.2', 8704, 522240), ('5', 22080, 589824), ('5.1', 36864, 983040), ('5.2', 36864, 2073600))
+
+
+def h264_level(width: int, height: int, fps: int) -> str:
+    """Lowest level that fits the stream. Without it x264 may signal a level above what the
+    viewer's profile-level-id (typically 42e01f = 3.1) allows and rtph264pay refuses the caps."""
+    frame = ((width + 15) // 16) * ((height + 15) // 16)
+    for level, max_fs, max_mbps in _H264_LEVELS:
+        if frame <= max_fs and frame * fps <= max_mbps:
+            return level
+    return '5.2'
 
 
 class SharedEncoder:

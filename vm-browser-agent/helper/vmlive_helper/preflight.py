@@ -26,7 +26,7 @@ COMMON_ELEMENTS = (
 CODEC_ELEMENTS = {
     'vp8': (('vp8enc', 'gstreamer1.0-plugins-good'), ('rtpvp8pay', 'gstreamer1.0-plugins-good')),
     'h264': (('x264enc', 'gstreamer1.0-plugins-ugly'), ('h264parse', 'gstreamer1.0-plugins-bad'),
-             ('rtph264pay', 'gstreamer1.0-plugins-good')),
+             ('rtph264pay', 'gstreamer1.0-plugins-good'), ('capssetter', 'gstreamer1.0-plugins-good')),
 }
 
 

@@ -58,21 +58,24 @@ describe('helper streams to Chromium', () => {
     });
   }
 
-  it('two viewers decode at once; removing one leaves the other streaming', async () => {
-    const { helper, browser } = await rig('vp8');
-    const a = await Viewer.connect(browser, helper, 'a');
-    const b = await Viewer.connect(browser, helper, 'b');
-    await a.waitFor((s) => s.framesDecoded >= 30, 10_000);
-    await b.waitFor((s) => s.framesDecoded >= 30, 10_000);
+  it.each(['vp8', 'h264'] as const)(
+    'two %s viewers decode at once; removing one leaves the other streaming',
+    async (codec) => {
+      const { helper, browser } = await rig(codec);
+      const a = await Viewer.connect(browser, helper, 'a');
+      const b = await Viewer.connect(browser, helper, 'b');
+      await a.waitFor((s) => s.framesDecoded >= 30, 10_000);
+      await b.waitFor((s) => s.framesDecoded >= 30, 10_000);
 
-    await b.close();
-    const before = (await a.stats()).framesDecoded;
-    const after = await a.waitFor((s) => s.framesDecoded >= before + 45, 5_000);
-    expect(after.state).toBe('connected');
-    const stats = await helper.getStats(null);
-    expect(Object.keys(stats.peers)).toEqual(['a']);
-    await a.close();
-  });
+      await b.close();
+      const before = (await a.stats()).framesDecoded;
+      const after = await a.waitFor((s) => s.framesDecoded >= before + 45, 5_000);
+      expect(after.state).toBe('connected');
+      const stats = await helper.getStats(null);
+      expect(Object.keys(stats.peers)).toEqual(['a']);
+      await a.close();
+    },
+  );
 
   it('a joining viewer gets a keyframe at once, not at the next GOP (10 s)', async () => {
     const { helper, browser } = await rig('vp8', { VMLIVE_KEYFRAME_INTERVAL_S: '10' });

@@ -19,12 +19,22 @@ export const CHROMIUM_ARGS = [
   '--autoplay-policy=no-user-gesture-required',
 ];
 
-export function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
+/**
+ * Chromium honours only the last --disable-features switch and playwright passes its own list,
+ * so ours repeats playwright's important entries. WebRtcHideLocalIpsWithMdns makes Chromium
+ * send real host candidates instead of mDNS names libnice cannot resolve (issue 3).
+ */
+const DISABLE_FEATURES_NO_MDNS =
+  '--disable-features=WebRtcHideLocalIpsWithMdns,PaintHolding,MediaRouter,OptimizationHints,HttpsUpgrades,' +
+  'DestroyProfileOnBrowserClose,AvoidUnnecessaryBeforeUnloadCheckSync,ThirdPartyStoragePartitioning';
+
+export function launchChromium(options: LaunchOptions & { mdns?: boolean } = {}): Promise<Browser> {
+  const { mdns = true, ...rest } = options;
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    ...options,
-    args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
+    ...rest,
+    args: [...CHROMIUM_ARGS, ...(rest.args ?? []), ...(mdns ? [] : [DISABLE_FEATURES_NO_MDNS])],
   });
 }
 
@@ -132,24 +142,37 @@ export class Viewer {
     };
   }
 
-  /** Opens a page in `browser`, adds the peer to the helper and starts negotiating. */
-  static async connect(browser: Browser, helper: HelperProcess, peerId: string): Promise<Viewer> {
+  /**
+   * Opens a page in `browser` and negotiates like the real agent would: the viewer creates its
+   * offer first, then the peer is added to the helper together with the offer. Candidates the
+   * page gathers before that are held back.
+   */
+  static async connect(browser: Browser, helper: HelperProcess, peerId: string, pageUrl?: string): Promise<Viewer> {
     const page = await browser.newPage();
-    await page.setContent('<!doctype html><title>vmlive test viewer</title><body></body>');
+    if (pageUrl) await page.goto(pageUrl);
+    else await page.setContent('<!doctype html><title>vmlive test viewer</title><body></body>');
     const viewer = new Viewer(peerId, page, helper);
-    await page.exposeFunction('__vmSendCandidate', (json: string) => {
-      const c = JSON.parse(json) as { candidate: string; sdpMLineIndex: number };
+    let added = false;
+    const early: Array<{ candidate: string; sdpMLineIndex: number }> = [];
+    const forward = (c: { candidate: string; sdpMLineIndex: number }) => {
       try {
         helper.send({ type: 'remote-candidate', peerId, candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex });
       } catch {
         // helper gone or peer removed: the test notices through the connection state
       }
+    };
+    await page.exposeFunction('__vmSendCandidate', (json: string) => {
+      const c = JSON.parse(json) as { candidate: string; sdpMLineIndex: number };
+      if (added) forward(c);
+      else early.push(c);
     });
     await page.evaluate(PAGE_SCRIPT);
     helper.on('event', viewer.onEvent);
-    helper.send({ type: 'add-peer', peerId, iceServers: [] });
     const sdp = await page.evaluate(() => (window as unknown as VmWindow).vm.offer());
+    helper.send({ type: 'add-peer', peerId, iceServers: [] });
     helper.send({ type: 'remote-description', peerId, sdpType: 'offer', sdp });
+    added = true;
+    for (const c of early.splice(0)) forward(c);
     return viewer;
   }
 
