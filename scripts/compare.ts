@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 import { parseArgs } from './lib/args.js';
 import { type ChromiumProcess, firstPage, launchChromium, startXvfb, type Xvfb } from './lib/chromium.js';
 import { ProcSampler, SystemCpu } from './lib/proc.js';
-import { EXIT, fmt, runMain, table, writeJson } from './lib/report.js';
+import { EXIT, fmt, machineLine, runMain, table, writeJson } from './lib/report.js';
 import { runWindow } from './lib/run.js';
 import { checkVncPrerequisites, startScreencast, startVnc } from './lib/senders.js';
 import { startPageServer } from './lib/server.js';
@@ -84,6 +84,7 @@ interface SummaryRow {
   systemCpu: number;
   ttffMs: number;
   pageFps: number;
+  decodedFps: number;
   jitterBufferMs: number;
   receiveP50: number;
 }
@@ -378,13 +379,14 @@ async function main(): Promise<number> {
         systemCpu: m((r) => r.systemCpu),
         ttffMs: m((r) => r.ttffMs),
         pageFps: m((r) => r.pageFps),
+        decodedFps: a === 'vmlive' ? m((r) => r.decodedFps) : NaN,
         jitterBufferMs: a === 'vmlive' ? m((r) => r.jitterBufferMs) : NaN,
         receiveP50: m((r) => r.receiveP50),
       });
     }
   }
   console.log(
-    `\ncompare: medians of ${opts.repeats} interleaved runs × ${opts.duration} s, 1280x720, ${new Date().toISOString()}`,
+    `\ncompare: medians of ${opts.repeats} interleaved runs × ${opts.duration} s, 1280x720, ${new Date().toISOString()}, ${machineLine()}`,
   );
   console.log(
     table(
@@ -395,6 +397,7 @@ async function main(): Promise<number> {
         'p50 ms',
         'p95 ms',
         'fps',
+        'decoded fps',
         'kB/s',
         'sender CPU %',
         'page CPU %',
@@ -411,6 +414,7 @@ async function main(): Promise<number> {
         fmt(s.p50),
         fmt(s.p95),
         fmt(s.fps, 1),
+        fmt(s.decodedFps, 1),
         fmt(s.kBps),
         fmt(s.senderCpu),
         fmt(s.pageCpu),
@@ -424,7 +428,8 @@ async function main(): Promise<number> {
   );
   console.log(
     'sender CPU: vmlive = GStreamer helper; novnc = x11vnc + websockify; cdp = sandbox Chromium minus its own load without screencast.\n' +
-      'CPU in % of one core (2 cores = 200 %). kB/s: vmlive from getStats bytesReceived, novnc/cdp counted on the WebSocket.',
+      'CPU in % of one core (2 cores = 200 %). kB/s: vmlive from getStats bytesReceived, novnc/cdp counted on the WebSocket.\n' +
+      'fps: distinct clock values the viewer showed per second; decoded fps (vmlive): frames the decoder produced (getStats).',
   );
 
   // Targets of issue 5, vmlive against noVNC measured in the same run.
@@ -446,6 +451,7 @@ async function main(): Promise<number> {
   if (opts.json) {
     writeJson(opts.json, {
       date: new Date().toISOString(),
+      machine: machineLine(),
       settings: { ...opts },
       summary,
       runs: rows,

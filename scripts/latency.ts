@@ -5,7 +5,7 @@
  * now − painted. Pass: connected, enough samples, p50 under the threshold.
  */
 import { parseArgs } from './lib/args.js';
-import { EXIT, fmt, runMain, table, writeJson } from './lib/report.js';
+import { EXIT, fmt, machineLine, runMain, table, writeJson } from './lib/report.js';
 import { NoFrameError, runWindow } from './lib/run.js';
 import { summarize } from './lib/stats.js';
 import { openSession, TARGET_OPTIONS } from './lib/target.js';
@@ -70,6 +70,7 @@ async function main(): Promise<number> {
     const jbCount = start && end ? end.jitterBufferEmittedCount - start.jitterBufferEmittedCount : 0;
     const result = {
       date: new Date().toISOString(),
+      machine: machineLine(),
       target: session.describe,
       clockOffsetMs: session.clockOffsetMs,
       windowSeconds: secs,
@@ -90,7 +91,7 @@ async function main(): Promise<number> {
       errors: r.errors,
     };
 
-    console.log(`\nlatency: ${session.describe}, ${result.date}`);
+    console.log(`\nlatency: ${session.describe}, ${result.date}, ${machineLine()}`);
     console.log(
       table(
         ['metric', 'value'],

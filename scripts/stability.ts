@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from './lib/args.js';
 import { type GroupSample, ProcSampler } from './lib/proc.js';
-import { EXIT, fmt, runMain, table, writeCsv, writeJson } from './lib/report.js';
+import { EXIT, fmt, machineLine, runMain, table, writeCsv, writeJson } from './lib/report.js';
 import { NoFrameError, runWindow } from './lib/run.js';
 import { median, percentile, slope } from './lib/stats.js';
 import { lineChart } from './lib/svg.js';
@@ -227,12 +227,13 @@ async function main(): Promise<number> {
         ],
       ]),
     ];
-    console.log(`\nstability: ${session.describe}, ${new Date().toISOString()}`);
+    console.log(`\nstability: ${session.describe}, ${new Date().toISOString()}, ${machineLine()}`);
     console.log(table(['metric', 'value'], summaryRows));
 
     writeCsv(join(outDir, 'stability.csv'), rows);
     writeJson(join(outDir, 'stability.json'), {
       date: new Date().toISOString(),
+      machine: machineLine(),
       target: session.describe,
       settings: { ...opts, token: opts.token ? '(redacted)' : undefined },
       pass: failures.length === 0,

@@ -1,5 +1,6 @@
 /** Output helpers: aligned text tables, JSON/CSV files, number formatting, exit codes. */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 
 /** Exit codes shared by the scripts. */
@@ -54,4 +55,10 @@ export function runMain(name: string, main: () => Promise<number>): void {
       process.exit(EXIT.failed);
     },
   );
+}
+
+/** One line describing the machine and how busy it is (the numbers depend on it). */
+export function machineLine(): string {
+  const [l1, l5] = loadavg();
+  return `${cpus().length} cores, load average ${l1?.toFixed(1)} (1 min) / ${l5?.toFixed(1)} (5 min)`;
 }
