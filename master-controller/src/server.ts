@@ -90,7 +90,9 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   );
   sweeper.unref();
 
-  log.info(
+  // Scripts wait for this line, so it is printed even at LOG_LEVEL=warn/error (not when silent).
+  const announce = log.level === 'silent' || log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
+  announce.info(
     { url, ...(generatedOperatorToken ? { operatorToken: generatedOperatorToken } : {}) },
     'controller listening',
   );
