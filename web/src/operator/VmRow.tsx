@@ -87,11 +87,11 @@ export function VmRow({ vm, client, linkFor, onError }: VmRowProps) {
         <span className="vm-name">{vm.name || '(unnamed)'}</span>
         <code className="vm-id">{vm.vmId}</code>
       </th>
-      <td>
+      <td data-label="State">
         <span className={`badge ${vm.online ? 'badge--ok' : 'badge--off'}`}>{vm.online ? 'Online' : 'Offline'}</span>
       </td>
-      <td>{vm.viewers}</td>
-      <td>{controlText(vm)}</td>
+      <td data-label="Viewers">{vm.viewers}</td>
+      <td data-label="Control">{controlText(vm)}</td>
       <td className="actions">
         <button type="button" onClick={openViewer} disabled={busy}>
           Open viewer

@@ -268,7 +268,11 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
             baseUrl={baseUrl}
             vmId={vmId}
             token={token}
-            message={state ? `Live video unavailable — ${describeReason(state.reason)}` : 'Live video unavailable'}
+            message={
+              !state || quiet || state.reason.code === 'retry'
+                ? 'Live video has not started yet'
+                : `Live video unavailable — ${describeReason(state.reason)}`
+            }
             onRetry={retry}
             retrying={phase === 'connecting' && state?.reason.code === 'retry'}
           />
