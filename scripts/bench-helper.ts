@@ -14,7 +14,7 @@ import {
   clockPage,
   VIEWPORT_OFFSET_SCRIPT,
 } from '../vm-browser-agent/src/helper/testing/clock-page.js';
-import { launchChromium, Viewer } from '../vm-browser-agent/src/helper/testing/viewer.js';
+import { launchChromium, Viewer, type ViewerStats } from '../vm-browser-agent/src/helper/testing/viewer.js';
 import { startXvfb } from '../vm-browser-agent/src/helper/testing/xvfb.js';
 
 const HELP = `bench-helper: CPU/RSS per viewer count, delivered fps, createOffer -> first decoded frame,
@@ -88,12 +88,30 @@ async function measure(helper: HelperProcess, viewers: Viewer[], windowS: number
   const dt = (Date.now() - t0) / 1000;
   const after = await Promise.all(viewers.map((v) => v.stats()));
   const fps = after.map((a, i) => (a.framesDecoded - (before[i]?.framesDecoded ?? 0)) / dt);
+  // per-frame averages over the window: time in the viewer's jitter buffer and in its decoder
+  const perFrameMs = (total: (s: ViewerStats) => number, count: (s: ViewerStats) => number) =>
+    median(
+      after.map((a, i) => {
+        const b = before[i] as ViewerStats;
+        const n = count(a) - count(b);
+        return n > 0 ? ((total(a) - total(b)) / n) * 1000 : Number.NaN;
+      }),
+    );
   const hs = await helper.getStats(null);
   return {
     cpuPercent: (100 * (u1.cpu - u0.cpu)) / dt,
     rssMB: u1.rss / 1048576,
     fps: median(fps),
     encoderFps: hs.encoder.fps,
+    kbps: hs.encoder.bitrateKbps,
+    jitterBufferMs: perFrameMs(
+      (s) => s.jitterBufferDelay,
+      (s) => s.jitterBufferEmittedCount,
+    ),
+    decodeMs: perFrameMs(
+      (s) => s.totalDecodeTime,
+      (s) => s.framesDecoded,
+    ),
   };
 }
 
@@ -174,7 +192,8 @@ async function main() {
       [
         `helper bench: ${codec}, 1280x720, ${values.page} page, ${seconds}s windows (${result.elapsedS.toFixed(0)} s total)`,
         `  createOffer -> first decoded frame: median ${f(result.firstFrameMs.median, 0)} ms  (runs ${firstFrames.map((x) => x.toFixed(0)).join(', ')})`,
-        `  1 viewer : helper cpu ${f(one.cpuPercent)} % of a core, rss ${f(one.rssMB)} MB, delivered ${f(one.fps)} fps (encoder ${f(one.encoderFps)})`,
+        `  1 viewer : helper cpu ${f(one.cpuPercent)} % of a core, rss ${f(one.rssMB)} MB, delivered ${f(one.fps)} fps (encoder ${f(one.encoderFps)}), ${f(one.kbps, 0)} kbit/s`,
+        `             viewer jitter buffer ${f(one.jitterBufferMs)} ms/frame, decode ${f(one.decodeMs)} ms/frame`,
         `             glass-to-glass p50 ${f(result.one.glassToGlassMs.p50, 0)} ms, p95 ${f(result.one.glassToGlassMs.p95, 0)} ms (${lat.samples.length} frames, ${lat.bad} undecodable)`,
         `  ${many} viewers: helper cpu ${f(all.cpuPercent)} % of a core, rss ${f(all.rssMB)} MB, delivered ${f(all.fps)} fps median per viewer`,
         `  each extra viewer: ${f(perExtra)} % of a core`,

@@ -50,6 +50,7 @@ class App:
         self.gate = ControlGate()
         self.usage = ProcessUsage()
         self.shutting_down = False
+        self.exit_code = 0
         # Creating one DTLS element generates the process-wide default certificate now (0.3-1.2 s)
         # instead of inside the first viewer's set-remote-description.
         started = time.monotonic()
@@ -253,9 +254,21 @@ class App:
                 return
             log.error('pipeline error from %s: %s (%s)', src, err.message, debug)
             self.emitter.error('pipeline-error', '%s: %s' % (src, err.message), peer_id)
+            if peer_id is None and self._in_capture(message.src) and not self.shutting_down:
+                # The shared capture/encoder is broken (X server gone, caps failure): every viewer
+                # is affected. Exit non-zero so the supervisor restarts a clean helper.
+                self.exit_code = 1
+                self.shutdown('capture failed')
         elif message.type == Gst.MessageType.WARNING:
             err, _debug = message.parse_warning()
             log.warning('pipeline warning: %s', err.message)
+
+    def _in_capture(self, element) -> bool:
+        while element is not None:
+            if element is self.shared.capture:
+                return True
+            element = element.get_parent()
+        return False
 
     @staticmethod
     def _peer_of(element) -> Optional[str]:
@@ -345,4 +358,4 @@ def main(argv=None) -> int:
                   'height': cfg.height, 'fps': cfg.fps, 'pid': os.getpid()})
     log.info('ready')
     app.run()
-    return 0
+    return app.exit_code

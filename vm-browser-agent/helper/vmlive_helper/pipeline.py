@@ -90,6 +90,7 @@ class SharedEncoder:
         self.keyframes_forced = 0
         self._window: Deque[Tuple[float, int]] = collections.deque()
         self._started_at = 0.0
+        self._lag_ms = []
         self._first_frame_logged = True
         self.encoder.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER, self._on_encoded)
         # keyframe throttle
@@ -184,6 +185,17 @@ class SharedEncoder:
         self.bytes += size
         if not buf.has_flags(Gst.BufferFlags.DELTA_UNIT):
             self.keyframes += 1
+        # ximagesrc stamps each frame with the running time at capture: the difference to now is
+        # capture -> encoded (raw queue, convert/scale, encoder).
+        clock = self.pipeline.get_clock()
+        if clock is not None and buf.pts != Gst.CLOCK_TIME_NONE:
+            lag = (clock.get_time() - self.capture.get_base_time() - buf.pts) / 1e6
+            self._lag_ms.append(lag)
+            if len(self._lag_ms) >= 150:
+                lags = sorted(self._lag_ms)
+                log.info('capture->encoded over %d frames: p50 %.1f ms, p95 %.1f ms', len(lags),
+                         lags[len(lags) // 2], lags[int(len(lags) * 0.95)])
+                self._lag_ms = []
         if not self._first_frame_logged:
             self._first_frame_logged = True
             log.info('first encoded frame %.0f ms after capture start', (now - self._started_at) * 1000)

@@ -45,6 +45,10 @@ export interface ViewerStats {
   frameHeight: number;
   firstFrameMs: number | null;
   framesPerSecond: number;
+  /** W3C webrtc-stats inbound-rtp counters (seconds), for jitter-buffer and decode averages */
+  jitterBufferDelay: number;
+  jitterBufferEmittedCount: number;
+  totalDecodeTime: number;
 }
 
 interface PageVm {
@@ -104,12 +108,14 @@ window.vm = {
     await this.pc.addIceCandidate(c);
   },
   async stats() {
-    const out = { state: this.pc ? this.pc.connectionState : 'none', framesDecoded: 0, frameWidth: 0, frameHeight: 0, firstFrameMs: this.firstFrameMs, framesPerSecond: 0 };
+    const out = { state: this.pc ? this.pc.connectionState : 'none', framesDecoded: 0, frameWidth: 0, frameHeight: 0, firstFrameMs: this.firstFrameMs, framesPerSecond: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0, totalDecodeTime: 0 };
     if (!this.pc) return out;
     (await this.pc.getStats()).forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
         out.framesDecoded = s.framesDecoded || 0; out.frameWidth = s.frameWidth || 0; out.frameHeight = s.frameHeight || 0;
         out.framesPerSecond = s.framesPerSecond || 0;
+        out.jitterBufferDelay = s.jitterBufferDelay || 0; out.jitterBufferEmittedCount = s.jitterBufferEmittedCount || 0;
+        out.totalDecodeTime = s.totalDecodeTime || 0; out.framesReceived = s.framesReceived || 0;
       }
     });
     return out;
