@@ -172,8 +172,12 @@ async function main(): Promise<void> {
 
     // 4. Long-poll wake-up latency with N waiters (the idle sessions, one waiter each).
     const wake: Record<string, WakeResult> = {};
+    let used = 0;
     for (const n of plan.waiterCounts) {
-      const sessions = n <= idle.length ? idle.slice(0, n) : [...idle, ...(await newSessions(n - idle.length))];
+      // Untouched sessions only: earlier stages leave candidates behind or end theirs.
+      const sessions = idle.slice(used, used + n);
+      used += sessions.length;
+      if (sessions.length < n) sessions.push(...(await newSessions(n - sessions.length)));
       log(`wake-up: ${n} waiters, ${Math.min(plan.samples, n)} writes`);
       wake[String(n)] = await wakeUp(url, api, vm.vmToken, viewer, sessions, Math.min(plan.samples, n));
     }
@@ -232,6 +236,7 @@ async function cannon(opts: autocannon.Options): Promise<CannonResult> {
 interface WakeResult {
   waiters: number;
   samples: number;
+  lost: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -255,70 +260,96 @@ async function wakeUp(
   const u = new URL(url);
   const waitAgent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
   const answered = new Map<number, (at: number) => void>();
+  const failed = new Set<number>();
   const pending: Promise<void>[] = [];
-  let failures = 0;
-  for (const [i, sid] of sessions.entries()) {
-    pending.push(
-      new Promise<void>((resolve) => {
-        const req = http.request(
-          {
-            host: u.hostname,
-            port: u.port,
-            path: `/api/webrtc/session/${sid}/candidates/browser?since=0&wait=30`,
-            headers: { authorization: `Bearer ${vmToken}` },
-            agent: waitAgent,
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              answered.get(i)?.(performance.now());
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => {
-          failures++;
-          resolve();
-        });
-        req.end();
-      }),
-    );
-    if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+  // Open in batches, each waiting for its TCP connects, so the accept backlog never overflows.
+  const BATCH = 250;
+  for (let b = 0; b < sessions.length; b += BATCH) {
+    const connected: Promise<void>[] = [];
+    for (let i = b; i < Math.min(b + BATCH, sessions.length); i++) {
+      let onConnect: () => void = () => {};
+      connected.push(
+        new Promise<void>((r) => {
+          onConnect = r;
+        }),
+      );
+      pending.push(
+        new Promise<void>((resolve) => {
+          const req = http.request(
+            {
+              host: u.hostname,
+              port: u.port,
+              path: `/api/webrtc/session/${sessions[i]}/candidates/browser?since=0&wait=30`,
+              headers: { authorization: `Bearer ${vmToken}` },
+              agent: waitAgent,
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => {
+                answered.get(i)?.(performance.now());
+                resolve();
+              });
+            },
+          );
+          req.on('socket', (sock) => {
+            if (!sock.connecting) onConnect();
+            else sock.once('connect', onConnect);
+          });
+          req.on('error', () => {
+            failed.add(i);
+            onConnect();
+            answered.get(i)?.(Number.NaN);
+            resolve();
+          });
+          req.end();
+        }),
+      );
+    }
+    await Promise.all(connected);
   }
   // Wait until the controller holds them all.
-  for (let tries = 0; tries < 400; tries++) {
+  for (let tries = 0; tries < 200; tries++) {
     const waiting = await api.metric('vmlive_longpolls_waiting');
-    if (waiting >= sessions.length - failures) break;
+    if (waiting >= sessions.length - failed.size) break;
     await sleep(50);
   }
   const setupSeconds = (performance.now() - t0) / 1000;
-  if (failures > 0) process.stderr.write(`[bench] ${failures} waiters failed to connect (ulimit -n?)\n`);
+  if (failed.size > 0) process.stderr.write(`[bench] ${failed.size} waiters failed to connect\n`);
 
   const step = Math.max(1, Math.floor(sessions.length / samples));
-  const picks = Array.from({ length: samples }, (_, j) => j * step);
+  const picks = Array.from({ length: samples }, (_, j) => j * step).filter((i) => !failed.has(i));
+  const picked = new Set(picks);
   const latencies: number[] = [];
+  let lost = 0;
   await pool(picks.length, 10, async (j) => {
     const i = picks[j] as number;
     const sid = sessions[i];
-    const done = new Promise<number>((resolve) => answered.set(i, resolve));
+    const done = new Promise<number>((resolve) => {
+      answered.set(i, resolve);
+      setTimeout(() => resolve(Number.NaN), 5000).unref();
+    });
     const sent = performance.now();
     await api.json('POST', `/api/webrtc/session/${sid}/candidate`, viewer, {
       candidate: `candidate:${i} 1 udp 2122260223 10.1.1.1 ${30000 + (i % 30000)} typ host`,
       sdpMLineIndex: 0,
       from: 'browser',
     });
-    latencies.push((await done) - sent);
+    const at = await done;
+    if (Number.isNaN(at)) lost++;
+    else latencies.push(at - sent);
   });
+  if (lost > 0) process.stderr.write(`[bench] ${lost} woken waiters never answered within 5 s\n`);
   // Release the rest: end their sessions (answers their polls at once), then drop the sockets.
   await pool(sessions.length, 64, async (i) => {
-    if (!picks.includes(i)) await api.raw('DELETE', `/api/webrtc/session/${sessions[i]}`, viewer);
+    if (!picked.has(i) && !failed.has(i)) await api.raw('DELETE', `/api/webrtc/session/${sessions[i]}`, viewer);
   });
-  await Promise.all(pending);
+  await Promise.race([Promise.all(pending), sleep(10_000)]);
   waitAgent.destroy();
   latencies.sort((a, b) => a - b);
   return {
-    waiters: sessions.length,
+    waiters: sessions.length - failed.size,
     samples: latencies.length,
+    lost,
     p50Ms: round(pct(latencies, 0.5)),
     p99Ms: round(pct(latencies, 0.99)),
     maxMs: round(latencies[latencies.length - 1] ?? 0),

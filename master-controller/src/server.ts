@@ -65,7 +65,8 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    // A deep accept queue: thousands of viewers and agents reconnecting at once must not see resets.
+    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });

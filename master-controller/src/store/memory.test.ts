@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore } from './memory.js';
+import { topics } from './types.js';
+
+const c = (candidate: string) => ({ candidate, sdpMLineIndex: 0, sdpMid: null });
+
+async function storeWithSessions(n: number, at = 1000) {
+  const store = new MemoryStore({ maxSessions: 1000 });
+  await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: at });
+  for (let i = 0; i < n; i++) await store.createSession({ sessionId: `s${i}`, vmId: 'vm1', owner: 'o', createdAt: at });
+  return store;
+}
+
+describe('MemoryStore', () => {
+  it('expires only sessions idle past the cutoff, oldest activity first, whatever their creation order', async () => {
+    const store = await storeWithSessions(3, 1000);
+    await store.getSession('s0', 5000); // s0 is now the most recently active
+    expect(await store.expireIdle(2000, 6000)).toBe(2);
+    expect(await store.getSession('s0', 6000)).toBeDefined();
+    expect(await store.getSession('s1', 6000)).toBeUndefined();
+    expect(await store.countVmSessions('vm1')).toBe(1);
+    expect(store.sessionCount()).toBe(1);
+  });
+
+  it('keeps candidates in seq order per side with one per-session sequence', async () => {
+    const store = await storeWithSessions(1);
+    await store.addCandidate('s0', 'browser', c('a'), 1);
+    await store.addCandidate('s0', 'vm', c('b'), 2);
+    await store.addCandidate('s0', 'browser', c('c'), 3);
+    const all = await store.getCandidates('s0', 'browser', 0);
+    expect(all?.candidates.map((x) => [x.candidate, x.seq])).toEqual([
+      ['a', 1],
+      ['c', 3],
+    ]);
+    expect(all?.cursor).toBe(3);
+    expect((await store.getCandidates('s0', 'browser', 1))?.candidates.map((x) => x.seq)).toEqual([3]);
+    expect(await store.getCandidates('s0', 'browser', 3)).toEqual({ candidates: [], cursor: 3 });
+    expect(await store.getCandidates('s0', 'vm', 2)).toEqual({ candidates: [], cursor: 2 });
+  });
+
+  it('publishes on the session topic and cleans up listeners when they unsubscribe', async () => {
+    const store = await storeWithSessions(1);
+    let woken = 0;
+    const off = store.subscribe(topics.session('s0'), () => woken++);
+    await store.addCandidate('s0', 'vm', c('x'), 1);
+    await store.setOffer('s0', 'v=0', 2);
+    expect(woken).toBe(2);
+    off();
+    expect(store.subscribedTopics).toBe(0);
+  });
+
+  it('refuses sessions beyond maxSessions and for unknown VMs', async () => {
+    const store = new MemoryStore({ maxSessions: 1 });
+    await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: 0 });
+    expect(await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', createdAt: 0 })).toBe(true);
+    expect(await store.createSession({ sessionId: 'b', vmId: 'vm1', owner: 'o', createdAt: 0 })).toBe(false);
+    expect(await store.createSession({ sessionId: 'c', vmId: 'nope', owner: 'o', createdAt: 0 })).toBe(false);
+  });
+
+  it('ending the holder session returns control to agent with a later since', async () => {
+    const store = await storeWithSessions(1);
+    const taken = await store.updateControl('vm1', (cur) => ({ mode: 'user', holder: 's0', since: cur.since + 1 }));
+    await store.endSession('s0', 0);
+    const vm = await store.getVm('vm1');
+    expect(vm?.control.mode).toBe('agent');
+    expect(vm?.control.holder).toBeNull();
+    expect(vm?.control.since).toBeGreaterThan(taken.since);
+  });
+
+  it('announces a snapshot request to the VM once', async () => {
+    const store = await storeWithSessions(0);
+    await store.requestSnapshot('vm1', 10_000, 1);
+    expect(await store.claimSnapshotRequest('vm1', 2)).toBe(true);
+    expect(await store.claimSnapshotRequest('vm1', 3)).toBe(false);
+    expect(await store.claimSnapshotRequest('vm1', 20_000)).toBe(false);
+  });
+
+  it('deleting a VM drops its sessions and snapshot', async () => {
+    const store = await storeWithSessions(5);
+    await store.putSnapshot('vm1', Buffer.from([0xff, 0xd8, 0xff]), 1);
+    expect(await store.deleteVm('vm1')).toBe(true);
+    expect(store.sessionCount()).toBe(0);
+    expect(await store.getSnapshot('vm1')).toBeUndefined();
+    expect(await store.deleteVm('vm1')).toBe(false);
+  });
+});
