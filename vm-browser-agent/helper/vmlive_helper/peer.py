@@ -106,11 +106,16 @@ class Peer:
             webrtc.set_property('stun-server', stun)
         for turn in turns:
             webrtc.emit('add-turn-server', turn)
-        webrtc.connect('on-ice-candidate', self._on_ice_candidate)
-        webrtc.connect('notify::ice-connection-state', self._on_state_notify)
-        webrtc.connect('notify::connection-state', self._on_state_notify)
-        webrtc.connect('notify::ice-gathering-state', self._on_gathering_notify)
-        webrtc.connect('on-data-channel', self._on_data_channel)
+        # Handler ids are kept so dispose can disconnect them: a connected bound method makes a
+        # webrtcbin -> closure -> Peer -> webrtcbin cycle that Python's GC cannot see, and every
+        # removed viewer would keep its webrtcbin (~30 MB) alive.
+        self._handlers = [(webrtc, webrtc.connect(signal, handler)) for signal, handler in (
+            ('on-ice-candidate', self._on_ice_candidate),
+            ('notify::ice-connection-state', self._on_state_notify),
+            ('notify::connection-state', self._on_state_notify),
+            ('notify::ice-gathering-state', self._on_gathering_notify),
+            ('on-data-channel', self._on_data_channel),
+        )]
         shared.pipeline.add(webrtc)
         webrtc.sync_state_with_parent()
 
@@ -151,8 +156,11 @@ class Peer:
         if reply is not None and reply.has_field('error'):
             GLib.idle_add(self._fail, 'set-remote-description failed: %s' % reply.get_value('error'))
             return
+        webrtc = self.webrtc
+        if webrtc is None or self.closed:
+            return
         promise = Gst.Promise.new_with_change_func(self._on_answer_created, None)
-        self.webrtc.emit('create-answer', None, promise)
+        webrtc.emit('create-answer', None, promise)
 
     def _on_answer_created(self, promise, _data):
         promise.wait()
@@ -168,7 +176,10 @@ class Peer:
             text = add_extmap(text, offer.mline_index, offer.playout_delay_id, PLAYOUT_DELAY_URI)
         ok, sdp = GstSdp.SDPMessage.new_from_text(text)
         desc = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
-        self.webrtc.emit('set-local-description', desc, Gst.Promise.new())
+        webrtc = self.webrtc
+        if webrtc is None or self.closed:
+            return
+        webrtc.emit('set-local-description', desc, Gst.Promise.new())
         self.emitter.emit({'type': 'local-description', 'peerId': self.id, 'sdpType': 'answer', 'sdp': text})
         log.info('[%s] answered at +%.0f ms (pt %d, playout-delay ext %s)', self.id, self._elapsed_ms(),
                  offer.payload_type, offer.playout_delay_id if self._delay_writer else 'off')
@@ -256,6 +267,8 @@ class Peer:
 
     def _dtls_state(self) -> str:
         try:
+            if self.webrtc is None:
+                return 'closed'
             transceiver = self.webrtc.emit('get-transceiver', 0)
             transport = transceiver.get_property('sender').get_property('transport')
             return _nick(transport.get_property('state')) if transport is not None else 'new'
@@ -287,9 +300,10 @@ class Peer:
             log.info('[%s] ignoring data channel %r', self.id, label)
             return
         self.channel = channel
-        channel.connect('on-message-string', lambda _ch, text: GLib.idle_add(self._on_input, self.id, text))
-        channel.connect('on-message-data', lambda _ch, data: GLib.idle_add(
-            self._on_input, self.id, bytes(data.get_data()).decode('utf-8', 'replace')))
+        self._handlers.append((channel, channel.connect(
+            'on-message-string', lambda _ch, text: GLib.idle_add(self._on_input, self.id, text))))
+        self._handlers.append((channel, channel.connect('on-message-data', lambda _ch, data: GLib.idle_add(
+            self._on_input, self.id, bytes(data.get_data()).decode('utf-8', 'replace')))))
         GLib.idle_add(self._on_channel_open, self.id)
 
     def send_feedback(self, text: str) -> None:
@@ -327,11 +341,16 @@ class Peer:
         if self._tee_pad is not None:
             self.shared.tee.release_request_pad(self._tee_pad)
             self._tee_pad = None
+        for obj, handler_id in self._handlers:
+            obj.disconnect(handler_id)
+        self._handlers = []
         for element in self._branch + [self.webrtc]:
             element.set_state(Gst.State.NULL)
             pipeline.remove(element)
         self._branch = []
         self.channel = None
+        self._delay_writer = None
+        self.webrtc = None
         done()
         return False
 
