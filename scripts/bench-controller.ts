@@ -125,7 +125,7 @@ async function main(): Promise<void> {
         sdpMid: '0',
         from: 'browser',
       });
-    const post = await cannon({
+    const post = await cannon(child, {
       url,
       connections: plan.connections,
       duration: plan.duration,
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     }
     log(`GET candidates?since: ${plan.duration}s`);
     let g = 0;
-    const get = await cannon({
+    const get = await cannon(child, {
       url,
       connections: plan.connections,
       duration: plan.duration,
@@ -213,6 +213,8 @@ async function main(): Promise<void> {
 // ---------------------------------------------------------------- measurements
 
 interface CannonResult {
+  /** Controller CPU (user+sys) per request: the load-independent cost; 1e6 / this ≈ req/s on one free core. */
+  controllerCpuMicrosPerReq: number;
   reqPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -221,9 +223,12 @@ interface CannonResult {
   errors: number;
 }
 
-async function cannon(opts: autocannon.Options): Promise<CannonResult> {
+async function cannon(child: ChildProcess, opts: autocannon.Options): Promise<CannonResult> {
+  const cpu0 = await childCpuMicros(child);
   const r = await autocannon(opts);
+  const cpu1 = await childCpuMicros(child);
   return {
+    controllerCpuMicrosPerReq: Math.round((cpu1 - cpu0) / Math.max(1, r.requests.total)),
     reqPerSec: Math.round(r.requests.average),
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,
@@ -357,17 +362,20 @@ async function wakeUp(
   };
 }
 
-function childMem(child: ChildProcess): Promise<Mem> {
+function ask<T>(child: ChildProcess, cmd: string): Promise<T> {
   return new Promise((resolve) => {
-    const on = (m: Mem & { cmd: string }) => {
-      if (m.cmd !== 'mem') return;
+    const on = (m: { cmd: string }) => {
+      if (m.cmd !== cmd) return;
       child.off('message', on);
-      resolve(m);
+      resolve(m as T);
     };
     child.on('message', on);
-    child.send({ cmd: 'mem' });
+    child.send({ cmd });
   });
 }
+
+const childMem = (child: ChildProcess) => ask<Mem>(child, 'mem');
+const childCpuMicros = async (child: ChildProcess) => (await ask<{ micros: number }>(child, 'cpu')).micros;
 
 // ---------------------------------------------------------------- helpers
 
@@ -452,6 +460,12 @@ function printTable(r: {
   ] as const) {
     rows.push([`${name} req/s`, String(c.reqPerSec), '>= 5000', ok(c.reqPerSec >= 5000)]);
     rows.push([`${name} p99`, `${c.p99Ms} ms`, '<= 20 ms', ok(c.p99Ms <= 20)]);
+    rows.push([
+      `${name} controller CPU/req`,
+      `${c.controllerCpuMicrosPerReq} µs (≈ ${Math.round(1e6 / Math.max(1, c.controllerCpuMicrosPerReq))} req/s per free core)`,
+      '',
+      '',
+    ]);
     if (c.non2xx || c.errors) rows.push([`${name} non-2xx/errors`, `${c.non2xx}/${c.errors}`, '0', ok(false)]);
   }
   for (const w of Object.values(r.wakeUp)) {
@@ -492,6 +506,9 @@ async function runChild(): Promise<void> {
       gc?.();
       const m = process.memoryUsage();
       process.send?.({ cmd: 'mem', rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+    } else if (msg.cmd === 'cpu') {
+      const u = process.cpuUsage();
+      process.send?.({ cmd: 'cpu', micros: u.user + u.system });
     } else if (msg.cmd === 'stop') {
       void controller.close().then(() => process.exit(0));
     }
