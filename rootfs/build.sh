@@ -57,12 +57,14 @@ JSON
 rm -rf "$OUT/opt/vmlive"
 mkdir -p "$OUT/opt/vmlive"
 cp -a "$STAGE/." "$OUT/opt/vmlive/"
+chmod 0755 "$OUT/opt/vmlive"  # mktemp made the stage 0700; the agent runs as vmlive
 # Debian 12's nodejs is 18; the agent needs 20, so the build host's runtime ships with it.
 install -m 0755 "$(command -v node)" "$OUT/usr/local/bin/node"
 
 echo "==> systemd units"
 chroot "$OUT" id vmlive >/dev/null 2>&1 || chroot "$OUT" useradd --system --create-home --home-dir /var/lib/vmlive --shell /usr/sbin/nologin vmlive
 install -m 0644 "$ROOT"/rootfs/units/*.service "$OUT/etc/systemd/system/"
+install -m 0644 "$ROOT/rootfs/units/vmlive-tmpfiles.conf" "$OUT/etc/tmpfiles.d/vmlive.conf"
 mkdir -p "$OUT/etc/vmlive"
 [ -f "$OUT/etc/vmlive/vm.env" ] || install -m 0640 "$ROOT/rootfs/vm.env.example" "$OUT/etc/vmlive/vm.env"
 for unit in vmlive-xvfb vmlive-browser vmlive-agent; do

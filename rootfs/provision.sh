@@ -40,6 +40,16 @@ reply=$(curl -fsS -X POST "$CONTROLLER/api/vms" -H "authorization: Bearer $TOKEN
 VM_ID=$(printf '%s' "$reply" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).vmId))')
 VM_TOKEN=$(printf '%s' "$reply" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).vmToken))')
 
+# X display numbers are per network namespace (abstract sockets), shared with the host under nspawn.
+free_display() {
+  local n
+  for n in $(seq 100 999); do
+    grep -q "@/tmp/.X11-unix/X$n\$" /proc/net/unix || grep -rqs "^DISPLAY=:$n\$" "$ROOT"/rootfs/build/vms/*/etc/vmlive/vm.env || { echo ":$n"; return; }
+  done
+  die "no free X display number"
+}
+DISPLAY_NUM=$(free_display)
+
 mkdir -p "$(dirname "$DIR")"
 cp -a --reflink=auto "$GOLDEN" "$DIR"
 umask 077
@@ -47,6 +57,8 @@ cat > "$DIR/etc/vmlive/vm.env" <<ENV
 VMLIVE_CONTROLLER_URL=$CONTROLLER
 VMLIVE_VM_ID=$VM_ID
 VMLIVE_VM_TOKEN=$VM_TOKEN
+DISPLAY=$DISPLAY_NUM
+VMLIVE_CDP_PORT=$((9000 + ${DISPLAY_NUM#:}))
 VMLIVE_START_URL=$START_URL
 VMLIVE_CODEC=$CODEC
 VMLIVE_WIDTH=1280
@@ -56,9 +68,10 @@ ENV
 chroot "$DIR" chown root:vmlive /etc/vmlive/vm.env
 chmod 0640 "$DIR/etc/vmlive/vm.env"
 echo "$NAME" > "$DIR/etc/hostname"
-echo "VM $NAME registered as $VM_ID; root at $DIR"
+echo "VM $NAME registered as $VM_ID; root at $DIR; display $DISPLAY_NUM; browser CDP http://127.0.0.1:$((9000 + ${DISPLAY_NUM#:}))"
 
-CMD=(systemd-nspawn --boot --directory="$DIR" --machine="vmlive-$NAME" --console=passive)
+# --keep-unit and --register=no let it run on hosts whose init is not systemd (containers, CI).
+CMD=(systemd-nspawn --boot --keep-unit --register=no --directory="$DIR" --machine="vmlive-$NAME" --console=passive)
 if [ "$BOOT" -eq 1 ]; then
   nohup "${CMD[@]}" >"$DIR.log" 2>&1 &
   echo "booting (pid $!); log $DIR.log; stop with: machinectl poweroff vmlive-$NAME"

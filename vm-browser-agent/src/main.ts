@@ -37,7 +37,7 @@ async function main(): Promise<void> {
         width: config.width,
         height: config.height,
         fps: config.fps,
-        logger: log.child({ module: 'helper' }),
+        logger: log,
       }),
     log.child({ module: 'supervisor' }),
   );
