@@ -63,6 +63,8 @@ interface RunRow {
   pageFps: number;
   /** painted → bytes arrived at the viewer (WebRTC: rVFC receiveTime; CDP: WebSocket message) */
   receiveP50: number;
+  /** CDP only: Chromium's frame timestamp → the relay got it (capture, JPEG, CDP transport) */
+  relayDelayP50?: number;
   /** WebRTC only */
   jitterBufferMs?: number;
   decodedFps?: number;
@@ -238,7 +240,9 @@ async function measure(env: Env, approach: Approach, c: Case, repeat: number): P
         cpu = { sender: page - baseline, page, system: sys.sample() };
       },
     });
-    return finish(r, b1 - b0, cpu, r.firstDecodedWall - relay.startedAt);
+    return finish(r, b1 - b0, cpu, r.firstDecodedWall - relay.startedAt, {
+      relayDelayP50: summarize(relay.relayDelaysMs.slice(Math.floor(relay.relayDelaysMs.length / 5))).p50,
+    });
   } finally {
     await relay.stop();
     await viewer.stop();
@@ -326,7 +330,7 @@ async function main(): Promise<number> {
             const row = await measure(env, a, c, r);
             rows.push(row);
             process.stderr.write(
-              `p50 ${fmt(row.p50)} ms, p95 ${fmt(row.p95)} ms, ${fmt(row.fps, 1)} fps, ${fmt(row.kBps)} kB/s, sender ${fmt(row.senderCpu)} % CPU, ttff ${fmt(row.ttffMs)} ms\n`,
+              `p50 ${fmt(row.p50)} ms, p95 ${fmt(row.p95)} ms, ${fmt(row.fps, 1)} fps, ${fmt(row.kBps)} kB/s, sender ${fmt(row.senderCpu)} % CPU, ttff ${fmt(row.ttffMs)} ms, painted→arrival p50 ${fmt(row.receiveP50)} ms${row.relayDelayP50 !== undefined ? ` (Chromium frame→relay ${fmt(row.relayDelayP50)} ms)` : ''}\n`,
             );
           } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);

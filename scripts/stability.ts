@@ -127,8 +127,10 @@ async function main(): Promise<number> {
           if (!inWindow) return;
           const s = await viewer.stats();
           const now = performance.now();
-          const dt = (now - prevAt) / 1000;
           const p = prev as WebrtcStats | null;
+          // Rates over the interval between the two stats reports themselves: the
+          // round trip to the page varies on a loaded machine, the reports' clock does not.
+          const dt = s && p && s.timestamp > p.timestamp ? (s.timestamp - p.timestamp) / 1000 : (now - prevAt) / 1000;
           const procs = sampleProcs();
           const lats = d.samples.map((x) => x.latency);
           const jbCount = s && p ? s.jitterBufferEmittedCount - p.jitterBufferEmittedCount : 0;

@@ -120,6 +120,8 @@ export interface ScreencastRelay {
   /** wall-clock ms when Page.startScreencast was sent */
   startedAt: number;
   frames: number;
+  /** per frame: relay arrival − the frame's metadata.timestamp (Chromium's capture time), ms */
+  relayDelaysMs: number[];
   stop(): Promise<void>;
 }
 
@@ -136,10 +138,11 @@ export async function startScreencast(
   const page = sandbox.contexts().flatMap((c) => c.pages())[0];
   if (!page) throw new Error('sandbox browser has no page to screencast');
   const session: CDPSession = await page.context().newCDPSession(page);
-  const state = { startedAt: 0, frames: 0 };
+  const state = { startedAt: 0, frames: 0, relayDelaysMs: [] as number[] };
   session.on('Page.screencastFrame', (ev) => {
     void session.send('Page.screencastFrameAck', { sessionId: ev.sessionId }).catch(() => {});
     state.frames++;
+    if (ev.metadata.timestamp) state.relayDelaysMs.push(Date.now() - ev.metadata.timestamp * 1000);
     hub.send(Buffer.from(ev.data, 'base64'));
   });
   state.startedAt = Date.now();

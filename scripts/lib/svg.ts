@@ -47,7 +47,9 @@ export function lineChart(title: string, panels: Panel[], width = 960, panelHeig
     }
     for (let k = 0; k <= 6; k++) {
       const x = (xMax / 6) * k;
-      out.push(`<text x="${px(x)}" y="${y0 + panelHeight + 14}" text-anchor="middle">${x.toFixed(0)} s</text>`);
+      out.push(
+        `<text x="${px(x)}" y="${y0 + panelHeight + 14}" text-anchor="${k === 6 ? 'end' : 'middle'}">${x.toFixed(0)} s</text>`,
+      );
     }
     if (panel.threshold !== undefined) {
       out.push(

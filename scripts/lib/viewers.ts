@@ -31,6 +31,7 @@ export interface Drained {
 }
 
 export interface WebrtcStats {
+  timestamp: number;
   connectionState: string;
   iceConnectionState: string;
   bytesReceived: number;

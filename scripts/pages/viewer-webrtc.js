@@ -154,6 +154,8 @@ async function stats() {
     });
   }
   return {
+    /** when the inbound stats were taken (performance clock, ms): rates use this, not the caller's clock */
+    timestamp: inbound?.timestamp ?? performance.now(),
     connectionState: pc.connectionState,
     iceConnectionState: pc.iceConnectionState,
     bytesReceived: inbound?.bytesReceived ?? 0,
