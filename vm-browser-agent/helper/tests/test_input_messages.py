@@ -1,7 +1,7 @@
 import json
 import unittest
 
-from vmlive_helper.input_injection import ControlGate, WheelAccumulator, scale_point
+from vmlive_helper.input_injection import ControlGate, WheelAccumulator, scale_point, split_for_remap
 from vmlive_helper.input_messages import InvalidInput, parse_input
 
 
@@ -51,6 +51,14 @@ class PureInputLogicTest(unittest.TestCase):
         self.assertEqual(wheel.add(0, 70), (0, 1))
         self.assertEqual(wheel.add(0, -250), (0, -2))  # direction change drops the remainder
         self.assertEqual(wheel.add(120, 0), (1, 0))
+
+    def test_split_for_remap_bounds_new_keysyms_per_segment(self):
+        seq = [1, 2, 100, 101, 2, 102, 100, 103]
+        segments = split_for_remap(seq, known={1, 2}, capacity=2)
+        self.assertEqual([s for s, _ in segments], [[1, 2, 100, 101, 2], [102, 100, 103]])
+        self.assertEqual([n for _, n in segments], [{100, 101}, {102, 103}])
+        self.assertEqual(split_for_remap([5, 6], known={5, 6}, capacity=8), [([5, 6], set())])
+        self.assertEqual(split_for_remap([], known=set(), capacity=8), [])
 
     def test_control_gate_allows_only_the_holder_and_rate_limits_reports(self):
         now = [0.0]

@@ -4,7 +4,7 @@ Everything here runs on the GLib main thread: python-xlib connections are not th
 so data-channel callbacks hop to the main loop before calling in.
 """
 import time
-from typing import Dict, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from . import keysyms
 from .log import get_logger
@@ -44,6 +44,27 @@ class WheelAccumulator:
         self.rx -= cx * self.per_click
         self.ry -= cy * self.per_click
         return cx, cy
+
+
+def split_for_remap(seq: List[int], known: Set[int], capacity: int) -> List[Tuple[List[int], Set[int]]]:
+    """Split a keysym sequence into segments that each need at most `capacity` keysyms outside
+    `known`, so that all of a segment's missing keysyms can be mapped at once (one MappingNotify
+    wait per segment instead of one per character)."""
+    known = set(known)  # keysyms mapped for an earlier segment stay mapped (protected while in use)
+    segments: List[Tuple[List[int], Set[int]]] = []
+    current: List[int] = []
+    new: Set[int] = set()
+    for keysym in seq:
+        if keysym not in known and keysym not in new:
+            if capacity and len(new) == capacity:
+                segments.append((current, new))
+                known |= new
+                current, new = [], set()
+            new.add(keysym)
+        current.append(keysym)
+    if current:
+        segments.append((current, new))
+    return segments
 
 
 class ControlGate:
@@ -103,29 +124,42 @@ class XInjector:
         mapping = self.d.get_keyboard_mapping(first, count)
         return [first + i for i, syms in enumerate(mapping) if not any(syms)][-8:]
 
-    def _keycode_for(self, keysym: int) -> Tuple[int, bool]:
-        """(keycode, needs Shift). Keysyms missing from the keymap get a spare keycode remapped,
-        as xdotool does; clients pick the new mapping up from MappingNotify."""
+    def _lookup(self, keysym: int) -> Optional[Tuple[int, bool]]:
+        """(keycode, needs Shift) from the current keymap or our remapped spares, else None."""
+        if keysym in self._remapped:
+            return self._remapped[keysym], False
         best = None
         for keycode, index in self.d.keysym_to_keycodes(keysym):
             if index in (0, 1) and (best is None or index < best[1]):
                 best = (keycode, index)
-        if best is not None:
-            return best[0], best[1] == 1
-        if keysym in self._remapped:
-            return self._remapped[keysym], False
-        if not self._spare:
-            return 0, False
-        keycode = self._spare[self._spare_next % len(self._spare)]
-        self._spare_next += 1
-        for old_sym, old_code in list(self._remapped.items()):
-            if old_code == keycode:
-                del self._remapped[old_sym]
-        self.d.change_keyboard_mapping(keycode, [(keysym, keysym)])
-        self.d.sync()
-        time.sleep(0.02)  # let clients process MappingNotify before the key arrives
-        self._remapped[keysym] = keycode
-        return keycode, False
+        return (best[0], best[1] == 1) if best is not None else None
+
+    def _remap(self, wanted: Set[int], keep: Set[int]) -> None:
+        """Map keysyms missing from the keymap onto spare keycodes, as xdotool does, never evicting
+        a keysym in `keep`; one sync + short wait lets clients process MappingNotify first."""
+        for keysym in wanted:
+            for _ in range(len(self._spare)):
+                keycode = self._spare[self._spare_next % len(self._spare)]
+                self._spare_next += 1
+                holder = next((sym for sym, code in self._remapped.items() if code == keycode), None)
+                if holder is None or holder not in keep:
+                    break
+            else:
+                return
+            if holder is not None:
+                del self._remapped[holder]
+            self.d.change_keyboard_mapping(keycode, [(keysym, keysym)])
+            self._remapped[keysym] = keycode
+        if wanted:
+            self.d.sync()
+            time.sleep(0.02)
+
+    def _keycode_for(self, keysym: int) -> Tuple[int, bool]:
+        found = self._lookup(keysym)
+        if found is None and self._spare:
+            self._remap({keysym}, set())
+            found = self._lookup(keysym)
+        return found if found is not None else (0, False)
 
     def _fake(self, event_type, detail, x=0, y=0):
         if event_type == self._X.MotionNotify:
@@ -191,18 +225,22 @@ class XInjector:
     def text(self, text: str) -> int:
         """Types text one keysym per character; returns how many characters could not be typed."""
         failed = 0
-        for char in text:
-            keycode, needs_shift = self._keycode_for(keysyms.char_keysym(char))
-            if not keycode:
-                failed += 1
-                continue
-            shift = needs_shift and not self._shift_held()
-            if shift:
-                self._fake(self._X.KeyPress, self._shift_keycode)
-            self._fake(self._X.KeyPress, keycode)
-            self._fake(self._X.KeyRelease, keycode)
-            if shift:
-                self._fake(self._X.KeyRelease, self._shift_keycode)
+        seq = [keysyms.char_keysym(char) for char in text]
+        known = {keysym for keysym in set(seq) if self._lookup(keysym) is not None}
+        for segment, missing in split_for_remap(seq, known, len(self._spare)):
+            self._remap(missing, set(segment))
+            for keysym in segment:
+                keycode, needs_shift = self._keycode_for(keysym)
+                if not keycode:
+                    failed += 1
+                    continue
+                shift = needs_shift and not self._shift_held()
+                if shift:
+                    self._fake(self._X.KeyPress, self._shift_keycode)
+                self._fake(self._X.KeyPress, keycode)
+                self._fake(self._X.KeyRelease, keycode)
+                if shift:
+                    self._fake(self._X.KeyRelease, self._shift_keycode)
         self.d.flush()
         return failed
 

@@ -146,6 +146,12 @@ describe('takeover input', () => {
     expect(await until(fieldValue, (v) => v === 'Hello, World! @#Zx')).toBe('Hello, World! @#Zx');
   });
 
+  it('characters missing from the X keymap are typed through remapped spare keycodes', async () => {
+    const before = await fieldValue();
+    await a.send({ t: 'text', text: ' é€日本語ß' });
+    expect(await until(fieldValue, (v) => v === `${before} é€日本語ß`)).toBe(`${before} é€日本語ß`);
+  });
+
   it("the watcher's typing does not reach the field", async () => {
     const before = await fieldValue();
     await b.send({ t: 'text', text: 'intruder' });
