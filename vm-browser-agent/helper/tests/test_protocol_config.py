@@ -76,5 +76,19 @@ class PlayoutDelayEncodingTest(unittest.TestCase):
         self.assertEqual(encode_delay(40950, 99999), b'\xff\xff\xff')
 
 
+class IceServersTest(unittest.TestCase):
+    def test_maps_rtc_ice_servers_to_webrtcbin_uris(self):
+        from vmlive_helper.ice_servers import webrtcbin_ice_urls
+        stun, turns = webrtcbin_ice_urls([
+            {'urls': ['stun:stun.example.org:3478', 'stun:second:3478']},
+            {'urls': ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:5349'],
+             'username': 'u:1', 'credential': 'p@ss/word'},
+            {'urls': ['turn:no-credentials:3478']},
+        ])
+        self.assertEqual(stun, 'stun://stun.example.org:3478')
+        self.assertEqual(turns, ['turn://u%3A1:p%40ss%2Fword@turn.example.org:3478?transport=udp',
+                                 'turns://u%3A1:p%40ss%2Fword@turn.example.org:5349'])
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -15,6 +15,7 @@ from .log import get_logger
 from .pipeline import SharedEncoder
 from .playout_delay import PlayoutDelayWriter
 from .protocol import Emitter
+from .ice_servers import webrtcbin_ice_urls
 from .sdp_munging import PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer
 
 log = get_logger('peer')
@@ -57,22 +58,6 @@ def set_ice_tcp(webrtc, enabled: bool) -> None:
         _gobject.g_object_unref(agent)
 
 
-def _ice_urls(ice_servers: list) -> Tuple[Optional[str], List[str]]:
-    """webrtcbin takes stun://host:port and turn(s)://user:pass@host:port?transport=... URIs."""
-    stun = None
-    turns = []
-    for server in ice_servers:
-        for url in server['urls']:
-            scheme, _, rest = url.partition(':')
-            if scheme == 'stun' and stun is None:
-                stun = 'stun://' + rest
-            elif scheme in ('turn', 'turns') and server.get('username') is not None:
-                user = GLib.Uri.escape_string(server['username'], None, False)
-                cred = GLib.Uri.escape_string(server.get('credential') or '', None, False)
-                turns.append('%s://%s:%s@%s' % (scheme, user, cred, rest))
-    return stun, turns
-
-
 class Peer:
     def __init__(self, peer_id: str, ice_servers: list, cfg: Config, shared: SharedEncoder, emitter: Emitter,
                  on_input: Callable[[str, str], None], on_channel_open: Callable[[str], None],
@@ -101,7 +86,7 @@ class Peer:
         self.webrtc = webrtc
         webrtc.set_property('bundle-policy', GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
         set_ice_tcp(webrtc, cfg.ice_tcp)
-        stun, turns = _ice_urls(ice_servers)
+        stun, turns = webrtcbin_ice_urls(ice_servers)
         if stun:
             webrtc.set_property('stun-server', stun)
         for turn in turns:
