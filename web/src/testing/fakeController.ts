@@ -51,6 +51,8 @@ export class FakeController {
       auth: headers.authorization ?? null,
     });
     const signal = init.signal ?? undefined;
+    // A macrotask per request, as a real network has: a client that loops on a bad cursor cannot starve timers.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     signal?.throwIfAborted();
     return this.route(method, url, body, signal);
   };
