@@ -24,7 +24,7 @@ Starts one master controller in a child process and measures:
   - RSS (and heap) per idle session
 Prints a table, then one JSON line. Exit code 0 even when a target is missed.
 
-  --quick          smaller, < 30 s (CI smoke): 3 s runs, 1,000 waiters, 2,000 idle sessions
+  --quick          smaller, < 30 s (CI smoke): 2 s runs, 1,000 waiters, 1,000 idle sessions
   --json-out FILE  also write the JSON result to FILE
   --help           this text
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   }
   const quick = args.includes('--quick');
   const plan = quick
-    ? { duration: 3, connections: 32, idleSessions: 2_000, waiterCounts: [1_000], samples: 500 }
+    ? { duration: 2, connections: 32, idleSessions: 1_000, waiterCounts: [1_000], samples: 300 }
     : { duration: 10, connections: 64, idleSessions: 10_000, waiterCounts: [1_000, 10_000], samples: 2_000 };
 
   const started = Date.now();
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     };
 
     // 2. Candidate POST throughput. 256 candidates per side per session: rotate over enough sessions.
-    const postSessions = await newSessions(quick ? 400 : 2_000);
+    const postSessions = await newSessions(quick ? 200 : 2_000);
     log(`candidate POST: ${plan.duration}s, ${plan.connections} connections`);
     let k = 0;
     const candidateBody = (i: number) =>
@@ -182,8 +182,25 @@ async function main(): Promise<void> {
       wake[String(n)] = await wakeUp(url, api, vm.vmToken, viewer, sessions, Math.min(plan.samples, n));
     }
 
+    // Baselines: the same load against a bare node:http and a bare Express "hello" on this machine now.
+    const baselines: Record<string, CannonResult> = {};
+    for (const kind of ['http', 'express']) {
+      log(`baseline: bare ${kind} server, ${plan.duration}s`);
+      const base = fork(SELF, ['--baseline', kind], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
+      process.once('exit', () => base.kill('SIGKILL'));
+      const baseUrl = await new Promise<string>((resolve) =>
+        base.once('message', (m: { url: string }) => resolve(m.url)),
+      );
+      baselines[kind] = await cannon(base, { url: baseUrl, connections: plan.connections, duration: plan.duration });
+      base.kill('SIGKILL');
+    }
+
     const result = {
       mode: quick ? 'quick' : 'full',
+      baselines,
       node: process.version,
       cpus: (await import('node:os')).cpus().length,
       candidatePost: post,
@@ -447,6 +464,7 @@ const round = (x: number) => Math.round(x * 100) / 100;
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 function printTable(r: {
+  baselines: Record<string, CannonResult>;
   candidatePost: CannonResult;
   getSince: CannonResult;
   wakeUp: Record<string, WakeResult>;
@@ -454,6 +472,14 @@ function printTable(r: {
 }): void {
   const ok = (pass: boolean) => (pass ? 'ok  ' : 'MISS');
   const rows: string[][] = [['metric', 'value', 'target', '']];
+  for (const [kind, b] of Object.entries(r.baselines)) {
+    rows.push([
+      `baseline: bare ${kind} hello`,
+      `${b.reqPerSec} req/s, p99 ${b.p99Ms} ms, ${b.controllerCpuMicrosPerReq} µs CPU/req`,
+      '(this machine now)',
+      '',
+    ]);
+  }
   for (const [name, c] of [
     ['candidate POST', r.candidatePost],
     ['GET candidates?since', r.getSince],
@@ -516,8 +542,36 @@ async function runChild(): Promise<void> {
   process.send?.({ cmd: 'ready', url: controller.url });
 }
 
+/** A bare node:http or Express JSON "hello": what this machine can do right now, to read the numbers against. */
+async function runBaseline(kind: string): Promise<void> {
+  let handler: http.RequestListener = (_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end('{"ok":true}');
+  };
+  if (kind === 'express') {
+    const express = (await import('express')).default;
+    const app = express();
+    app.get('/', (_req, res) => {
+      res.json({ ok: true });
+    });
+    handler = app;
+  }
+  const server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  process.on('message', (msg: { cmd: string }) => {
+    if (msg.cmd === 'cpu') {
+      const u = process.cpuUsage();
+      process.send?.({ cmd: 'cpu', micros: u.user + u.system });
+    } else if (msg.cmd === 'stop') process.exit(0);
+  });
+  process.send?.({ cmd: 'ready', url: `http://127.0.0.1:${port}` });
+}
+
 // Dispatch last: classes above must be initialised before main() runs.
 if (process.argv.includes('--child')) await runChild();
+else if (process.argv.includes('--baseline'))
+  await runBaseline(process.argv[process.argv.indexOf('--baseline') + 1] ?? 'http');
 else {
   await main();
   process.exit(0);
