@@ -1,6 +1,6 @@
+export type { EncoderStats, HelperCommand, HelperEvent, PeerStats } from './helper.js';
+export * as helperProtocol from './helper.js';
+export { HELPER_EXIT_BAD_CONFIG } from './helper.js';
+export * from './input.js';
 export * from './rest.js';
 export * from './rest-responses.js';
-export * from './input.js';
-export * as helperProtocol from './helper.js';
-export type { HelperCommand, HelperEvent, PeerStats, EncoderStats } from './helper.js';
-export { HELPER_EXIT_BAD_CONFIG } from './helper.js';
