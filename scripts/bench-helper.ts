@@ -5,6 +5,7 @@
  *   npx tsx scripts/bench-helper.ts --help
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { Browser } from 'playwright-core';
@@ -27,6 +28,7 @@ and glass-to-glass latency (clock painted in the VM page, decoded from received 
   --first-frame N    createOffer -> first frame repeats, default 7 (quick: 3)
   --page motion|static   VM page content, default motion
   --env K=V          extra helper setting (repeatable), e.g. --env VMLIVE_FPS=60
+  --xvfb-nice N      renice the X server (capture waits on it; default: leave it at 0)
   --no-mdns          viewers send real host candidates (default: Chromium's mDNS names, as real viewers do)
   --json             also print one JSON line with every figure
 `;
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     env: { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean' },
     'no-mdns': { type: 'boolean' },
+    'xvfb-nice': { type: 'string' },
   },
 });
 if (values.help) {
@@ -122,6 +125,7 @@ async function latencySamples(viewer: Viewer): Promise<{ samples: number[]; bad:
 async function main() {
   const started = Date.now();
   const xvfb = await startXvfb(1280, 720);
+  if (values['xvfb-nice'] !== undefined && xvfb.pid) os.setPriority(xvfb.pid, Number(values['xvfb-nice']));
   const cleanups: Array<() => Promise<unknown>> = [() => xvfb.stop()];
   let vmBrowser: Browser | undefined;
   let viewerBrowser: Browser | undefined;

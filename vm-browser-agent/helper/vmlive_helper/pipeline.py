@@ -93,6 +93,8 @@ class SharedEncoder:
         self._lag_ms = []
         self._first_frame_logged = True
         self.encoder.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER, self._on_encoded)
+        self._encoder_inputs: Deque[int] = collections.deque(maxlen=8)
+        self.encoder.get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, self._on_encoder_input)
         # keyframe throttle
         self._last_keyframe_request = 0.0
         self._keyframe_timer: Optional[int] = None
@@ -138,6 +140,7 @@ class SharedEncoder:
             return
         self.running = False
         self.capture.set_state(Gst.State.READY)
+        self._encoder_inputs.clear()
         log.info('capture stopped (no viewers)')
 
     def shutdown(self) -> None:
@@ -177,6 +180,12 @@ class SharedEncoder:
         log.debug('forced keyframe (%s)', reason)
 
     # ---- accounting ----
+    def _on_encoder_input(self, _pad, info):
+        pts = info.get_buffer().pts
+        if pts != Gst.CLOCK_TIME_NONE:
+            self._encoder_inputs.append(pts)
+        return Gst.PadProbeReturn.OK
+
     def _on_encoded(self, _pad, info):
         buf = info.get_buffer()
         now = time.monotonic()
@@ -186,10 +195,13 @@ class SharedEncoder:
         if not buf.has_flags(Gst.BufferFlags.DELTA_UNIT):
             self.keyframes += 1
         # ximagesrc stamps each frame with the running time at capture: the difference to now is
-        # capture -> encoded (raw queue, convert/scale, encoder).
+        # capture -> encoded (raw queue, convert/scale, encoder). Encoders may shift output PTS
+        # (x264enc adds 1000 h), so the input PTS is taken in order from the encoder's sink pad:
+        # neither encoder reorders or holds frames with these settings.
+        captured = self._encoder_inputs.popleft() if self._encoder_inputs else None
         clock = self.pipeline.get_clock()
-        if clock is not None and buf.pts != Gst.CLOCK_TIME_NONE:
-            lag = (clock.get_time() - self.capture.get_base_time() - buf.pts) / 1e6
+        if clock is not None and captured is not None:
+            lag = (clock.get_time() - self.capture.get_base_time() - captured) / 1e6
             self._lag_ms.append(lag)
             if len(self._lag_ms) >= 150:
                 lags = sorted(self._lag_ms)
