@@ -187,6 +187,29 @@ describe('the built viewer page against a live sandbox VM', () => {
     }
   });
 
+  it('a control viewer gets control back by itself after its connection is rebuilt', async () => {
+    const page = await openViewer('control');
+    try {
+      await waitLive(page);
+      await page.getByRole('button', { name: 'Take control' }).click();
+      await expect.poll(() => page.getByText('You are in control').count()).toBe(1);
+      const firstSession = await page.evaluate(() => window.__vmlive?.sessionId);
+      await sys.killHelper();
+      await expect.poll(() => phase(page), { timeout: 15_000 }).toBe('reconnecting');
+      await sys.waitHelperUp(30_000);
+      await waitLive(page, 45_000);
+      await expect.poll(() => page.getByText('You are in control').count(), { timeout: 10_000 }).toBe(1);
+      const control = await page.evaluate(() => window.__vmlive?.control);
+      const session = await page.evaluate(() => window.__vmlive?.sessionId);
+      expect(session).not.toBe(firstSession);
+      expect(control).toMatchObject({ mode: 'user', holder: session });
+      await page.getByRole('button', { name: 'Release control' }).click();
+      await expect.poll(() => page.getByText('The agent is in control').count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('the operator console lists the VM, pauses and resumes its agent, and mints a working control link', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     try {

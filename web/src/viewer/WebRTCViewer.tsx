@@ -11,6 +11,7 @@ import { readTokenClaims } from '../api/tokenClaims.js';
 import { InputSender } from '../control/inputSender.js';
 import { LEAVE_SHORTCUT_LABEL } from '../control/keyboardInput.js';
 import { attachRemoteInput } from '../control/remoteInput.js';
+import { decideRetake } from '../control/retakePolicy.js';
 import { installDebugHooks } from '../debug/debugHooks.js';
 import { SnapshotFallback } from './SnapshotFallback.js';
 import { StatsOverlay } from './StatsOverlay.js';
@@ -143,6 +144,12 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
 
   const holding = control?.mode === 'user' && sessionId !== null && control.holder === sessionId;
 
+  // Keep control across reconnects (see control/retakePolicy.ts).
+  const wantControlRef = useRef(false);
+  const mySessionsRef = useRef(new Set<string>());
+  const retakenForRef = useRef<string | null>(null);
+  if (sessionId) mySessionsRef.current.add(sessionId);
+
   // Takeover input: only while holding control and the channel is open.
   useEffect(() => {
     const stage = stageRef.current;
@@ -171,9 +178,13 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
   const act = useCallback(
     async (action: 'take' | 'release') => {
       if (!sessionId) return;
+      if (action === 'release') wantControlRef.current = false;
       try {
         setControl(await controlClient.act(action, sessionId));
-        if (action === 'take') stageRef.current?.focus({ preventScroll: true });
+        if (action === 'take') {
+          wantControlRef.current = true;
+          stageRef.current?.focus({ preventScroll: true });
+        }
       } catch (err) {
         if (err instanceof ApiError && err.status === 409) setNotice('Someone else holds control right now.');
         else if (err instanceof ApiError && err.status === 403) setNotice('This link does not allow control.');
@@ -182,6 +193,23 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
     },
     [controlClient, sessionId],
   );
+
+  useEffect(() => {
+    const decision = decideRetake({
+      wantControl: wantControlRef.current,
+      control,
+      sessionId,
+      live,
+      mySessions: mySessionsRef.current,
+    });
+    if (decision === 'forget') {
+      wantControlRef.current = false;
+      setNotice('Another viewer took control.');
+    } else if (decision === 'take' && sessionId && retakenForRef.current !== sessionId) {
+      retakenForRef.current = sessionId; // one automatic try per session
+      void act('take');
+    }
+  }, [control, sessionId, live, act]);
 
   const toggleFullscreen = useCallback(() => {
     const stage = stageRef.current;
