@@ -211,11 +211,12 @@ const OPS: Op[] = [
   {
     method: 'get',
     path: '/api/webrtc/session/{id}/offer',
-    summary: 'Read the offer',
+    summary: 'Read (or long-poll for) the offer',
+    description: 'With `wait`, returns as soon as the offer exists, else 404 offer_not_found at S.',
     who: ['vm', 'viewer', 'operator'],
-    params: [SESSION_ID],
+    params: [SESSION_ID, WAIT],
     ok: [200, 'The offer', ref('SessionDescription')],
-    errors: [...AUTH_ERRORS, 'session_not_found', 'offer_not_found'],
+    errors: [...AUTH_ERRORS, 'invalid_query', 'session_not_found', 'offer_not_found'],
   },
   {
     method: 'post',

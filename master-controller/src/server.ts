@@ -105,7 +105,7 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
       closing = true;
       clearInterval(sweeper);
       polls.abortAll();
-      log.info('long-polls answered');
+      log.info('long-polls released');
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const idleTimer = setInterval(() => server.closeIdleConnections(), 20);

@@ -239,6 +239,26 @@ describe('long-polls', () => {
     expect(ms).toBeLessThan(2000);
   });
 
+  it('offer long-poll wakes on the offer, and is 404 offer_not_found at timeout', async () => {
+    const vm = await t.createVm();
+    const viewer = await t.viewerToken(vm.vmId);
+    const sid = await t.createSession(vm.vmId, viewer);
+    const [none, ms] = await timed(t.call('GET', `/api/webrtc/session/${sid}/offer?wait=0.3`, { token: vm.vmToken }));
+    expect(none.status).toBe(404);
+    expect(none.body.error.code).toBe('offer_not_found');
+    expect(ms).toBeGreaterThanOrEqual(250);
+    const poll = timed(t.call('GET', `/api/webrtc/session/${sid}/offer?wait=10`, { token: vm.vmToken }));
+    await sleep(100);
+    await t.call('POST', `/api/webrtc/session/${sid}/offer`, {
+      token: viewer,
+      body: { type: 'offer', sdp: SDP_OFFER },
+    });
+    const [r, total] = await poll;
+    expect(r.status).toBe(200);
+    expect(r.body.sdp).toBe(SDP_OFFER);
+    expect(total).toBeLessThan(100 + 500);
+  });
+
   it('answer long-poll wakes on the answer, and returns 204 at timeout', async () => {
     const s = await t.offeredSession();
     const [empty, ms] = await timed(

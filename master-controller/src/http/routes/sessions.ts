@@ -65,8 +65,16 @@ export function sessionRoutes(ctx: Ctx): Router {
   r.get('/api/webrtc/session/:id/offer', async (req, res) => {
     const p = await authenticate(ctx, req);
     const [s] = await loadSession(ctx, req, p);
-    if (s.offer === null) throw new ApiError('offer_not_found', 'this session has no offer yet');
-    res.json({ type: 'offer', sdp: s.offer } satisfies SessionDescription);
+    const waitMs = parseWait(req);
+    const sessionId = s.sessionId;
+    const offer = await ctx.polls.poll(res, [topics.session(sessionId)], waitMs, async () => {
+      const cur = await store.getSession(sessionId, Date.now());
+      if (!cur) throw errors.sessionNotFound(sessionId);
+      return { ready: cur.offer !== null, value: cur.offer };
+    });
+    if (res.headersSent) return;
+    if (offer === null) throw new ApiError('offer_not_found', 'this session has no offer yet');
+    res.json({ type: 'offer', sdp: offer } satisfies SessionDescription);
   });
 
   r.post('/api/webrtc/session/:id/answer', async (req, res) => {
