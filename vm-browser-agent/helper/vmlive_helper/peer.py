@@ -182,10 +182,15 @@ class Peer:
     def _build_branch(self, offer: VideoOffer) -> None:
         cfg = self.cfg
         queue = Gst.ElementFactory.make('queue', None)
-        # Not leaky: dropping encoded frames here would corrupt the stream until the next keyframe.
+        # Normally holds at most a frame. It leaks only when this viewer's branch has been stuck
+        # for 2 s (webrtcbin blocks its sink pads until negotiation completes, so a failed
+        # negotiation would otherwise fill the queue and then block the tee, freezing every
+        # viewer). Small leaky queues are what lose keyframe packets; this one never fills in
+        # normal operation, and a stuck viewer asks for a keyframe (PLI) when it recovers.
         queue.set_property('max-size-buffers', 0)
         queue.set_property('max-size-bytes', 0)
         queue.set_property('max-size-time', 2 * Gst.SECOND)
+        queue.set_property('leaky', 2)  # downstream: drop the oldest
         if cfg.codec == 'vp8':
             pay = Gst.ElementFactory.make('rtpvp8pay', None)
             pay.set_property('picture-id-mode', 2)  # 15-bit picture id, as libwebrtc sends

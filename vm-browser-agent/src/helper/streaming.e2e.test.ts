@@ -88,6 +88,33 @@ describe('helper streams to Chromium', () => {
     expect(stats.encoder.keyframesForced).toBeGreaterThan(0);
   });
 
+  it('a viewer whose negotiation fails does not stall the others', async () => {
+    const { helper, browser } = await rig('vp8');
+    const good = await Viewer.connect(browser, helper, 'good');
+    await good.waitFor((s) => s.framesDecoded >= 10, 10_000);
+    const page = await browser.newPage();
+    const offer = await page.evaluate(async () => {
+      const pc = new RTCPeerConnection();
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.createDataChannel('input');
+      return (await pc.createOffer()).sdp as string;
+    });
+    // Parses, names VP8, but webrtcbin refuses it: no ICE credentials.
+    const broken = offer.replace(/^a=ice-(ufrag|pwd):.*\r\n/gm, '');
+    const errors: string[] = [];
+    helper.on('event', (e) => {
+      if (e.type === 'error' && e.peerId === 'bad') errors.push(e.code);
+    });
+    helper.send({ type: 'add-peer', peerId: 'bad', iceServers: [] });
+    helper.send({ type: 'remote-description', peerId: 'bad', sdpType: 'offer', sdp: broken });
+    await new Promise((r) => setTimeout(r, 3_500)); // longer than the branch queue's 2 s
+    const before = (await good.stats()).framesDecoded;
+    await good.waitFor((s) => s.framesDecoded >= before + 30, 5_000);
+    expect(errors.length).toBeGreaterThan(0);
+    helper.send({ type: 'remove-peer', peerId: 'bad' });
+    await page.close();
+  });
+
   it('idles capture with no viewers and answers snapshot either way', async () => {
     const { helper, browser } = await rig('vp8');
     const idle = await helper.getStats(null);
