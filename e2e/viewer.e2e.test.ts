@@ -9,6 +9,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Brings the documented `window.__vmlive` type (a global augmentation) into these page.evaluate callbacks.
+import type {} from '../web/src/debug/debugHooks.js';
 import { type LocalSystem, launchViewerBrowser, REPO_ROOT, startSystem } from './system.js';
 
 let sys: LocalSystem;
@@ -25,7 +27,7 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-async function openViewer(role: 'view' | 'control', setup?: (page: Page) => Promise<void>): Promise<Page> {
+async function openViewer(role: 'view' | 'control', setup?: (page: Page) => Promise<unknown>): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (err) => console.log('viewer pageerror:', err.message));
   await setup?.(page);
