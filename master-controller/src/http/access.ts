@@ -7,7 +7,7 @@ import type { Request } from 'express';
 import type { Principal } from '../auth/tokens.js';
 import { errors } from '../errors.js';
 import type { SessionRecord, VmRecord } from '../store/types.js';
-import type { Ctx } from './context.js';
+import { bindLog, type Ctx } from './context.js';
 import { sessionIdParam, vmIdParam } from './validate.js';
 
 export async function authenticate(ctx: Ctx, req: Request): Promise<Principal> {
@@ -24,7 +24,7 @@ export async function loadVm(ctx: Ctx, req: Request): Promise<VmRecord> {
   const vmId = vmIdParam(req);
   const vm = await ctx.store.getVm(vmId);
   if (!vm) throw errors.vmNotFound(vmId);
-  req.log = req.log.child({ vmId });
+  bindLog(req, { vmId });
   return vm;
 }
 
@@ -59,6 +59,6 @@ export async function loadSession(ctx: Ctx, req: Request, p: Principal): Promise
   const sessionId = sessionIdParam(req);
   const s = await ctx.store.getSession(sessionId, Date.now());
   if (!s) throw errors.sessionNotFound(sessionId);
-  req.log = req.log.child({ sessionId, vmId: s.vmId });
+  bindLog(req, { sessionId, vmId: s.vmId });
   return [s, sessionSide(p, s)];
 }

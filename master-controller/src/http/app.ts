@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LIMITS } from '@vmlive/protocol';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import type { Ctx } from './context.js';
 import { controlRoutes } from './routes/control.js';
@@ -25,19 +26,31 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
+  const root = ctx.logger;
+  Object.defineProperty(app.request, 'log', {
+    configurable: true,
+    get(this: Request): Logger {
+      this.logChild ??= root.child(this.logBindings ?? {});
+      return this.logChild;
+    },
+  });
+
   let nextReqId = 0;
   app.use((req: Request, res: Response, next: NextFunction) => {
     const given = req.headers['x-request-id'];
     req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : `r${(++nextReqId).toString(36)}`;
-    req.log = ctx.logger.child({ reqId: req.id });
+    req.logBindings = { reqId: req.id };
+    req.logChild = undefined;
     res.setHeader('X-Request-Id', req.id);
-    const start = process.hrtime.bigint();
+    const start = performance.now();
     res.once('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const ms = performance.now() - start;
       const route = req.route ? String(req.route.path) : 'unmatched';
-      ctx.metrics.requestDuration.observe({ method: req.method, route, status: res.statusCode }, seconds);
+      ctx.metrics.requestDuration.observe({ method: req.method, route, status: res.statusCode }, ms / 1000);
       // The path carries ids but never tokens (those travel in the Authorization header).
-      req.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: seconds * 1000 }, 'request');
+      if (root.isLevelEnabled('debug')) {
+        req.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms }, 'request');
+      }
     });
     next();
   });

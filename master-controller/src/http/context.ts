@@ -21,9 +21,21 @@ export interface Ctx {
 declare module 'express-serve-static-core' {
   interface Request {
     id: string;
-    log: Logger;
+    /** Child logger with reqId (+ vmId, sessionId once known), created on first use. */
+    readonly log: Logger;
+    logBindings: Record<string, unknown>;
+    logChild: Logger | undefined;
     principal?: Principal;
   }
+}
+
+/**
+ * Add context to the request's logger. Most requests never log at the enabled
+ * level, so the pino child is built lazily (on first `req.log`) from these bindings.
+ */
+export function bindLog(req: Request, bindings: Record<string, unknown>): void {
+  if (req.logChild) req.logChild = req.logChild.child(bindings);
+  else Object.assign(req.logBindings, bindings);
 }
 
 export type { Request };
