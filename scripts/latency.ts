@@ -34,6 +34,7 @@ async function main(): Promise<number> {
   try {
     const viewer = await openWebrtcViewer(session.viewerBrowser, session.server, session.target, {
       clockOffsetMs: session.clockOffsetMs,
+      viewportW: opts['screen-width'],
       ...(opts.codec ? { codec: opts.codec } : {}),
     });
     let s0: WebrtcStats | null = null;

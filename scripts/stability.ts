@@ -102,6 +102,7 @@ async function main(): Promise<number> {
 
     const viewer = await openWebrtcViewer(session.viewerBrowser, session.server, session.target, {
       clockOffsetMs: session.clockOffsetMs,
+      viewportW: opts['screen-width'],
       ...(opts.codec ? { codec: opts.codec } : {}),
     });
     let prev: WebrtcStats | null = null;

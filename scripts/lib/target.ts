@@ -21,6 +21,7 @@ export interface TargetArgs {
   fps?: number | undefined;
   'clock-offset-ms': number;
   'estimate-offset': boolean;
+  'screen-width': number;
 }
 
 export interface Session {
@@ -48,6 +49,11 @@ export const TARGET_OPTIONS = {
     type: 'number',
     default: 0,
     help: "VM clock minus this machine's clock, ms (remote VM; 0 on the local sandbox)",
+  },
+  'screen-width': {
+    type: 'number',
+    default: 1280,
+    help: "width in px of the VM's captured screen (the clock page must fill it from its top-left corner, 100 % zoom)",
   },
   'estimate-offset': {
     type: 'boolean',
