@@ -29,8 +29,26 @@ class FakeHelper extends EventEmitter implements HelperLike {
   send(cmd: HelperCommand) {
     this.sent.push(cmd);
   }
+  wedged = false;
   async getStats(): Promise<Extract<HelperEvent, { type: 'stats' }>> {
-    throw new Error('unused');
+    if (this.wedged) throw new Error('timed out');
+    return {
+      type: 'stats',
+      peerId: null,
+      requestId: 1,
+      encoder: {
+        codec: 'vp8',
+        width: 1,
+        height: 1,
+        fps: 0,
+        bitrateKbps: 0,
+        framesEncoded: 0,
+        keyframesForced: 0,
+        running: false,
+      },
+      peers: {},
+      process: { cpuPercent: 0, rssBytes: 0 },
+    };
   }
   async snapshot(): Promise<Buffer> {
     return Buffer.from('jpeg');
@@ -115,5 +133,33 @@ describe('HelperSupervisor', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(downs).toBe(0);
     expect(made).toHaveLength(1);
+  });
+
+  it('kills and restarts a helper that stops answering liveness probes', async () => {
+    const made: FakeHelper[] = [];
+    const killed: number[] = [];
+    const sup = new HelperSupervisor(
+      () => {
+        const h = new FakeHelper();
+        made.push(h);
+        return h;
+      },
+      log,
+      { intervalMs: 20, timeoutMs: 10, maxMisses: 3 },
+      (pid) => {
+        killed.push(pid);
+        made.find((h) => h.pid === pid)?.die(null, 'SIGKILL');
+      },
+    );
+    await sup.start();
+    // A responsive helper is left alone.
+    await new Promise((r) => setTimeout(r, 150));
+    expect(killed).toEqual([]);
+    const up = waitFor(sup, 'up');
+    (made[0] as FakeHelper).wedged = true;
+    await up;
+    expect(killed).toEqual([made[0]?.pid]);
+    expect(sup.helper).toBe(made[1]);
+    await sup.stop();
   });
 });

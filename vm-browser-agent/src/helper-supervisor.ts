@@ -46,6 +46,17 @@ export class HelperUnavailableError extends Error {
 /** A helper that stays up this long resets the restart backoff. */
 const STABLE_MS = 30_000;
 
+export interface LivenessOptions {
+  /** How often the helper is asked for stats as a liveness probe. */
+  intervalMs: number;
+  /** How long one probe may take. */
+  timeoutMs: number;
+  /** Consecutive failed probes after which the helper is killed and restarted. */
+  maxMisses: number;
+}
+
+export const DEFAULT_LIVENESS: LivenessOptions = { intervalMs: 3000, timeoutMs: 2500, maxMisses: 3 };
+
 export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
   private current: HelperLike | undefined;
   private readyAt = 0;
@@ -54,9 +65,16 @@ export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly backoff = new Backoff(200, 10_000);
   private readonly abort = new AbortController();
 
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private misses = 0;
+  private probing = false;
+
   constructor(
     private readonly create: () => HelperLike,
     private readonly log: Logger,
+    private readonly liveness: LivenessOptions = DEFAULT_LIVENESS,
+    /** Injected for tests; SIGKILLs a wedged helper so its exit drives the normal restart. */
+    private readonly killPid: (pid: number) => void = (pid) => process.kill(pid, 'SIGKILL'),
   ) {
     super();
   }
@@ -84,6 +102,7 @@ export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
   async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
+    clearInterval(this.livenessTimer);
     const h = this.current;
     this.current = undefined;
     if (h) {
@@ -100,6 +119,7 @@ export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
     h.on('died', (info) => this.onDied(h, info));
     const ready = await h.start();
     this.readyAt = Date.now();
+    this.startLiveness(h);
     this.log.info(
       { helperPid: h.pid, codec: ready.codec, width: ready.width, height: ready.height, fps: ready.fps },
       'helper ready',
@@ -108,9 +128,45 @@ export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
     return ready;
   }
 
+  /**
+   * A helper can hang without exiting (a GStreamer state change that never
+   * completes blocks its main loop); then it answers nothing and no viewer can
+   * connect. Probe it, and kill it after repeated silence so it is restarted.
+   */
+  private startLiveness(h: HelperLike): void {
+    clearInterval(this.livenessTimer);
+    this.misses = 0;
+    this.livenessTimer = setInterval(() => void this.probe(h), this.liveness.intervalMs);
+    this.livenessTimer.unref();
+  }
+
+  private async probe(h: HelperLike): Promise<void> {
+    if (this.probing || h !== this.current || this.readyAt === 0) return;
+    this.probing = true;
+    try {
+      await h.getStats(null, this.liveness.timeoutMs);
+      this.misses = 0;
+    } catch (err) {
+      if (h !== this.current || this.stopping) return;
+      this.misses += 1;
+      this.log.warn(
+        { helperPid: h.pid, misses: this.misses, err: err instanceof Error ? err.message : String(err) },
+        'helper liveness probe failed',
+      );
+      if (this.misses >= this.liveness.maxMisses && h.pid !== undefined) {
+        this.log.error({ helperPid: h.pid, misses: this.misses }, 'helper unresponsive; killing it to restart');
+        clearInterval(this.livenessTimer);
+        this.killPid(h.pid);
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
   private onDied(h: HelperLike, info: DiedInfo): void {
     // While start() is pending its rejection drives the retry, not this event.
     if (h !== this.current || this.stopping || this.readyAt === 0) return;
+    clearInterval(this.livenessTimer);
     h.removeAllListeners();
     if (Date.now() - this.readyAt > STABLE_MS) this.backoff.reset();
     this.readyAt = 0;
