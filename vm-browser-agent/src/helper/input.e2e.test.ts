@@ -17,6 +17,7 @@ const H = 720;
 const APP_PAGE = `<!doctype html><html><body style="margin:0;background:#fff">
 <button id="btn" style="position:absolute;left:200px;top:150px;width:200px;height:80px">click me</button>
 <input id="field" style="position:absolute;left:200px;top:350px;width:400px;height:40px;font-size:20px">
+<div style="position:absolute;left:0;top:0;width:10px;height:4000px"></div>
 <script>
   window.clicks = 0; window.lastMove = null; window.ups = 0;
   document.getElementById('btn').addEventListener('click', () => { window.clicks++; });
@@ -179,6 +180,21 @@ describe('takeover input', () => {
     const before = await clicks();
     await click(b, await center('#btn'));
     expect(await until(clicks, (n) => n === before + 1)).toBe(before + 1);
+  });
+
+  it("the holder's wheel scrolls the page", async () => {
+    // the watcher holds control since the previous test
+    await b.send({ t: 'wheel', ...norm(700, 300), dx: 0, dy: 300 });
+    const y = await until(
+      () => app.evaluate(() => window.scrollY),
+      (v) => v > 0,
+    );
+    expect(y).toBeGreaterThan(0);
+    await b.send({ t: 'wheel', ...norm(700, 300), dx: 0, dy: -3000 });
+    await until(
+      () => app.evaluate(() => window.scrollY),
+      (v) => v === 0,
+    );
   });
 
   it('invalid input is reported as invalid, not injected', async () => {
