@@ -93,6 +93,8 @@ interface SummaryRow {
 
 interface Env {
   display: string;
+  /** DevTools endpoint of the VM's browser (http:// or ws://) */
+  sandboxCdpUrl: string;
   sandbox: Browser;
   vmPage: Page;
   sandboxChromiumPid: number;
@@ -221,7 +223,7 @@ async function measure(env: Env, approach: Approach, c: Case, repeat: number): P
   await sleep(2000);
   const baseline = sampler.sample().page?.cpuPct ?? 0;
   const viewer = await openCdpViewer(env.viewerBrowser, env.server);
-  const relay = await startScreencast(env.sandbox, env.server.relay, { quality: opts['cdp-quality'] });
+  const relay = await startScreencast(env.sandboxCdpUrl, env.server.relay, { quality: opts['cdp-quality'] });
   let b0 = 0;
   let b1 = 0;
   let cpu = { sender: 0, page: 0, system: 0 };
@@ -287,6 +289,7 @@ async function main(): Promise<number> {
       cleanups.push(() => sandbox.close());
       env = {
         display: system.display,
+        sandboxCdpUrl: system.sandboxCdpUrl,
         sandbox,
         vmPage: await firstPage(sandbox),
         sandboxChromiumPid: system.pids().sandboxChromium ?? 0,
@@ -312,6 +315,7 @@ async function main(): Promise<number> {
       cleanups.push(() => vmBrowser.stop());
       env = {
         display: xvfb.display,
+        sandboxCdpUrl: vmBrowser.cdpUrl,
         sandbox: vmBrowser.browser,
         vmPage: await firstPage(vmBrowser.browser),
         sandboxChromiumPid: vmBrowser.pid,

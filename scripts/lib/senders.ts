@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
-import type { Browser, CDPSession } from 'playwright-core';
+import { pageTargetUrl, RawCdp } from './cdp-raw.js';
 import { requireBinary } from './chromium.js';
 import { type CountingProxy, type RelayHub, startCountingProxy } from './server.js';
 
@@ -126,27 +126,26 @@ export interface ScreencastRelay {
 }
 
 /**
- * Relays the sandbox page's CDP screencast to every client of `hub`.
- * Frames are acknowledged on arrival (Chromium sends the next only after the
- * ack), which is the fastest pacing a relay can ask for.
+ * Relays the sandbox page's CDP screencast to every client of `hub`, over our
+ * own CDP connection to the page target (see cdp-raw.ts). Frames are
+ * acknowledged on arrival (Chromium sends the next only after the ack), which
+ * is the fastest pacing a relay can ask for.
  */
 export async function startScreencast(
-  sandbox: Browser,
+  sandboxCdpUrl: string,
   hub: RelayHub,
   opts: { quality?: number; width?: number; height?: number } = {},
 ): Promise<ScreencastRelay> {
-  const page = sandbox.contexts().flatMap((c) => c.pages())[0];
-  if (!page) throw new Error('sandbox browser has no page to screencast');
-  const session: CDPSession = await page.context().newCDPSession(page);
+  const cdp = await RawCdp.connect(await pageTargetUrl(sandboxCdpUrl));
   const state = { startedAt: 0, frames: 0, relayDelaysMs: [] as number[] };
-  session.on('Page.screencastFrame', (ev) => {
-    void session.send('Page.screencastFrameAck', { sessionId: ev.sessionId }).catch(() => {});
+  cdp.on('Page.screencastFrame', (ev: { data: string; sessionId: number; metadata: { timestamp?: number } }) => {
+    void cdp.send('Page.screencastFrameAck', { sessionId: ev.sessionId }).catch(() => {});
     state.frames++;
     if (ev.metadata.timestamp) state.relayDelaysMs.push(Date.now() - ev.metadata.timestamp * 1000);
     hub.send(Buffer.from(ev.data, 'base64'));
   });
   state.startedAt = Date.now();
-  await session.send('Page.startScreencast', {
+  await cdp.send('Page.startScreencast', {
     format: 'jpeg',
     quality: opts.quality ?? 80,
     maxWidth: opts.width ?? 1280,
@@ -155,8 +154,8 @@ export async function startScreencast(
   });
   return Object.assign(state, {
     stop: async () => {
-      await session.send('Page.stopScreencast').catch(() => {});
-      await session.detach().catch(() => {});
+      await cdp.send('Page.stopScreencast').catch(() => {});
+      cdp.close();
     },
   });
 }

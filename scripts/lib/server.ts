@@ -33,11 +33,19 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
-/** Server side of RFC 6455, send-only: enough to push binary frames to a page. */
+/**
+ * Server side of RFC 6455 for the screencast relay, with the flow control a
+ * low-latency relay needs: at most one frame in flight per viewer. The viewer
+ * sends a (tiny) message after drawing each frame; meanwhile only the newest
+ * frame is kept and older ones are dropped. Without this, frames queue in the
+ * loopback socket buffers (megabytes) and latency grows to seconds whenever
+ * the viewer decodes slower than Chromium captures.
+ */
 export class RelayHub {
-  private clients = new Set<Socket>();
+  private clients = new Map<Socket, { inFlight: boolean; pending: Buffer | null; buf: Buffer }>();
   bytesSent = 0;
   framesSent = 0;
+  framesDropped = 0;
   get size(): number {
     return this.clients.size;
   }
@@ -54,15 +62,46 @@ export class RelayHub {
       `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey}\r\n\r\n`,
     );
     socket.setNoDelay(true);
-    this.clients.add(socket);
-    // Client frames (only close/pong here) are ignored; the socket's end is the close.
-    socket.on('data', () => {});
+    const state = { inFlight: false, pending: null as Buffer | null, buf: Buffer.alloc(0) };
+    this.clients.set(socket, state);
+    socket.on('data', (d: Buffer) => {
+      state.buf = Buffer.concat([state.buf, d]);
+      // Client frames are masked (§5.3): header, 4-byte mask, payload. Every
+      // data frame is one "drawn" acknowledgement; a close frame ends it.
+      for (;;) {
+        if (state.buf.length < 2) return;
+        const op = (state.buf[0] ?? 0) & 0x0f;
+        let len = (state.buf[1] ?? 0) & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (state.buf.length < 4) return;
+          len = state.buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (state.buf.length < 10) return;
+          len = Number(state.buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (state.buf.length < off + 4 + len) return;
+        state.buf = state.buf.subarray(off + 4 + len);
+        if (op === 8) {
+          socket.destroy();
+          return;
+        }
+        if (op === 1 || op === 2) {
+          state.inFlight = false;
+          const next = state.pending;
+          state.pending = null;
+          if (next) this.write(socket, state, next);
+        }
+      }
+    });
     socket.on('close', () => this.clients.delete(socket));
     socket.on('error', () => this.clients.delete(socket));
   }
 
-  /** Sends one binary message (RFC 6455 §5.2: FIN + opcode 2, unmasked from the server). */
-  send(payload: Buffer): void {
+  private write(socket: Socket, state: { inFlight: boolean }, payload: Buffer): void {
+    // RFC 6455 §5.2: FIN + opcode 2 (binary), unmasked from the server.
     const n = payload.length;
     const header = n < 126 ? Buffer.alloc(2) : n < 65536 ? Buffer.alloc(4) : Buffer.alloc(10);
     header[0] = 0x82;
@@ -74,16 +113,26 @@ export class RelayHub {
       header[1] = 127;
       header.writeBigUInt64BE(BigInt(n), 2);
     }
-    for (const c of this.clients) {
-      c.write(header);
-      c.write(payload);
-      this.bytesSent += header.length + n;
-      this.framesSent++;
+    socket.write(header);
+    socket.write(payload);
+    state.inFlight = true;
+    this.bytesSent += header.length + n;
+    this.framesSent++;
+  }
+
+  /** Sends a frame to every viewer that has drawn its previous one; keeps it as the next otherwise. */
+  send(payload: Buffer): void {
+    for (const [socket, state] of this.clients) {
+      if (!state.inFlight) this.write(socket, state, payload);
+      else {
+        if (state.pending) this.framesDropped++;
+        state.pending = payload;
+      }
     }
   }
 
   closeAll(): void {
-    for (const c of this.clients) c.destroy();
+    for (const c of this.clients.keys()) c.destroy();
     this.clients.clear();
   }
 }

@@ -3,6 +3,8 @@
  * CDP screencast viewer for the comparison: JPEG frames from the sandbox
  * Chromium's Page.startScreencast, relayed by the script over a WebSocket, are
  * drawn to a canvas in arrival order and the clock is decoded from that canvas.
+ * After each frame is drawn the page tells the relay, which keeps at most one
+ * frame in flight (see RelayHub in scripts/lib/server.ts).
  */
 import { Collector } from './measure.js';
 
@@ -43,6 +45,8 @@ function start(cfg) {
           ctx.drawImage(bmp, 0, 0);
           bmp.close();
           collector?.observe(canvas, canvas.width, { receiveTime });
+          // Drawn: the relay may send the next (newest) frame.
+          if (ws?.readyState === WebSocket.OPEN) ws.send('d');
         } catch (e) {
           errors.push(`decode: ${e}`);
         }
