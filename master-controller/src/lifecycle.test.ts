@@ -69,7 +69,7 @@ describe('shutdown', () => {
       timed(t.call('GET', `/api/webrtc/session/${s.sessionId}/candidates/vm?wait=20`, { token: s.viewer })),
       timed(t.call('GET', `/api/webrtc/session/${s.sessionId}/answer?wait=20`, { token: s.viewer })),
       timed(t.call('GET', `/api/vms/${s.vmId}/sessions?state=active&wait=20`, { token: s.vmToken })),
-    ];
+    ] as const;
     await waitForPolls(t, 3);
     const closing = t.close();
     const [cands, answer, sessions] = await Promise.all(polls);

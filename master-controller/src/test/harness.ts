@@ -15,7 +15,7 @@ export interface CallOptions {
   token?: string | null;
   body?: unknown;
   /** Sent as-is (no JSON encoding). */
-  raw?: string | Uint8Array;
+  raw?: string | Uint8Array<ArrayBuffer>;
   headers?: Record<string, string>;
 }
 
@@ -46,8 +46,8 @@ export class TestController {
     const headers: Record<string, string> = { ...opts.headers };
     const token = opts.token === undefined ? this.operatorToken : opts.token;
     if (token !== null) headers.authorization = `Bearer ${token}`;
-    let body: string | Uint8Array | undefined;
-    if (opts.raw !== undefined) body = opts.raw;
+    let body: string | Blob | undefined;
+    if (opts.raw !== undefined) body = typeof opts.raw === 'string' ? opts.raw : new Blob([opts.raw]);
     else if (opts.body !== undefined) {
       body = JSON.stringify(opts.body);
       headers['content-type'] ??= 'application/json';
