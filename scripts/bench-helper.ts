@@ -16,7 +16,7 @@ import {
   VIEWPORT_OFFSET_SCRIPT,
 } from '../vm-browser-agent/src/helper/testing/clock-page.js';
 import { launchChromium, Viewer, type ViewerStats } from '../vm-browser-agent/src/helper/testing/viewer.js';
-import { startXvfb } from '../vm-browser-agent/src/helper/testing/xvfb.js';
+import { startXvfb } from '../vm-browser-agent/src/sandbox/xvfb.js';
 
 const HELP = `bench-helper: CPU/RSS per viewer count, delivered fps, createOffer -> first decoded frame,
 and glass-to-glass latency (clock painted in the VM page, decoded from received frames).
@@ -124,7 +124,7 @@ async function latencySamples(viewer: Viewer): Promise<{ samples: number[]; bad:
 
 async function main() {
   const started = Date.now();
-  const xvfb = await startXvfb(1280, 720);
+  const xvfb = await startXvfb({ width: 1280, height: 720 });
   if (values['xvfb-nice'] !== undefined && xvfb.pid) os.setPriority(xvfb.pid, Number(values['xvfb-nice']));
   const cleanups: Array<() => Promise<unknown>> = [() => xvfb.stop()];
   let vmBrowser: Browser | undefined;

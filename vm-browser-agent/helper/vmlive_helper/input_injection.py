@@ -116,6 +116,11 @@ class XInjector:
         self._spare_next = 0
         self._remapped: Dict[int, int] = {}  # keysym -> spare keycode
         self._shift_keycode = self.d.keysym_to_keycode(keysyms.KEYSYM_SHIFT_L)
+        # Repeats come from the viewer (the browser sends repeated keydowns). The X
+        # server's own autorepeat would fire whenever a key-up arrives late over the
+        # network and type extra characters, so it is turned off for the display.
+        self.d.change_keyboard_control(auto_repeat_mode=X.AutoRepeatModeOff)
+        self.d.sync()
 
     # ---- keyboard mapping ----
     def _find_spare_keycodes(self):

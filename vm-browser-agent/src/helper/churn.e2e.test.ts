@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, expect, it } from 'vitest';
+import { startXvfb } from '../sandbox/xvfb.js';
 import { HelperProcess } from './helper-process.js';
 import { launchChromium, Viewer } from './testing/viewer.js';
-import { startXvfb } from './testing/xvfb.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -15,7 +15,7 @@ const rssMB = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 it('repeated viewer connect/remove cycles keep streaming and do not grow memory without bound', async () => {
-  const xvfb = await startXvfb();
+  const xvfb = await startXvfb({ width: 1280, height: 720 });
   cleanups.push(() => xvfb.stop());
   const helper = new HelperProcess({
     display: xvfb.display,

@@ -2,13 +2,14 @@
  * Takeover input lands in the VM: a headful Chromium runs on the helper's Xvfb display; viewers
  * send input over their `input` data channel; only the control holder's input reaches X (XTEST).
  */
+import { execFileSync } from 'node:child_process';
 import type { HelperEvent } from '@vmlive/protocol';
 import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startXvfb, type XvfbHandle as Xvfb } from '../sandbox/xvfb.js';
 import { HelperProcess } from './helper-process.js';
 import { launchChromium, Viewer } from './testing/viewer.js';
-import { startXvfb, type Xvfb } from './testing/xvfb.js';
 
 const logger = pino({ level: process.env.VMLIVE_TEST_LOG ?? 'warn' });
 const W = 1280;
@@ -63,7 +64,7 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs =
 }
 
 beforeAll(async () => {
-  xvfb = await startXvfb(W, H);
+  xvfb = await startXvfb({ width: W, height: H });
   vmBrowser = await launchChromium({
     headless: false,
     env: { ...process.env, DISPLAY: xvfb.display },
@@ -195,6 +196,12 @@ describe('takeover input', () => {
       () => app.evaluate(() => window.scrollY),
       (v) => v === 0,
     );
+  });
+
+  it("turns off the X server's autorepeat, so a late key-up cannot type extra characters", async () => {
+    const probe = 'from Xlib import display; print(display.Display().get_keyboard_control().global_auto_repeat)';
+    const out = execFileSync('/usr/bin/python3', ['-c', probe], { env: { ...process.env, DISPLAY: xvfb.display } });
+    expect(out.toString().trim()).toBe('0');
   });
 
   it('invalid input is reported as invalid, not injected', async () => {

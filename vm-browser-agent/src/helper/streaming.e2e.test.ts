@@ -5,9 +5,9 @@
 import pino from 'pino';
 import type { Browser } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startXvfb, type XvfbHandle as Xvfb } from '../sandbox/xvfb.js';
 import { HelperProcess } from './helper-process.js';
 import { launchChromium, Viewer } from './testing/viewer.js';
-import { startXvfb, type Xvfb } from './testing/xvfb.js';
 
 const logger = pino({ level: process.env.VMLIVE_TEST_LOG ?? 'warn' });
 
@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 async function rig(codec: 'vp8' | 'h264', env: Record<string, string> = {}): Promise<Rig> {
-  const xvfb = await startXvfb();
+  const xvfb = await startXvfb({ width: 1280, height: 720 });
   cleanups.push(() => xvfb.stop());
   const helper = new HelperProcess({ display: xvfb.display, codec, env: { VMLIVE_NICE: '0', ...env }, logger });
   cleanups.push(() => helper.stop());
