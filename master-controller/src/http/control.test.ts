@@ -109,6 +109,15 @@ describe('control', () => {
     expect(ms).toBeLessThan(600);
   });
 
+  it("when the holder's session ends while paused, the agent stays paused without a holder", async () => {
+    const s = await t.offeredSession('control');
+    await control(s.vmId, s.viewer, 'take', s.sessionId);
+    expect((await control(s.vmId, s.viewer, 'pause', s.sessionId)).body).toMatchObject({ mode: 'paused' });
+    await t.call('DELETE', `/api/webrtc/session/${s.sessionId}`, { token: s.viewer });
+    const cur = await t.call('GET', `/api/vms/${s.vmId}/control`, { token: s.vmToken });
+    expect(cur.body).toMatchObject({ mode: 'paused', holder: null });
+  });
+
   it('control long-poll returns at once when since is older, and waits for a change otherwise', async () => {
     const s = await t.offeredSession('control');
     const cur = (await t.call('GET', `/api/vms/${s.vmId}/control`, { token: s.vmToken })).body;

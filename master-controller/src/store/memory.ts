@@ -201,8 +201,10 @@ export class MemoryStore implements Store {
     this.vmSessions.get(s.vmId)?.delete(sessionId);
     const vm = this.vms.get(s.vmId);
     if (vm && vm.control.holder === sessionId) {
-      // The holder left: control goes back to the agent.
-      vm.control = { mode: 'agent', holder: null, since: Math.max(Date.now(), vm.control.since + 1) };
+      // The holder left: control goes back to the agent, unless the agent was
+      // paused, which stays paused until someone resumes it deliberately.
+      const mode = vm.control.mode === 'paused' ? 'paused' : 'agent';
+      vm.control = { mode, holder: null, since: Math.max(Date.now(), vm.control.since + 1) };
     }
     this.notifier.publish(topics.session(sessionId));
     this.notifier.publish(topics.vm(s.vmId));
