@@ -28,10 +28,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
 
-# npm ci only when the lockfile changed since the last install.
+# Install only when the lockfile changed since the last install. `npm install`
+# follows the lockfile; `npm ci` cannot be used because the registry reachable
+# here lacks Biome's non-Linux optional binaries, which npm ci insists on
+# finding in the lockfile.
 stamp=node_modules/.vmlive-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   echo "vmlive: installing npm dependencies" >&2
-  npm ci --no-audit --no-fund >&2
+  npm install --no-audit --no-fund >&2
   cp package-lock.json "$stamp"
 fi
