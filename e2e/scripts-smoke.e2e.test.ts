@@ -134,4 +134,18 @@ describe('performance scripts (smoke)', () => {
     expect(r.code, `${r.out}\n${r.err}`).toBe(0);
     for (const a of ['vmlive', 'novnc', 'cdp']) expect(r.out).toMatch(new RegExp(`static\\s+${a}\\s+1\\s+\\d+`));
   }, 180_000);
+
+  it('bench-controller --quick measures throughput, wake-up latency and memory and prints them', async () => {
+    const r = await run('bench-controller.ts', ['--quick'], 110_000);
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    expect(r.out).toMatch(/req\/s/);
+    expect(r.out).toMatch(/wake/i);
+  }, 120_000);
+
+  it('bench-helper --quick measures CPU per viewer and time to first frame and prints them', async () => {
+    const r = await run('bench-helper.ts', ['--quick'], 110_000);
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    expect(r.out).toMatch(/first decoded frame: median \d+ ms/);
+    expect(r.out).toMatch(/each extra viewer: -?[\d.]+ % of a core/);
+  }, 120_000);
 });
