@@ -13,19 +13,15 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_BASE_FLAGS } from '../../vm-browser-agent/src/sandbox/sandbox-browser.js';
+import { startXvfb as startSandboxXvfb, type XvfbHandle } from '../../vm-browser-agent/src/sandbox/xvfb.js';
 import { PrerequisiteError } from './report.js';
 
-export const CHROMIUM = process.env.VMLIVE_CHROMIUM ?? '/usr/bin/chromium';
+export { CHROMIUM };
 
 const BASE_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
+  ...CHROMIUM_BASE_FLAGS,
   '--no-default-browser-check',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
   '--disable-extensions',
   '--disable-dev-shm-usage',
   // A viewer tab must never be throttled for being "hidden" in headless mode.
@@ -119,46 +115,12 @@ export async function launchChromium(opts: {
   };
 }
 
-export interface Xvfb {
-  display: string;
-  pid: number;
-  stop(): Promise<void>;
-}
+export type Xvfb = XvfbHandle;
 
-/** Xvfb on a free display number (chosen by Xvfb itself via -displayfd). */
+/** Xvfb on a free display number, with a clear error when the xvfb package is missing. */
 export async function startXvfb(width = 1280, height = 720): Promise<Xvfb> {
   requireBinary('/usr/bin/Xvfb', 'xvfb');
-  const child = spawn(
-    '/usr/bin/Xvfb',
-    ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-    },
-  );
-  const display = await new Promise<string>((res, rej) => {
-    let buf = '';
-    const t = setTimeout(() => rej(new Error('Xvfb did not start in 10 s')), 10_000);
-    child.stdio[3]?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('\n')) {
-        clearTimeout(t);
-        res(`:${buf.trim()}`);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      rej(new Error(`Xvfb exited (${code})`));
-    });
-  });
-  child.stderr?.resume();
-  return {
-    display,
-    pid: child.pid ?? 0,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await waitForExit(child, 3000);
-    },
-  };
+  return startSandboxXvfb({ width, height });
 }
 
 /** The playwright Page showing the VM's (sandbox) browser content. */

@@ -5,19 +5,11 @@
  */
 import type { HelperEvent } from '@vmlive/protocol';
 import { type Browser, chromium, type LaunchOptions, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_BASE_FLAGS } from '../../sandbox/sandbox-browser.js';
 import type { HelperProcess } from '../helper-process.js';
 
-export const CHROMIUM_PATH = process.env.VMLIVE_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
+export const CHROMIUM_PATH = CHROMIUM;
+export const CHROMIUM_ARGS = [...CHROMIUM_BASE_FLAGS, '--autoplay-policy=no-user-gesture-required'];
 
 /**
  * Chromium honours only the last --disable-features switch and playwright passes its own list,
