@@ -5,99 +5,49 @@
  * a dead helper ended, snapshots served. The real helper is covered by the
  * e2e suites.
  */
-import { EventEmitter } from 'node:events';
-import type { HelperCommand, HelperEvent } from '@vmlive/protocol';
+import type { HelperCommand } from '@vmlive/protocol';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Controller, startController } from '../../master-controller/src/server.js';
 import { ControllerClient } from './controller/controller-client.js';
-import { type DiedInfo, type HelperLike, HelperSupervisor } from './helper-supervisor.js';
+import { HelperSupervisor } from './helper-supervisor.js';
+import { FakeHelper, fakeHelperFactory } from './testing/fake-helper.js';
 import { WebRtcServer } from './webrtc-server.js';
 
 const log = pino({ level: 'silent' });
 
 /** Answers every offer with a fixed SDP and two candidates plus end-of-candidates. */
-class ScriptedHelper extends EventEmitter implements HelperLike {
-  static all: ScriptedHelper[] = [];
-  pid = 4242 + ScriptedHelper.all.length;
-  received: HelperCommand[] = [];
-  constructor() {
-    super();
-    ScriptedHelper.all.push(this);
-  }
-  async start() {
-    return {
-      type: 'ready',
-      peerId: null,
-      version: 't',
-      codec: 'vp8',
-      width: 1280,
-      height: 720,
-      fps: 30,
-      pid: this.pid,
-    } as const;
-  }
-  send(cmd: HelperCommand) {
-    this.received.push(cmd);
-    if (cmd.type === 'remote-description') {
-      const peerId = cmd.peerId;
-      setTimeout(() => {
-        this.event({
-          type: 'local-description',
-          peerId,
-          sdpType: 'answer',
-          sdp: `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=${peerId}\r\n`,
-        });
-        this.event({
-          type: 'local-candidate',
-          peerId,
-          candidate: 'candidate:1 1 UDP 1 127.0.0.1 5000 typ host',
-          sdpMLineIndex: 0,
-        });
-        this.event({
-          type: 'local-candidate',
-          peerId,
-          candidate: 'candidate:2 1 UDP 1 127.0.0.1 5001 typ host',
-          sdpMLineIndex: 0,
-        });
-        this.event({ type: 'local-candidate', peerId, candidate: '', sdpMLineIndex: 0 });
-        this.event({ type: 'peer-state', peerId, ice: 'connected', dtls: 'connected', connection: 'connected' });
-      }, 5);
-    }
-  }
-  event(e: HelperEvent) {
-    this.emit('event', e);
-  }
-  async getStats(): Promise<Extract<HelperEvent, { type: 'stats' }>> {
-    return {
-      type: 'stats',
-      peerId: null,
-      requestId: 1,
-      encoder: {
-        codec: 'vp8',
-        width: 1280,
-        height: 720,
-        fps: 30,
-        bitrateKbps: 900,
-        framesEncoded: 10,
-        keyframesForced: 1,
-        running: true,
-      },
-      peers: {},
-      process: { cpuPercent: 10, rssBytes: 1e6 },
-    };
-  }
-  async snapshot(): Promise<Buffer> {
-    return Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
-  }
-  async stop() {}
-  die() {
-    this.emit('died', { pid: this.pid, code: null, signal: 'SIGKILL' } satisfies DiedInfo);
-  }
-  commands<T extends HelperCommand['type']>(type: T) {
-    return this.received.filter((c): c is Extract<HelperCommand, { type: T }> => c.type === type);
+class ScriptedHelper extends FakeHelper {
+  override send(cmd: HelperCommand) {
+    super.send(cmd);
+    if (cmd.type !== 'remote-description') return;
+    const peerId = cmd.peerId;
+    setTimeout(() => {
+      this.event({
+        type: 'local-description',
+        peerId,
+        sdpType: 'answer',
+        sdp: `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=${peerId}\r\n`,
+      });
+      this.event({
+        type: 'local-candidate',
+        peerId,
+        candidate: 'candidate:1 1 UDP 1 127.0.0.1 5000 typ host',
+        sdpMLineIndex: 0,
+      });
+      this.event({
+        type: 'local-candidate',
+        peerId,
+        candidate: 'candidate:2 1 UDP 1 127.0.0.1 5001 typ host',
+        sdpMLineIndex: 0,
+      });
+      this.event({ type: 'local-candidate', peerId, candidate: '', sdpMLineIndex: 0 });
+      this.event({ type: 'peer-state', peerId, ice: 'connected', dtls: 'connected', connection: 'connected' });
+    }, 5);
   }
 }
+
+let helpers: ScriptedHelper[];
 
 async function until<T>(
   fn: () => T | undefined | false | Promise<T | undefined | false>,
@@ -119,7 +69,6 @@ let vmId: string;
 let api: (method: string, path: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>;
 
 beforeEach(async () => {
-  ScriptedHelper.all = [];
   controller = await startController({ port: 0, host: '127.0.0.1', operatorToken: 'op-secret-token' }, log);
   api = async (method, path, body, token = 'op-secret-token') => {
     const res = await fetch(controller.url + path, {
@@ -133,7 +82,9 @@ beforeEach(async () => {
   };
   const vm = await api('POST', '/api/vms', { name: 'agent-test' });
   vmId = vm.body.vmId;
-  const supervisor = new HelperSupervisor(() => new ScriptedHelper(), log);
+  const factory = fakeHelperFactory(() => new ScriptedHelper());
+  helpers = factory.made;
+  const supervisor = new HelperSupervisor(factory.create, log);
   server = new WebRtcServer({
     client: new ControllerClient({ baseUrl: controller.url, vmId, token: vm.body.vmToken }),
     supervisor,
@@ -177,7 +128,7 @@ describe('webrtc-server against a real controller', () => {
     expect(answer.status).toBe(200);
     expect(answer.body.sdp).toContain(`s=${sessionId}`);
 
-    const helper = ScriptedHelper.all[0] as ScriptedHelper;
+    const helper = helpers[0] as ScriptedHelper;
     expect(helper.commands('add-peer').map((c) => c.peerId)).toEqual([sessionId]);
     expect(helper.commands('remote-description')[0]?.sdp).toBe('v=0\r\nOFFER\r\n');
 
@@ -220,7 +171,7 @@ describe('webrtc-server against a real controller', () => {
     await api('POST', `/api/webrtc/session/${sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, token);
     const take = await api('POST', `/api/vms/${vmId}/control`, { action: 'take', sessionId }, token);
     expect(take.status).toBe(200);
-    const helper = ScriptedHelper.all[0] as ScriptedHelper;
+    const helper = helpers[0] as ScriptedHelper;
     await until(() => helper.commands('set-control-holder').some((c) => c.peerId === sessionId));
     await api('POST', `/api/vms/${vmId}/control`, { action: 'release', sessionId }, token);
     await until(() => helper.commands('set-control-holder').at(-1)?.peerId === null);
@@ -232,7 +183,7 @@ describe('webrtc-server against a real controller', () => {
     await api('GET', `/api/webrtc/session/${sessionId}/answer?wait=5`, undefined, token);
     expect(server.peerCount).toBe(1);
     expect((await api('DELETE', `/api/webrtc/session/${sessionId}`, undefined, token)).status).toBe(204);
-    const helper = ScriptedHelper.all[0] as ScriptedHelper;
+    const helper = helpers[0] as ScriptedHelper;
     await until(() => helper.commands('remove-peer').some((c) => c.peerId === sessionId));
     expect(server.peerCount).toBe(0);
   });
@@ -241,19 +192,17 @@ describe('webrtc-server against a real controller', () => {
     const { token, sessionId } = await viewerSession();
     await api('POST', `/api/webrtc/session/${sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, token);
     await api('GET', `/api/webrtc/session/${sessionId}/answer?wait=5`, undefined, token);
-    (ScriptedHelper.all[0] as ScriptedHelper).die();
+    (helpers[0] as ScriptedHelper).die();
     // The viewer learns its session is gone and reconnects.
     await until(
       async () => (await api('GET', `/api/webrtc/session/${sessionId}/answer`, undefined, token)).status === 404,
     );
-    await until(() => ScriptedHelper.all.length === 2);
+    await until(() => helpers.length === 2);
     const again = await viewerSession();
     await api('POST', `/api/webrtc/session/${again.sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, again.token);
     const answer = await api('GET', `/api/webrtc/session/${again.sessionId}/answer?wait=10`, undefined, again.token);
     expect(answer.status).toBe(200);
-    expect((ScriptedHelper.all[1] as ScriptedHelper).commands('add-peer').map((c) => c.peerId)).toEqual([
-      again.sessionId,
-    ]);
+    expect((helpers[1] as ScriptedHelper).commands('add-peer').map((c) => c.peerId)).toEqual([again.sessionId]);
   });
 
   it('uploads a snapshot when a viewer asks the controller for one', async () => {

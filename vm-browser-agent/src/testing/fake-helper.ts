@@ -1,0 +1,96 @@
+/**
+ * In-process stand-in for the GStreamer helper in the agent's unit tests: it
+ * records the commands it is sent and dies on demand. The real helper is
+ * exercised by the e2e suites.
+ */
+import { EventEmitter } from 'node:events';
+import type { HelperCommand, HelperEvent } from '@vmlive/protocol';
+import type { DiedInfo, HelperLike } from '../helper-supervisor.js';
+
+type StatsEvent = Extract<HelperEvent, { type: 'stats' }>;
+
+export class FakeHelper extends EventEmitter implements HelperLike {
+  // Above Linux's pid_max, so a test that kills a fake helper can never hit a real process.
+  static nextPid = 10_000_000;
+  readonly pid = FakeHelper.nextPid++;
+  readonly received: HelperCommand[] = [];
+  /** When set, liveness probes (getStats) fail as if the helper hung. */
+  wedged = false;
+
+  /** @param failStartWith exit code with which start() fails, or null to start fine */
+  constructor(private readonly failStartWith: number | null = null) {
+    super();
+  }
+
+  async start() {
+    if (this.failStartWith !== null) {
+      throw Object.assign(new Error('early exit'), { exitCode: this.failStartWith });
+    }
+    return {
+      type: 'ready',
+      peerId: null,
+      version: 't',
+      codec: 'vp8',
+      width: 1280,
+      height: 720,
+      fps: 30,
+      pid: this.pid,
+    } as const;
+  }
+
+  send(cmd: HelperCommand): void {
+    this.received.push(cmd);
+  }
+
+  async getStats(): Promise<StatsEvent> {
+    if (this.wedged) throw new Error('timed out');
+    return {
+      type: 'stats',
+      peerId: null,
+      requestId: 1,
+      encoder: {
+        codec: 'vp8',
+        width: 1280,
+        height: 720,
+        fps: 30,
+        bitrateKbps: 900,
+        framesEncoded: 10,
+        keyframesForced: 1,
+        running: true,
+      },
+      peers: {},
+      process: { cpuPercent: 10, rssBytes: 1e6 },
+    };
+  }
+
+  async snapshot(): Promise<Buffer> {
+    return Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
+  }
+
+  async stop(): Promise<void> {}
+
+  event(e: HelperEvent): void {
+    this.emit('event', e);
+  }
+
+  die(code: number | null = null, signal: NodeJS.Signals | null = 'SIGKILL'): void {
+    this.emit('died', { pid: this.pid, code, signal } satisfies DiedInfo);
+  }
+
+  commands<T extends HelperCommand['type']>(type: T): Extract<HelperCommand, { type: T }>[] {
+    return this.received.filter((c): c is Extract<HelperCommand, { type: T }> => c.type === type);
+  }
+}
+
+/** A helper factory for HelperSupervisor that keeps every helper it made, in order. */
+export function fakeHelperFactory<H extends FakeHelper>(make: (n: number) => H) {
+  const made: H[] = [];
+  return {
+    made,
+    create: () => {
+      const h = make(made.length + 1);
+      made.push(h);
+      return h;
+    },
+  };
+}
