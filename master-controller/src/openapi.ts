@@ -398,11 +398,16 @@ const SCHEMAS: Record<string, Json> = {
   },
   CreateSessionResponse: {
     type: 'object',
-    required: ['sessionId', 'iceServers', 'expiresAt'],
+    required: ['sessionId', 'iceServers', 'expiresAt', 'vmOnline'],
     properties: {
       sessionId: { type: 'string' },
       iceServers: { type: 'array', items: { type: 'object', description: 'RTCIceServer from VMLIVE_ICE_SERVERS' } },
       expiresAt: { type: 'integer', description: 'ms epoch at which the session ends if left idle' },
+      vmOnline: {
+        type: 'boolean',
+        description:
+          "whether the VM's agent is polling or heartbeating now; when false no answer will come soon, so a viewer can say 'VM offline' at once",
+      },
     },
   },
   SessionDescription: {

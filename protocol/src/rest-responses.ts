@@ -48,6 +48,7 @@ export const CreateSessionResponseSchema = z.object({
     }),
   ),
   expiresAt: z.number(),
+  vmOnline: z.boolean().optional(),
 });
 
 export const ErrorBodySchema = z.object({

@@ -141,6 +141,12 @@ export interface CreateSessionResponse {
   sessionId: string;
   iceServers: IceServer[];
   expiresAt: number;
+  /**
+   * Whether the VM's agent is polling or heartbeating right now. When false a
+   * viewer can say "VM offline" at once instead of waiting for an answer that
+   * will not come. (Optional for clients of older controllers.)
+   */
+  vmOnline?: boolean;
 }
 
 export interface PostCandidateResponse {

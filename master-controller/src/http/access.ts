@@ -62,3 +62,11 @@ export async function loadSession(ctx: Ctx, req: Request, p: Principal): Promise
   bindLog(req, { sessionId, vmId: s.vmId });
   return [s, sessionSide(p, s)];
 }
+
+/** Online: the VM's agent has a sessions long-poll open, or heartbeated within `vmOnlineS`. */
+export function isVmOnline(ctx: Ctx, vm: VmRecord, now: number): boolean {
+  return (
+    (ctx.vmPolling.get(vm.vmId) ?? 0) > 0 ||
+    (vm.lastSeenAt !== null && now - vm.lastSeenAt <= ctx.config.vmOnlineS * 1000)
+  );
+}

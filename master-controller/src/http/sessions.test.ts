@@ -19,6 +19,17 @@ describe('session rows', () => {
     expect(r.body.expiresAt).toBeGreaterThan(before);
   });
 
+  it('POST /api/webrtc/session says whether the VM is online: false until its agent heartbeats', async () => {
+    const vm = await t.createVm();
+    const viewer = await t.viewerToken(vm.vmId, 'view');
+    const before = await t.call('POST', '/api/webrtc/session', { token: viewer, body: { vmId: vm.vmId } });
+    expect(before.body.vmOnline).toBe(false);
+    const hb = await t.call('POST', `/api/vms/${vm.vmId}/heartbeat`, { token: vm.vmToken, body: {} });
+    expect(hb.status).toBe(204);
+    const after = await t.call('POST', '/api/webrtc/session', { token: viewer, body: { vmId: vm.vmId } });
+    expect(after.body.vmOnline).toBe(true);
+  });
+
   it('the operator can open a session too', async () => {
     const vm = await t.createVm();
     const r = await t.call('POST', '/api/webrtc/session', { body: { vmId: vm.vmId } });

@@ -25,6 +25,7 @@ export const CreateSessionResponseSchema: z.ZodType<CreateSessionResponse> = z.o
   sessionId: z.string().min(1),
   iceServers: z.array(IceServer),
   expiresAt: z.number(),
+  vmOnline: z.boolean().optional(),
 });
 
 export const AnswerSchema: z.ZodType<SessionDescription> = z.object({

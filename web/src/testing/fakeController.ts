@@ -57,6 +57,9 @@ export class FakeController {
     return this.route(method, url, body, signal);
   };
 
+  /** What POST /api/webrtc/session reports as `vmOnline`. */
+  vmOnline = true;
+
   private async route(method: string, url: URL, body: unknown, signal?: AbortSignal): Promise<Response> {
     const parts = url.pathname.split('/').filter(Boolean); // api webrtc session :id ...
     if (method === 'POST' && url.pathname === '/api/webrtc/session') {
@@ -64,7 +67,12 @@ export class FakeController {
       if (failure) return error(failure.status, failure.code);
       const id = `s${this.nextSession++}`;
       this.sessions.set(id, { id, offer: null, answer: null, vmCandidates: [], browserCandidates: [], ended: false });
-      return json(201, { sessionId: id, iceServers: [{ urls: 'stun:stun.example' }], expiresAt: Date.now() + 60_000 });
+      return json(201, {
+        sessionId: id,
+        iceServers: [{ urls: 'stun:stun.example' }],
+        expiresAt: Date.now() + 60_000,
+        vmOnline: this.vmOnline,
+      });
     }
     if (parts[0] === 'api' && parts[1] === 'webrtc' && parts[2] === 'session' && parts[3]) {
       const session = this.sessions.get(parts[3]);

@@ -185,6 +185,19 @@ describe('ViewerConnection', () => {
     expect(connection.state.reason.code).toBe('no-answer');
   });
 
+  it('says "VM offline" at once when the controller reports no agent, posts no offer, and connects once it is back', async () => {
+    controller.vmOnline = false;
+    connect();
+    await until(() => connection.state.reason.code === 'vm-offline', 'vm-offline');
+    expect(connection.state.phase).toBe('reconnecting');
+    expect([...controller.sessions.values()].every((s) => s.offer === null)).toBe(true);
+    controller.vmOnline = true;
+    await until(() => [...controller.sessions.values()].some((s) => s.offer !== null), 'an offer once online');
+    const online = [...controller.sessions.values()].find((s) => s.offer !== null);
+    await bringUp(online?.id ?? '');
+    await reachPhase('connected');
+  });
+
   it('fails without retrying when the token is rejected (401)', async () => {
     controller.createSessionFailures.push({ status: 401, code: 'token_expired' });
     connect();

@@ -250,6 +250,12 @@ export class ViewerConnection {
     }
     attempt.sessionId = session.sessionId;
     this.emit('session', session.sessionId);
+    if (session.vmOnline === false) {
+      // No agent is polling: no answer will come. Say so now and retry with backoff
+      // rather than spending the answer timeout on a silent "connecting".
+      this.lose(attempt, { code: 'vm-offline' });
+      return;
+    }
 
     const pc = new this.PC({ iceServers: session.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     attempt.pc = pc;

@@ -16,7 +16,7 @@ import { Router } from 'express';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError, errors } from '../../errors.js';
 import { topics } from '../../store/types.js';
-import { authenticate, loadSession } from '../access.js';
+import { authenticate, isVmOnline, loadSession } from '../access.js';
 import type { Ctx } from '../context.js';
 import { parseBody, parseNonNegInt, parseWait, sessionIdParam } from '../validate.js';
 
@@ -45,6 +45,7 @@ export function sessionRoutes(ctx: Ctx): Router {
       sessionId,
       iceServers: config.iceServers,
       expiresAt: now + config.sessionIdleTtlS * 1000,
+      vmOnline: isVmOnline(ctx, vm, now),
     };
     res.status(201).json(out);
   });

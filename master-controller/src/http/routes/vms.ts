@@ -11,17 +11,14 @@ import {
 import { Router } from 'express';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError } from '../../errors.js';
-import { topics, type VmRecord } from '../../store/types.js';
-import { authenticate, loadVm, requireOperator, requireVmToken } from '../access.js';
+import { topics } from '../../store/types.js';
+import { authenticate, isVmOnline, loadVm, requireOperator, requireVmToken } from '../access.js';
 import type { Ctx } from '../context.js';
 import { parseBody, parseEnum, parseWait } from '../validate.js';
 
 export function vmRoutes(ctx: Ctx): Router {
   const r = Router();
   const { store, config } = ctx;
-
-  const isOnline = (vm: VmRecord, now: number) =>
-    (ctx.vmPolling.get(vm.vmId) ?? 0) > 0 || (vm.lastSeenAt !== null && now - vm.lastSeenAt <= config.vmOnlineS * 1000);
 
   r.post('/api/vms', async (req, res) => {
     requireOperator(await authenticate(ctx, req));
@@ -41,7 +38,7 @@ export function vmRoutes(ctx: Ctx): Router {
       vms.push({
         vmId: vm.vmId,
         name: vm.name,
-        online: isOnline(vm, now),
+        online: isVmOnline(ctx, vm, now),
         lastSeenAt: vm.lastSeenAt,
         viewers: await store.countVmSessions(vm.vmId),
         control: vm.control,
