@@ -135,21 +135,7 @@ export async function openNovncViewer(
   wsUrl: string,
   opts: ViewerOptions = {},
 ): Promise<ViewerHandle> {
-  const page = await openPage(browser, server, 'viewer-novnc.html');
-  const startedWall = Date.now();
-  await page.evaluate((c) => (window as unknown as { viewer: { start(c: unknown): Promise<void> } }).viewer.start(c), {
-    url: wsUrl,
-    ...opts,
-  });
-  return {
-    page,
-    startedWall,
-    drain: () => drainIn(page),
-    stop: async () => {
-      await page.evaluate(() => (window as unknown as { viewer: { stop(): void } }).viewer.stop()).catch(() => {});
-      await page.close().catch(() => {});
-    },
-  };
+  return openWebSocketViewer(browser, server, 'viewer-novnc.html', wsUrl, opts);
 }
 
 export async function openCdpViewer(
@@ -157,8 +143,18 @@ export async function openCdpViewer(
   server: PageServer,
   opts: ViewerOptions = {},
 ): Promise<ViewerHandle> {
-  const page = await openPage(browser, server, 'viewer-cdp.html');
-  const url = `${server.origin.replace('http', 'ws')}/relay`;
+  return openWebSocketViewer(browser, server, 'viewer-cdp.html', `${server.origin.replace('http', 'ws')}/relay`, opts);
+}
+
+/** The noVNC and CDP pages share one shape: `viewer.start({url, ...opts})` against a WebSocket, then drain. */
+async function openWebSocketViewer(
+  browser: Browser,
+  server: PageServer,
+  pageName: string,
+  url: string,
+  opts: ViewerOptions,
+): Promise<ViewerHandle> {
+  const page = await openPage(browser, server, pageName);
   const startedWall = Date.now();
   await page.evaluate((c) => (window as unknown as { viewer: { start(c: unknown): Promise<void> } }).viewer.start(c), {
     url,
