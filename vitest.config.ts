@@ -27,6 +27,17 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        resolve: { alias },
+        test: {
+          // Builds the golden image and boots VMs from it (rootfs/): root, minutes, one test at a time.
+          name: 'vm',
+          include: ['e2e/**/*.vm.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 1_800_000,
+        },
+      },
     ],
   },
 });

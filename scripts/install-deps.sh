@@ -13,6 +13,8 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-x
   flake8
   x11vnc websockify novnc
+  # The golden VM image (rootfs/build.sh) and its VMs (rootfs/vm.sh).
+  debootstrap e2fsprogs openssl curl iproute2 systemd-container qemu-system-x86 qemu-utils
 )
 
 missing=()

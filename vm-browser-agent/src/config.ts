@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_HELPER_SCRIPT } from './helper/helper-process.js';
 import { int, json, oneOf, parseConfig, str, url } from './util/config-table.js';
 
 const IceServers = z.array(
@@ -20,6 +21,11 @@ export const AGENT_SETTINGS = {
   height: int('VMLIVE_HEIGHT', 720, 'encoded height', 120, 2160),
   fps: int('VMLIVE_FPS', 30, 'capture and encode frame rate', 1, 60),
   python: str('VMLIVE_HELPER_PYTHON', '/usr/bin/python3', 'Python with GObject (Debian python3-gi)'),
+  helperScript: str(
+    'VMLIVE_HELPER_SCRIPT',
+    DEFAULT_HELPER_SCRIPT,
+    'GStreamer helper entry script (the VM image bundles the agent, so it names the path)',
+  ),
   iceServers: json('VMLIVE_ICE_SERVERS', [] as z.infer<typeof IceServers>, 'ICE servers for the VM side, JSON', (v) =>
     IceServers.parse(v),
   ),

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     () =>
       new HelperProcess({
         python: config.python,
+        script: config.helperScript,
         display: config.display,
         codec: config.codec,
         width: config.width,

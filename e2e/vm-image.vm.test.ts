@@ -1,0 +1,326 @@
+/**
+ * The golden image end to end: build it (or reuse the cached build of the same
+ * inputs), start a controller on the host, provision VMs from it with
+ * rootfs/vm.sh, watch one through the controller from a host Chromium, and
+ * check that destroy leaves nothing behind. Needs root (debootstrap, nspawn,
+ * namespaces, tap) and the packages scripts/install-deps.sh installs.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Controller, startController } from '../master-controller/src/server.js';
+import { openRestViewer } from './rest-viewer.js';
+import { launchViewerBrowser, REPO_ROOT } from './system.js';
+
+const BUILD = join(REPO_ROOT, 'rootfs/build.sh');
+const VM = join(REPO_ROOT, 'rootfs/vm.sh');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Runs a command to completion; its stderr streams to ours so long builds show progress. */
+function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<Run> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      if (env.VMLIVE_TEST_ECHO) process.stderr.write(d);
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error(`${cmd} ${args.join(' ')} timed out after ${timeoutMs} ms\n${stderr.slice(-4000)}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 });
+    });
+  });
+}
+
+function readMeta(stateDir: string, name: string): Record<string, string> {
+  const text = readFileSync(join(stateDir, name, 'vm.meta'), 'utf8');
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes whose root directory or command line mentions `path`. */
+function processesUsing(path: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const root = readlinkSync(`/proc/${entry}/root`);
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (root.startsWith(path) || cmdline.includes(path)) found.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+async function shell(cmd: string): Promise<string> {
+  return (await run('/bin/sh', ['-c', cmd], {}, 10_000)).stdout;
+}
+
+/** Everything destroy must have removed, as evidence: empty lists mean clean. */
+async function leftovers(stateDir: string, name: string, meta: Record<string, string>) {
+  const netns = (await shell('ip netns list')).split('\n').filter((l) => l.startsWith(`vmlive-${meta.INDEX} `));
+  const links = (await shell(`ip -o link show ${meta.HOST_IF} 2>/dev/null`)).trim();
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(join(stateDir, name)));
+  return {
+    processes: processesUsing(join(stateDir, name)),
+    netns,
+    links: links ? [links] : [],
+    mounts,
+    stateDirExists: existsSync(join(stateDir, name)),
+  };
+}
+
+interface VmListEntry {
+  vmId: string;
+  name: string;
+  online: boolean;
+}
+
+describe('golden VM image', () => {
+  let controller: Controller;
+  let controllerUrl: string;
+  let stateDir: string;
+  let image: string;
+  let browser: Browser | undefined;
+
+  async function listVms(): Promise<VmListEntry[]> {
+    const res = await fetch(`${controllerUrl}/api/vms`, {
+      headers: { authorization: `Bearer ${controller.operatorToken}` },
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { vms: VmListEntry[] }).vms;
+  }
+
+  function vm(args: string[], timeoutMs = 120_000): Promise<Run> {
+    return run(VM, args, { VMLIVE_STATE_DIR: stateDir }, timeoutMs);
+  }
+
+  beforeAll(async () => {
+    expect(process.getuid?.(), 'the VM image tests need root (debootstrap, nspawn, netns, tap)').toBe(0);
+    const build = await run(BUILD, [], { VMLIVE_TEST_ECHO: '1' }, 25 * 60_000);
+    expect(build.code, build.stderr.slice(-4000)).toBe(0);
+    image = build.stdout.trim().split('\n').at(-1) ?? '';
+    process.stderr.write(`[vm-image] build.sh finished in ${build.seconds.toFixed(1)} s: ${image}\n`);
+    const manifest = JSON.parse(readFileSync(join(image, 'manifest.json'), 'utf8')) as {
+      packages: Record<string, string>;
+      node: { version: string };
+    };
+    // The manifest records what the build installed, not just what it asked for.
+    expect(manifest.packages.chromium).toMatch(/\d/);
+    expect(manifest.packages['gstreamer1.0-nice']).toMatch(/\d/);
+    expect(manifest.node.version).toMatch(/^20\./);
+    for (const f of ['disk.ext4', 'vmlinuz', 'initrd.img', 'rootfs/opt/vmlive/agent/main.mjs']) {
+      expect(existsSync(join(image, f)), f).toBe(true);
+    }
+    expect(readFileSync(join(image, 'rootfs/etc/machine-id'), 'utf8')).toBe('');
+    expect(existsSync(join(image, 'rootfs/etc/vmlive/vm.env')), 'no VM identity in the golden image').toBe(false);
+
+    stateDir = mkdtempSync(join(tmpdir(), 'vmlive-vms-'));
+    // The VMs reach the controller over their link to the host, so it listens on every address.
+    controller = await startController({ host: '0.0.0.0', port: 0, logLevel: 'warn' });
+    controllerUrl = `http://127.0.0.1:${new URL(controller.url).port}`;
+  }, 30 * 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (stateDir) {
+      await vm(['destroy', '--all']).catch(() => undefined);
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+    await controller?.close();
+  }, 120_000);
+
+  it('rejects bad provision arguments with exit 2, naming the option, and creates nothing', async () => {
+    const r = await vm(['provision', 'bad', '--runtime', 'xen', '--controller', controllerUrl]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--runtime');
+    const noName = await vm(['provision', 'Bad_Name', '--controller', controllerUrl, '--operator-token', 'x']);
+    expect(noName.code).toBe(2);
+    expect(noName.stderr).toContain('NAME');
+    expect(existsSync(join(stateDir, 'bad'))).toBe(false);
+    expect(await listVms()).toEqual([]);
+  });
+
+  it('undoes a provision that fails: controller unreachable from the VM', async () => {
+    // A controller that listens on loopback only cannot be reached over the VM's link.
+    const loopbackOnly = await startController({ host: '127.0.0.1', port: 0, logLevel: 'warn' });
+    try {
+      const r = await vm([
+        'provision',
+        'unreachable',
+        '--controller',
+        loopbackOnly.url,
+        '--operator-token',
+        loopbackOnly.operatorToken,
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('cannot reach the controller');
+      expect(existsSync(join(stateDir, 'unreachable'))).toBe(false);
+      expect(await shell('ip netns list')).not.toMatch(/^vmlive-/m);
+      expect(await shell('ip -o link show')).not.toMatch(/: vmlive\d+[@:]/);
+    } finally {
+      await loopbackOnly.close();
+    }
+  });
+
+  it('a container VM comes online within 20 s, streams 1280x720 to a host viewer, and destroy leaves nothing', async () => {
+    const t0 = performance.now();
+    const provisioned = await vm(
+      [
+        'provision',
+        'e2e-ct',
+        '--controller',
+        controllerUrl,
+        '--operator-token',
+        controller.operatorToken,
+        '--wait',
+        '20',
+      ],
+      60_000,
+    );
+    expect(provisioned.code, provisioned.stderr).toBe(0);
+    const [name, vmId] = provisioned.stdout.trim().split('\t');
+    expect(name).toBe('e2e-ct');
+    const listed = (await listVms()).find((v) => v.vmId === vmId);
+    const onlineSeconds = (performance.now() - t0) / 1000;
+    expect(listed?.online).toBe(true);
+    expect(onlineSeconds).toBeLessThan(20);
+    process.stderr.write(`[vm-image] container VM online ${onlineSeconds.toFixed(1)} s after provision started\n`);
+
+    const list = await vm(['list', '--json']);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ name: 'e2e-ct', runtime: 'container', state: 'running', vmId }),
+    ]);
+
+    const tokenRes = await fetch(`${controllerUrl}/api/vms/${vmId}/viewer-tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${controller.operatorToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'view', ttlSeconds: 600 }),
+    });
+    expect(tokenRes.status).toBe(201);
+    const { token } = (await tokenRes.json()) as { token: string };
+    browser = await launchViewerBrowser();
+    const viewer = await openRestViewer(browser, { controllerUrl, vmId: vmId ?? '', token });
+    const stats = await viewer.waitFrames(60, 60_000);
+    expect(stats.frameWidth).toBe(1280);
+    expect(stats.frameHeight).toBe(720);
+    process.stderr.write(`[vm-image] viewer decoded ${stats.framesDecoded} frames, ${stats.bytesReceived} bytes\n`);
+    await viewer.close();
+
+    const meta = readMeta(stateDir, 'e2e-ct');
+    const pid = Number(readFileSync(join(stateDir, 'e2e-ct/pid'), 'utf8'));
+    expect(pidAlive(pid)).toBe(true);
+    const before = await leftovers(stateDir, 'e2e-ct', meta);
+    expect(before.netns).toHaveLength(1);
+    expect(before.mounts.length).toBeGreaterThan(0);
+
+    const destroyed = await vm([
+      'destroy',
+      'e2e-ct',
+      '--delete-from-controller',
+      '--operator-token',
+      controller.operatorToken,
+    ]);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    expect(pidAlive(pid)).toBe(false);
+    expect(await leftovers(stateDir, 'e2e-ct', meta)).toEqual({
+      processes: [],
+      netns: [],
+      links: [],
+      mounts: [],
+      stateDirExists: false,
+    });
+    expect((await listVms()).map((v) => v.vmId)).not.toContain(vmId);
+  }, 180_000);
+
+  it('a QEMU VM boots the same image with its agent active and registered', async () => {
+    const t0 = performance.now();
+    const provisioned = await vm(
+      [
+        'provision',
+        'e2e-qemu',
+        '--runtime',
+        'qemu',
+        '--controller',
+        controllerUrl,
+        '--operator-token',
+        controller.operatorToken,
+        '--wait',
+        '420',
+      ],
+      480_000,
+    );
+    expect(provisioned.code, `${provisioned.stderr}\n${readConsole(stateDir, 'e2e-qemu')}`).toBe(0);
+    const vmId = provisioned.stdout.trim().split('\t')[1];
+    const onlineSeconds = (performance.now() - t0) / 1000;
+    process.stderr.write(
+      `[vm-image] QEMU VM (${readMeta(stateDir, 'e2e-qemu').ACCEL}) online in ${onlineSeconds.toFixed(1)} s\n`,
+    );
+    expect((await listVms()).find((v) => v.vmId === vmId)?.online).toBe(true);
+    // systemd reports each unit on the serial console.
+    expect(readConsole(stateDir, 'e2e-qemu')).toMatch(/Started .*vmlive-agent\.service/);
+
+    const meta = readMeta(stateDir, 'e2e-qemu');
+    const pid = Number(readFileSync(join(stateDir, 'e2e-qemu/pid'), 'utf8'));
+    const destroyed = await vm([
+      'destroy',
+      'e2e-qemu',
+      '--delete-from-controller',
+      '--operator-token',
+      controller.operatorToken,
+    ]);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    expect(pidAlive(pid)).toBe(false);
+    expect(await leftovers(stateDir, 'e2e-qemu', meta)).toEqual({
+      processes: [],
+      netns: [],
+      links: [],
+      mounts: [],
+      stateDirExists: false,
+    });
+  }, 540_000);
+});
+
+function readConsole(stateDir: string, name: string): string {
+  try {
+    return readFileSync(join(stateDir, name, 'console.log'), 'utf8');
+  } catch {
+    return '';
+  }
+}
