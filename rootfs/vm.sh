@@ -222,6 +222,7 @@ cmd_provision() {
   local created_in_controller=0
   PROVISIONING=$name
   # On any failure from here on: undo everything, including the controller entry we made.
+  # shellcheck disable=SC2154 # rc is assigned inside the trap string
   trap 'rc=$?; if [ -n "${PROVISIONING:-}" ]; then
           echo "$PROG: provisioning $PROVISIONING failed; undoing it" >&2
           [ "$created_in_controller" = 0 ] || controller DELETE "/api/vms/$vm_id" >/dev/null 2>&1 || true
@@ -326,7 +327,7 @@ EOF
     qemu-img create -q -f qcow2 -F raw -b "$image/disk.ext4" "$d/disk.qcow2"
     mkdir -p "$d/config"
     install -m 0600 "$env_file" "$d/config/vm.env"
-    mkfs.ext4 -q -F -L vmlive-cfg -d "$d/config" "$d/config.img" 4M
+    mkfs.ext4 -q -F -L vmlive-cfg -d "$d/config" "$d/config.img" 4M >/dev/null
     rm -rf "$d/config"
     local accel cpu
     if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by rootfs/build.sh and rootfs/vm.sh: messages, prerequisite checks and
 # small helpers. Sourced, never run. Callers set PROG before sourcing.
 
