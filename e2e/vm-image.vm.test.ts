@@ -92,7 +92,7 @@ async function shell(cmd: string): Promise<string> {
 
 /** Everything destroy must have removed, as evidence: empty lists mean clean. */
 async function leftovers(stateDir: string, name: string, meta: Record<string, string>) {
-  const netns = (await shell('ip netns list')).split('\n').filter((l) => l.startsWith(`vmlive-${meta.INDEX} `));
+  const netns = (await shell('ip netns list')).split('\n').filter((l) => l.split(' ')[0] === `vmlive-${meta.INDEX}`);
   const links = (await shell(`ip -o link show ${meta.HOST_IF} 2>/dev/null`)).trim();
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -103,8 +103,12 @@ async function leftovers(stateDir: string, name: string, meta: Record<string, st
     links: links ? [links] : [],
     mounts,
     stateDirExists: existsSync(join(stateDir, name)),
+    // The shared forwarding table goes with the host's last VM.
+    firewallTable: (await run('nft', ['list', 'table', 'ip', 'vmlive'], {}, 10_000)).code === 0,
   };
 }
+
+const CLEAN = { processes: [], netns: [], links: [], mounts: [], stateDirExists: false, firewallTable: false };
 
 interface VmListEntry {
   vmId: string;
@@ -216,6 +220,22 @@ describe('golden VM image', () => {
     expect(asNobody.stderr).toContain('must run as root');
   });
 
+  it('a build that fails leaves no partial stage and no chroot mounts, and shows why', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'vmlive-build-'));
+    try {
+      // Nothing listens on port 9: debootstrap fails at its first download.
+      const r = await run(BUILD, ['--out', out, '--mirror', 'http://127.0.0.1:9/debian'], {}, 120_000);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('last lines of');
+      expect(r.stderr).toContain('nothing partial was kept');
+      expect(readdirSync(join(out, 'cache')).filter((f) => f.endsWith('.partial'))).toEqual([]);
+      expect(readdirSync(join(out, 'images'))).toEqual([]);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(out);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('rejects bad provision arguments with exit 2, naming the option, and creates nothing', async () => {
     const r = await vm(['provision', 'bad', '--runtime', 'xen', '--controller', controllerUrl]);
     expect(r.code).toBe(2);
@@ -298,14 +318,83 @@ describe('golden VM image', () => {
     ]);
     expect(destroyed.code, destroyed.stderr).toBe(0);
     expect(pidAlive(pid)).toBe(false);
-    expect(await leftovers(stateDir, 'e2e-ct', meta)).toEqual({
-      processes: [],
-      netns: [],
-      links: [],
-      mounts: [],
-      stateDirExists: false,
-    });
+    expect(await leftovers(stateDir, 'e2e-ct', meta)).toEqual(CLEAN);
     expect((await listVms()).map((v) => v.vmId)).not.toContain(vmId);
+  }, 180_000);
+
+  it('container VMs reach other networks through the host, never each other; --no-nat ones reach only the host', async () => {
+    // "Elsewhere": a network namespace behind its own link from the host, with an HTTP server that answers with the
+    // address it saw, so masquerading shows.
+    await shell('ip netns add vmlt-elsewhere && ip link add vmlt-else0 type veth peer name eth0 netns vmlt-elsewhere');
+    await shell('ip addr add 198.51.100.1/30 dev vmlt-else0 && ip link set vmlt-else0 up');
+    await shell('ip -n vmlt-elsewhere link set eth0 up && ip -n vmlt-elsewhere addr add 198.51.100.2/30 dev eth0');
+    const server = spawn('ip', [
+      'netns',
+      'exec',
+      'vmlt-elsewhere',
+      process.execPath,
+      '-e',
+      "require('node:http').createServer((q, r) => r.end(q.socket.remoteAddress)).listen(8099, '198.51.100.2')",
+    ]);
+    const names = ['e2e-nat', 'e2e-nonat'];
+    try {
+      const nat = await vm([
+        'provision',
+        'e2e-nat',
+        '--controller',
+        controllerUrl,
+        '--operator-token',
+        controller.operatorToken,
+        '--wait',
+        '0',
+      ]);
+      expect(nat.code, nat.stderr).toBe(0);
+      const noNat = await vm([
+        'provision',
+        'e2e-nonat',
+        '--no-nat',
+        '--controller',
+        controllerUrl,
+        '--operator-token',
+        controller.operatorToken,
+        '--wait',
+        '0',
+      ]);
+      expect(noNat.code, noNat.stderr).toBe(0);
+      const [a, b] = names.map((n) => readMeta(stateDir, n));
+      const fetchFrom = (m: Record<string, string> | undefined, url: string) =>
+        run('ip', ['netns', 'exec', `vmlive-${m?.INDEX}`, 'curl', '-sS', '--max-time', '3', url], {}, 10_000);
+
+      const seen = await fetchFrom(a, 'http://198.51.100.2:8099/');
+      expect(seen.code, seen.stderr).toBe(0);
+      expect(seen.stdout).toBe('198.51.100.1'); // the host's address on that link: masqueraded
+      expect((await fetchFrom(b, 'http://198.51.100.2:8099/')).code).not.toBe(0);
+      // Both still reach the controller on their host end.
+      expect((await fetchFrom(b, `http://${b?.HOST_ADDR}:${new URL(controllerUrl).port}/healthz`)).stdout).toContain(
+        'ok',
+      );
+      // Not each other: A to B's address, where nothing answers only if the packet was dropped on the way
+      // (a reset would come back at once: curl exit 7; a drop times out: exit 28).
+      const across = await fetchFrom(a, `http://${b?.GUEST_ADDR}:9/`);
+      expect(across.code).toBe(28);
+      const resolv = readFileSync(join(stateDir, 'e2e-nat/root/etc/resolv.conf'), 'utf8');
+      expect(resolv).not.toContain('127.0.0.');
+    } finally {
+      server.kill();
+      await shell('ip netns delete vmlt-elsewhere; ip link delete vmlt-else0');
+      const metas = names
+        .filter((n) => existsSync(join(stateDir, n, 'vm.meta')))
+        .map((n) => [n, readMeta(stateDir, n)] as const);
+      const destroyed = await vm([
+        'destroy',
+        ...names,
+        '--delete-from-controller',
+        '--operator-token',
+        controller.operatorToken,
+      ]);
+      expect(destroyed.code, destroyed.stderr).toBe(0);
+      for (const [n, m] of metas) expect(await leftovers(stateDir, n, m)).toEqual(CLEAN);
+    }
   }, 180_000);
 
   it('a QEMU VM boots the same image with its agent active and registered', async () => {
@@ -349,13 +438,7 @@ describe('golden VM image', () => {
     ]);
     expect(destroyed.code, destroyed.stderr).toBe(0);
     expect(pidAlive(pid)).toBe(false);
-    expect(await leftovers(stateDir, 'e2e-qemu', meta)).toEqual({
-      processes: [],
-      netns: [],
-      links: [],
-      mounts: [],
-      stateDirExists: false,
-    });
+    expect(await leftovers(stateDir, 'e2e-qemu', meta)).toEqual(CLEAN);
   }, 720_000);
 });
 

@@ -242,6 +242,8 @@ assemble_image() {
   ln -s /etc/machine-id "$root/var/lib/dbus/machine-id"
   echo vmlive-vm >"$root/etc/hostname"
   printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+  # debootstrap copied the build host's resolver; each VM gets its own at provision time.
+  : >"$root/etc/resolv.conf"
   printf '# / comes from the kernel command line (QEMU) or the container runtime.\n' >"$root/etc/fstab"
   rm -rf "$root/var/cache/apt/"*.bin "$root/var/lib/apt/lists/"* "$root/tmp/"*
 }

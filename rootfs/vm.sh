@@ -16,7 +16,9 @@
 #              image's disk.ext4, a tap link, and a small config disk carrying
 #              /etc/vmlive/vm.env. KVM when the CPU offers vmx/svm, else TCG.
 # Each VM gets a /30 from 10.231.0.0/16 (VMLIVE_NET_PREFIX changes the first two
-# octets): the host end is .1 of it, the VM .2.
+# octets): the host end is .1 of it, the VM .2. VMs reach other networks through
+# the host (IPv4 forwarding and an nftables masquerade in table "ip vmlive"),
+# never each other; nothing outside the host opens a connection to a VM.
 #
 # provision options:
 #   --runtime container|qemu   (default: container)
@@ -35,6 +37,9 @@
 #   --memory MB --cpus N       QEMU only (default: 2048 MB, 2 CPUs)
 #   --wait SECONDS             how long to wait for "online" (default: 60 container,
 #                              300 qemu; 0 returns once booting)
+#   --no-nat                   the VM reaches the host only (no forwarding, no masquerade)
+#   --dns "IP..."              the VM's name servers (default: the host's, unless
+#                              they are loopback addresses the VM cannot use)
 # destroy stops the VM, removes its disk overlay, network link and state; with
 # --delete-from-controller it also deletes the VM from the controller.
 #
@@ -119,6 +124,55 @@ vm_online() {
 }
 
 # ---------------------------------------------------------------------------
+# Forwarding: one nftables table for every VM on the host, made with the first
+# VM and removed with the last vmlive link.
+
+firewall_setup() {
+  nft list table ip vmlive >/dev/null 2>&1 && return 0
+  nft -f - <<EOF
+table ip vmlive {
+  set nat_ifs {
+    type ifname
+    comment "host ends of the links of VMs provisioned with NAT"
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    iifname @nat_ifs oifname != "vmlive*" masquerade
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "vmlive*" oifname "vmlive*" drop comment "VMs never reach each other"
+    iifname @nat_ifs accept
+    iifname "vmlive*" drop comment "a VM provisioned with --no-nat reaches the host only"
+    oifname "vmlive*" ct state established,related accept
+    oifname "vmlive*" drop comment "nothing outside opens a connection to a VM"
+  }
+}
+EOF
+}
+
+nat_enable() {
+  sysctl -qw net.ipv4.ip_forward=1
+  nft add element ip vmlive nat_ifs "{ $1 }"
+}
+
+firewall_release() {
+  local ifname=$1
+  command -v nft >/dev/null 2>&1 || return 0
+  nft list table ip vmlive >/dev/null 2>&1 || return 0
+  [ -z "$ifname" ] || nft delete element ip vmlive nat_ifs "{ $ifname }" 2>/dev/null || true
+  ip -o link show | grep -qE '^[0-9]+: vmlive[0-9]+[@:]' && return 0
+  nft delete table ip vmlive
+}
+
+# The host's IPv4 name servers, minus loopback ones (a stub resolver on the
+# host's lo is not reachable from a VM).
+host_dns() {
+  sed -n 's/^nameserver[[:space:]]\{1,\}\([0-9.]*\)[[:space:]]*$/\1/p' /etc/resolv.conf 2>/dev/null |
+    grep -vE '^(127\.|$)' | head -3 | tr '\n' ' ' | sed 's/ $//'
+}
+
+# ---------------------------------------------------------------------------
 # Teardown: every step tolerates a half-made VM, so it serves destroy and a
 # failed provision alike.
 
@@ -149,13 +203,14 @@ teardown() {
     ! ip link show "$(host_if_name "$idx")" >/dev/null 2>&1 || ip link delete "$(host_if_name "$idx")" 2>/dev/null || true
   fi
   rm -rf "$d"
+  firewall_release "$([ -z "$idx" ] || host_if_name "$idx")"
 }
 
 # ---------------------------------------------------------------------------
 
 cmd_provision() {
   local name="" runtime=container image=$REPO/rootfs/build/images/current start_url="" codec=vp8
-  local memory=2048 cpus=2 wait="" guest_controller="" vm_id="" vm_token=""
+  local memory=2048 cpus=2 wait="" guest_controller="" vm_id="" vm_token="" nat=1 dns=__host__
   CONTROLLER=${VMLIVE_CONTROLLER_URL:-}
   OPERATOR_TOKEN=${VMLIVE_OPERATOR_TOKEN:-}
   while [ $# -gt 0 ]; do
@@ -172,6 +227,8 @@ cmd_provision() {
       --memory) memory=${2:-}; shift 2 || bad_usage "--memory needs MB" ;;
       --cpus) cpus=${2:-}; shift 2 || bad_usage "--cpus needs a number" ;;
       --wait) wait=${2:-}; shift 2 || bad_usage "--wait needs seconds" ;;
+      --no-nat) nat=0; shift ;;
+      --dns) dns=${2:-}; shift 2 || bad_usage "--dns needs addresses" ;;
       -h | --help) usage; exit 0 ;;
       -*) bad_usage "unknown option: $1" ;;
       *) [ -z "$name" ] || bad_usage "one NAME only (got $name and $1)"; name=$1; shift ;;
@@ -186,6 +243,11 @@ cmd_provision() {
   [ -n "$wait" ] || wait=$([ "$runtime" = qemu ] && echo 300 || echo 60)
   [[ "$wait" =~ ^[0-9]+$ ]] || bad_usage "--wait must be seconds: $wait"
   [ -n "$CONTROLLER" ] || bad_usage "--controller is required (or VMLIVE_CONTROLLER_URL)"
+  [ "$dns" != __host__ ] || dns=$(host_dns)
+  local ns_ip
+  for ns_ip in $dns; do
+    [[ "$ns_ip" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || bad_usage "--dns takes IPv4 addresses: $ns_ip"
+  done
   [[ "$CONTROLLER" =~ ^https?://[^/]+ ]] || bad_usage "--controller must be an http(s) URL: $CONTROLLER"
   CONTROLLER=${CONTROLLER%/}
   if [ -n "$vm_id" ] || [ -n "$vm_token" ]; then
@@ -195,7 +257,7 @@ cmd_provision() {
   fi
 
   need_root "it creates network links, mounts and VMs"
-  need_cmds ip:iproute2 curl:curl node:nodejs flock:util-linux
+  need_cmds ip:iproute2 curl:curl node:nodejs flock:util-linux nft:nftables sysctl:procps
   if [ "$runtime" = container ]; then
     need_cmds systemd-nspawn:systemd-container mount:mount
     grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || die "the kernel lacks overlayfs (container VMs need it)"
@@ -237,6 +299,7 @@ cmd_provision() {
   cat >"$d/vm.meta" <<EOF
 NAME=$name
 RUNTIME=$runtime
+NAT=$nat
 INDEX=$idx
 IMAGE=$image
 HOST_ADDR=$host_addr
@@ -260,6 +323,8 @@ EOF
   fi
   ip addr add "$host_addr/30" dev "$ifname"
   ip link set "$ifname" up
+  firewall_setup
+  [ "$nat" -eq 0 ] || nat_enable "$ifname"
 
   if [ -z "$guest_controller" ]; then
     guest_controller=$(sed -E "s#^(https?://)(\[[^]]*\]|[^/:]+)#\1$host_addr#" <<<"$CONTROLLER")
@@ -299,6 +364,7 @@ VMLIVE_CODEC=$codec
 VMLIVE_NET_MAC=$mac
 VMLIVE_NET_ADDR=$guest_addr/30
 VMLIVE_NET_GATEWAY=$host_addr
+VMLIVE_NET_DNS="$dns"
 EOF
     [ -z "$start_url" ] || echo "VMLIVE_START_URL=$start_url" >>"$env_file"
   )
@@ -308,6 +374,8 @@ EOF
     mount -t overlay "vmlive-$name" -o "lowerdir=$image/rootfs,upperdir=$d/upper,workdir=$d/work" "$d/root"
     install -D -m 0600 "$env_file" "$d/root/etc/vmlive/vm.env"
     echo "$name" >"$d/root/etc/hostname"
+    rm -f "$d/root/etc/resolv.conf"
+    for ns_ip in $dns; do echo "nameserver $ns_ip"; done >"$d/root/etc/resolv.conf"
     # --register=no and --keep-unit: the host's init need not be systemd.
     setsid systemd-nspawn --quiet --boot --register=no --keep-unit --directory="$d/root" \
       --machine="vmlive-$name" --hostname="$name" --network-namespace-path="/run/netns/$ns" \

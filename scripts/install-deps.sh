@@ -14,7 +14,7 @@ APT_PACKAGES=(
   flake8
   x11vnc websockify novnc
   # The golden VM image (rootfs/build.sh) and its VMs (rootfs/vm.sh).
-  debootstrap e2fsprogs openssl curl iproute2 systemd-container qemu-system-x86 qemu-utils
+  debootstrap e2fsprogs openssl curl iproute2 nftables procps systemd-container qemu-system-x86 qemu-utils
 )
 
 missing=()
