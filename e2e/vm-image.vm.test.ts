@@ -302,7 +302,36 @@ describe('golden VM image', () => {
     expect(stats.frameWidth).toBe(1280);
     expect(stats.frameHeight).toBe(720);
 
+    // The kiosk browser answers DevTools inside the VM, showing the start page, and only there.
     const meta = readMeta(stateDir, 'e2e-ct');
+    const pages = await run(
+      'ip',
+      [
+        'netns',
+        'exec',
+        `vmlive-${meta.INDEX}`,
+        'curl',
+        '-sS',
+        '--retry',
+        '20',
+        '--retry-connrefused',
+        '--retry-delay',
+        '1',
+        'http://127.0.0.1:9222/json/list',
+      ],
+      {},
+      60_000,
+    );
+    expect(pages.code, pages.stderr).toBe(0);
+    expect(pages.stdout).toContain('file:///opt/vmlive/pages/demo.html');
+    const fromHost = await run(
+      'curl',
+      ['-sS', '--max-time', '3', `http://${meta.GUEST_ADDR}:9222/json/version`],
+      {},
+      10_000,
+    );
+    expect(fromHost.code).toBe(7); // connection refused: nothing listens on the VM's link address
+
     const pid = Number(readFileSync(join(stateDir, 'e2e-ct/pid'), 'utf8'));
     expect(pidAlive(pid)).toBe(true);
     const before = await leftovers(stateDir, 'e2e-ct', meta);
