@@ -3,7 +3,8 @@
     [capture bin, locked state]
     ximagesrc use-damage=false show-pointer=false ! video/x-raw,framerate=FPS/1
       ! queue leaky=downstream max-size-buffers=1        raw frames only: if the encoder falls
-      ! videoconvert ! videoscale ! video/x-raw,I420,WxH   behind, the oldest raw frame is dropped
+      ! videoconvert n-threads=2 ! videoscale             behind, the oldest raw frame is dropped
+      ! video/x-raw,I420,WxH
       ! vp8enc | x264enc [! h264parse]                   (never encoded RTP: that loses keyframes)
     ! tee allow-not-linked=true  -> per-viewer branches (peer.py)
 
@@ -32,10 +33,12 @@ def encoder_description(cfg: Config) -> str:
         # threads=1: on 2 cores libvpx worker threads spin and collapse to 4-6 fps when the other
         # core is busy. deadline=1 = realtime; lag-in-frames=0 = no look-ahead; error-resilient=1
         # so a lost frame only damages itself; a short CBR buffer (ms) keeps bursts small.
+        # static-threshold=1 skips only macroblocks that match exactly (no quality cost), so a
+        # mostly still page encodes in 5-6 ms instead of 10 (scripts/README.md, "Where the ms go").
         return ('vp8enc name=encoder deadline=1 cpu-used=%d threads=1 lag-in-frames=0 error-resilient=default '
                 'end-usage=cbr target-bitrate=%d keyframe-max-dist=%d buffer-size=500 buffer-initial-size=300 '
                 'buffer-optimal-size=400 undershoot=95 overshoot=15 max-quantizer=56 min-quantizer=4 '
-                'static-threshold=0 dropframe-threshold=0'
+                'static-threshold=1 dropframe-threshold=0'
                 % (cfg.vp8_cpu_used, cfg.bitrate_kbps * 1000, gop))
     # x264 zerolatency: no B-frames, no lookahead, no frame threads; ultrafast = Constrained Baseline.
     return ('x264enc name=encoder tune=zerolatency speed-preset=ultrafast threads=1 sliced-threads=false '
@@ -67,7 +70,7 @@ class SharedEncoder:
         desc = ('ximagesrc name=capture display-name=%s use-damage=false show-pointer=false '
                 '! video/x-raw,framerate=%d/1 '
                 '! queue name=rawq leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 '
-                '! videoconvert ! videoscale '
+                '! videoconvert n-threads=2 ! videoscale '
                 '! video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1 '
                 '! %s'
                 % (cfg.display, cfg.fps, cfg.width, cfg.height, encoder_description(cfg)))
