@@ -78,6 +78,9 @@ interface SummaryRow {
   runs: number;
   failed: number;
   p50: number;
+  /** Lowest and highest per-run p50: runs differ by the phase between the capture tick and the page's paints. */
+  p50Min: number;
+  p50Max: number;
   p95: number;
   fps: number;
   kBps: number;
@@ -379,6 +382,8 @@ async function main(): Promise<number> {
         runs: rs.length,
         failed: rows.filter((r) => r.approach === a && r.case === c && r.error).length,
         p50: m((r) => r.p50),
+        p50Min: Math.min(...rs.map((r) => r.p50 ?? Number.POSITIVE_INFINITY)),
+        p50Max: Math.max(...rs.map((r) => r.p50 ?? Number.NEGATIVE_INFINITY)),
         p95: m((r) => r.p95),
         fps: m((r) => r.fps),
         kBps: m((r) => r.kBps),
@@ -403,6 +408,7 @@ async function main(): Promise<number> {
         'approach',
         'runs',
         'p50 ms',
+        'p50 range',
         'p95 ms',
         'fps',
         'decoded fps',
@@ -420,6 +426,7 @@ async function main(): Promise<number> {
         s.approach,
         `${s.runs}${s.failed ? ` (${s.failed} failed)` : ''}`,
         fmt(s.p50),
+        Number.isFinite(s.p50Min) ? `${fmt(s.p50Min)}–${fmt(s.p50Max)}` : '-',
         fmt(s.p95),
         fmt(s.fps, 1),
         fmt(s.decodedFps, 1),
@@ -437,7 +444,9 @@ async function main(): Promise<number> {
   console.log(
     'sender CPU: vmlive = GStreamer helper; novnc = x11vnc + websockify; cdp = sandbox Chromium minus its own load without screencast.\n' +
       'CPU in % of one core (2 cores = 200 %). kB/s: vmlive from getStats bytesReceived, novnc/cdp counted on the WebSocket.\n' +
-      'fps: distinct clock values the viewer showed per second; decoded fps (vmlive): frames the decoder produced (getStats).',
+      'fps: distinct clock values the viewer showed per second; decoded fps (vmlive): frames the decoder produced (getStats).\n' +
+      "p50 range: lowest–highest p50 of single runs. A run's p50 depends on the phase between the capture tick and the\n" +
+      'page paints, fixed for the run, so single runs of one setting differ by 10-25 ms: compare medians of 5+ repeats.',
   );
 
   // Targets of issue 5, vmlive against noVNC measured in the same run.
