@@ -77,10 +77,14 @@ meta_get() { env_get "$STATE_DIR/$1/vm.meta" "$2"; }
 
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
+# The VM's nspawn or QEMU process, if it still runs. Its command line names the VM,
+# so a pid reused after a host reboot is not mistaken for it.
 vm_pid() {
   local d=$STATE_DIR/$1 pid
   pid=$(cat "$d/pid" 2>/dev/null || true)
-  alive "$pid" && echo "$pid"
+  if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "vmlive-$1 "; then
+    echo "$pid"
+  fi
   return 0
 }
 
