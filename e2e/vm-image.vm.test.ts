@@ -157,6 +157,35 @@ describe('golden VM image', () => {
     return run(VM, args, { VMLIVE_STATE_DIR: stateDir }, timeoutMs);
   }
 
+  /** Provisions VM `name` against the test controller, creating it there with the operator token. */
+  function provision(name: string, extra: string[], timeoutMs?: number): Promise<Run> {
+    const args = ['provision', name, '--controller', controllerUrl, '--operator-token', controller.operatorToken];
+    return vm([...args, ...extra], timeoutMs);
+  }
+
+  /** Destroys the VMs (and their controller entries) and checks that nothing of any of them is left. */
+  async function destroyLeavingNothing(names: string[]): Promise<void> {
+    const vms = names
+      .filter((n) => existsSync(join(stateDir, n, 'vm.meta')))
+      .map((n) => ({
+        name: n,
+        meta: readMeta(stateDir, n),
+        pid: Number(readFileSync(join(stateDir, n, 'pid'), 'utf8')),
+      }));
+    const destroyed = await vm([
+      'destroy',
+      ...names,
+      '--delete-from-controller',
+      '--operator-token',
+      controller.operatorToken,
+    ]);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    for (const v of vms) {
+      expect(pidAlive(v.pid), v.name).toBe(false);
+      expect(await leftovers(stateDir, v.name, v.meta)).toEqual(CLEAN);
+    }
+  }
+
   beforeAll(async () => {
     expect(process.getuid?.(), 'the VM image tests need root (debootstrap, nspawn, netns, tap)').toBe(0);
     const build = await run(BUILD, [], { VMLIVE_TEST_ECHO: '1' }, 25 * 60_000);
@@ -271,19 +300,7 @@ describe('golden VM image', () => {
 
   it('a container VM comes online within 20 s, streams 1280x720 to a host viewer, and destroy leaves nothing', async () => {
     const t0 = performance.now();
-    const provisioned = await vm(
-      [
-        'provision',
-        'e2e-ct',
-        '--controller',
-        controllerUrl,
-        '--operator-token',
-        controller.operatorToken,
-        '--wait',
-        '20',
-      ],
-      60_000,
-    );
+    const provisioned = await provision('e2e-ct', ['--wait', '20'], 60_000);
     expect(provisioned.code, provisioned.stderr).toBe(0);
     const [name, vmId] = provisioned.stdout.trim().split('\t');
     expect(name).toBe('e2e-ct');
@@ -338,16 +355,7 @@ describe('golden VM image', () => {
     expect(before.netns).toHaveLength(1);
     expect(before.mounts.length).toBeGreaterThan(0);
 
-    const destroyed = await vm([
-      'destroy',
-      'e2e-ct',
-      '--delete-from-controller',
-      '--operator-token',
-      controller.operatorToken,
-    ]);
-    expect(destroyed.code, destroyed.stderr).toBe(0);
-    expect(pidAlive(pid)).toBe(false);
-    expect(await leftovers(stateDir, 'e2e-ct', meta)).toEqual(CLEAN);
+    await destroyLeavingNothing(['e2e-ct']);
     expect((await listVms()).map((v) => v.vmId)).not.toContain(vmId);
   }, 180_000);
 
@@ -367,28 +375,9 @@ describe('golden VM image', () => {
     ]);
     const names = ['e2e-nat', 'e2e-nonat'];
     try {
-      const nat = await vm([
-        'provision',
-        'e2e-nat',
-        '--controller',
-        controllerUrl,
-        '--operator-token',
-        controller.operatorToken,
-        '--wait',
-        '0',
-      ]);
+      const nat = await provision('e2e-nat', ['--wait', '0']);
       expect(nat.code, nat.stderr).toBe(0);
-      const noNat = await vm([
-        'provision',
-        'e2e-nonat',
-        '--no-nat',
-        '--controller',
-        controllerUrl,
-        '--operator-token',
-        controller.operatorToken,
-        '--wait',
-        '0',
-      ]);
+      const noNat = await provision('e2e-nonat', ['--no-nat', '--wait', '0']);
       expect(noNat.code, noNat.stderr).toBe(0);
       const [a, b] = names.map((n) => readMeta(stateDir, n));
       const fetchFrom = (m: Record<string, string> | undefined, url: string) =>
@@ -411,38 +400,13 @@ describe('golden VM image', () => {
     } finally {
       server.kill();
       await shell('ip netns delete vmlt-elsewhere; ip link delete vmlt-else0');
-      const metas = names
-        .filter((n) => existsSync(join(stateDir, n, 'vm.meta')))
-        .map((n) => [n, readMeta(stateDir, n)] as const);
-      const destroyed = await vm([
-        'destroy',
-        ...names,
-        '--delete-from-controller',
-        '--operator-token',
-        controller.operatorToken,
-      ]);
-      expect(destroyed.code, destroyed.stderr).toBe(0);
-      for (const [n, m] of metas) expect(await leftovers(stateDir, n, m)).toEqual(CLEAN);
+      await destroyLeavingNothing(names);
     }
   }, 180_000);
 
   it('a QEMU VM boots the same image with its agent active and registered', async () => {
     const t0 = performance.now();
-    const provisioned = await vm(
-      [
-        'provision',
-        'e2e-qemu',
-        '--runtime',
-        'qemu',
-        '--controller',
-        controllerUrl,
-        '--operator-token',
-        controller.operatorToken,
-        '--wait',
-        '420',
-      ],
-      480_000,
-    );
+    const provisioned = await provision('e2e-qemu', ['--runtime', 'qemu', '--wait', '420'], 480_000);
     expect(provisioned.code, `${provisioned.stderr}\n${readConsole(stateDir, 'e2e-qemu')}`).toBe(0);
     const vmId = provisioned.stdout.trim().split('\t')[1];
     const onlineSeconds = (performance.now() - t0) / 1000;
@@ -456,18 +420,7 @@ describe('golden VM image', () => {
     const stats = await watch(vmId ?? '', 30, 180_000);
     expect(stats.frameWidth).toBe(1280);
 
-    const meta = readMeta(stateDir, 'e2e-qemu');
-    const pid = Number(readFileSync(join(stateDir, 'e2e-qemu/pid'), 'utf8'));
-    const destroyed = await vm([
-      'destroy',
-      'e2e-qemu',
-      '--delete-from-controller',
-      '--operator-token',
-      controller.operatorToken,
-    ]);
-    expect(destroyed.code, destroyed.stderr).toBe(0);
-    expect(pidAlive(pid)).toBe(false);
-    expect(await leftovers(stateDir, 'e2e-qemu', meta)).toEqual(CLEAN);
+    await destroyLeavingNothing(['e2e-qemu']);
   }, 720_000);
 });
 
