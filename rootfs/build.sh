@@ -61,7 +61,7 @@ done
 
 need_root "debootstrap, chroot and mkfs need it"
 need_cmds debootstrap:debootstrap chroot:coreutils mkfs.ext4:e2fsprogs node:nodejs npm:npm \
-  sha256sum:coreutils tar:tar gzip:gzip
+  sha256sum:coreutils tar:tar gzip:gzip openssl:openssl base64:coreutils
 [ -x "$REPO/node_modules/.bin/tsc" ] && [ -x "$REPO/node_modules/.bin/esbuild" ] ||
   die "the repo's npm dependencies are missing: run scripts/install-deps.sh (or ./vmlive image, which does)"
 mkdir -p "$OUT/cache" "$OUT/images"
@@ -188,7 +188,6 @@ fi
 . "$REPO/rootfs/node-runtime.env"
 NODE_TGZ=$OUT/cache/$NODE_RUNTIME_PACKAGE-$NODE_RUNTIME_VERSION.tgz
 tgz_integrity() { printf 'sha512-%s' "$(openssl dgst -sha512 -binary "$1" | base64 -w0)"; }
-need_cmds openssl:openssl base64:coreutils
 if [ ! -f "$NODE_TGZ" ] || [ "$(tgz_integrity "$NODE_TGZ")" != "$NODE_RUNTIME_INTEGRITY" ]; then
   step "fetching $NODE_RUNTIME_PACKAGE@$NODE_RUNTIME_VERSION from the npm registry"
   rm -f "$NODE_TGZ"

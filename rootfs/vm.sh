@@ -339,7 +339,7 @@ EOF
     ip netns exec "$ns" curl -fsS --max-time 5 -o /dev/null "$guest_controller/healthz" ||
       die "the VM cannot reach the controller at $guest_controller/healthz (make it listen on $host_addr or 0.0.0.0, e.g. HOST=0.0.0.0, or pass --guest-controller)"
   else
-    curl -fsS --max-time 5 -o /dev/null "$(sed -E "s#^(https?://)[^/:]+#\1$host_addr#" <<<"$guest_controller")/healthz" 2>/dev/null ||
+    curl -fsS --max-time 5 -o /dev/null "$guest_controller/healthz" 2>/dev/null ||
       warn "the controller does not answer at $guest_controller/healthz from the host; the VM will not come online unless it does"
   fi
 
