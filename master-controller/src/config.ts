@@ -1,205 +1,105 @@
 /**
- * One table of settings: env name, default, parser, help. Parsed and validated
- * once at start, then frozen. A bad value is a ConfigError (main exits 2).
+ * The controller's settings: one table (protocol/src/settings.ts) of env name,
+ * type and range, default and help, parsed once at start and frozen. A bad
+ * value is a ConfigError naming the variable (main exits 2).
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IceServer } from '@vmlive/protocol';
+import { type ConfigOf, IceServer, parseEnv, resolveSettings, setting } from '@vmlive/protocol';
+import { z } from 'zod';
 
-export interface ControllerConfig {
-  port: number;
-  host: string;
-  /** Empty string: generate one at start. */
-  operatorToken: string;
-  /** HS256 secret for VM and viewer tokens. Empty string: generate one at start. */
-  tokenSecret: string;
-  iceServers: IceServer[];
-  sessionIdleTtlS: number;
-  viewerTokenMaxTtlS: number;
-  vmOnlineS: number;
-  maxSessions: number;
-  /** Directory of the built viewer served at `/`; null: serve none. */
-  webDir: string | null;
-  logLevel: string;
-  /** How long close() lets in-flight responses finish before cutting connections. */
-  shutdownGraceMs: number;
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly env: string,
-    message: string,
-  ) {
-    super(`${env}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from '@vmlive/protocol';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEFAULT_WEB_DIR = resolve(REPO_ROOT, 'web', 'dist');
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function int(min: number, max: number) {
-  return (env: string, raw: string): number => {
-    if (!/^\d+$/.test(raw.trim())) throw new ConfigError(env, `expected an integer, got ${JSON.stringify(raw)}`);
-    const n = Number(raw);
-    if (n < min || n > max) throw new ConfigError(env, `must be between ${min} and ${max}, got ${n}`);
-    return n;
-  };
-}
+const iceUrl = z.string().regex(/^(stuns?|turns?):/, 'urls must be stun:, turn: or turns: URLs');
+const ConfigIceServers = z.array(
+  IceServer.extend({ urls: z.union([iceUrl, z.array(iceUrl).min(1, 'urls must not be empty')]) }),
+  { error: 'must be a JSON array of RTCIceServer objects' },
+);
 
-function iceServers(env: string, raw: string): IceServer[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigError(env, 'is not valid JSON (expected an array of RTCIceServer objects)');
-  }
-  if (!Array.isArray(parsed)) throw new ConfigError(env, 'must be a JSON array of RTCIceServer objects');
-  return parsed.map((s: unknown, i: number): IceServer => {
-    if (typeof s !== 'object' || s === null) throw new ConfigError(env, `[${i}] must be an object`);
-    const { urls, username, credential } = s as Record<string, unknown>;
-    const urlList = Array.isArray(urls) ? urls : [urls];
-    if (urlList.length === 0 || !urlList.every((u) => typeof u === 'string' && /^(stuns?|turns?):/.test(u))) {
-      throw new ConfigError(env, `[${i}].urls must be a stun:/turn:/turns: URL or a non-empty array of them`);
-    }
-    if (username !== undefined && typeof username !== 'string') throw new ConfigError(env, `[${i}].username`);
-    if (credential !== undefined && typeof credential !== 'string') throw new ConfigError(env, `[${i}].credential`);
-    return {
-      urls: urls as string | string[],
-      ...(username !== undefined ? { username } : {}),
-      ...(credential !== undefined ? { credential } : {}),
-    };
-  });
-}
-
-interface Setting<K extends keyof ControllerConfig> {
-  key: K;
-  env: string;
-  help: string;
-  default: () => ControllerConfig[K];
-  parse: (env: string, raw: string) => ControllerConfig[K];
-}
-
-const setting = <K extends keyof ControllerConfig>(s: Setting<K>) => s;
-
-/** The settings table (README/docs list the same names). */
-export const SETTINGS = [
-  setting({ key: 'port', env: 'PORT', help: 'TCP port; 0 = ephemeral', default: () => 8080, parse: int(0, 65535) }),
-  setting({ key: 'host', env: 'HOST', help: 'listen address', default: () => '127.0.0.1', parse: (_e, r) => r }),
-  setting({
-    key: 'operatorToken',
-    env: 'VMLIVE_OPERATOR_TOKEN',
-    help: 'operator bearer token; generated and printed when unset',
-    default: () => '',
-    parse: (env, raw) => {
-      if (raw.length < 16) throw new ConfigError(env, 'must be at least 16 characters');
-      return raw;
-    },
-  }),
-  setting({
-    key: 'tokenSecret',
-    env: 'VMLIVE_TOKEN_SECRET',
-    help: 'HS256 secret signing VM and viewer tokens; generated when unset (tokens then die with the process)',
-    default: () => '',
-    parse: (env, raw) => {
-      if (raw.length < 32) throw new ConfigError(env, 'must be at least 32 characters');
-      return raw;
-    },
-  }),
-  setting({
-    key: 'iceServers',
-    env: 'VMLIVE_ICE_SERVERS',
-    help: 'JSON array of RTCIceServer handed to viewers',
-    default: () => [],
-    parse: iceServers,
-  }),
-  setting({
-    key: 'sessionIdleTtlS',
-    env: 'VMLIVE_SESSION_IDLE_TTL_S',
-    help: 'a session with no call on it for this long ends',
-    default: () => 120,
-    parse: int(1, 86400),
-  }),
-  setting({
-    key: 'viewerTokenMaxTtlS',
-    env: 'VMLIVE_VIEWER_TOKEN_MAX_TTL_S',
-    help: 'largest ttlSeconds a viewer token may ask for',
-    default: () => 86400,
-    parse: int(1, 31 * 86400),
-  }),
-  setting({
-    key: 'vmOnlineS',
-    env: 'VMLIVE_VM_ONLINE_S',
-    help: 'a VM is online while it heartbeated or polled within this many seconds',
-    default: () => 15,
-    parse: int(1, 3600),
-  }),
-  setting({
-    key: 'maxSessions',
-    env: 'VMLIVE_MAX_SESSIONS',
-    help: 'cap on live sessions (429 beyond it), bounding memory',
-    default: () => 100_000,
-    parse: int(1, 10_000_000),
-  }),
-  setting({
-    key: 'webDir',
-    env: 'VMLIVE_WEB_DIR',
+const webDir = setting.custom(
+  'VMLIVE_WEB_DIR',
+  z.string().nullable(),
+  (raw) => {
+    if (raw === '') return null;
+    const dir = resolve(raw);
+    if (!existsSync(dir)) throw new Error(`directory ${dir} does not exist`);
+    return dir;
+  },
+  {
     help: 'built viewer served at / (default web/dist when it exists); empty string disables',
-    default: () => (existsSync(resolve(DEFAULT_WEB_DIR, 'index.html')) ? DEFAULT_WEB_DIR : null),
-    parse: (env, raw) => {
-      if (raw === '') return null;
-      const dir = resolve(raw);
-      if (!existsSync(dir)) throw new ConfigError(env, `directory ${dir} does not exist`);
-      return dir;
-    },
-  }),
-  setting({
-    key: 'logLevel',
-    env: 'LOG_LEVEL',
-    help: `one of ${LOG_LEVELS.join(', ')}`,
-    default: () => 'info',
-    parse: (env, raw) => {
-      if (!LOG_LEVELS.includes(raw)) throw new ConfigError(env, `must be one of ${LOG_LEVELS.join(', ')}`);
+    default: existsSync(resolve(DEFAULT_WEB_DIR, 'index.html')) ? DEFAULT_WEB_DIR : null,
+    emptyIsValue: true,
+  },
+);
+
+/** The settings table (docs/api.md lists the same names). */
+export const SETTINGS = {
+  port: setting.int('PORT', 0, 65535, { default: 8080, help: 'TCP port; 0 = ephemeral' }),
+  host: setting.str('HOST', { default: '127.0.0.1', help: 'listen address' }),
+  operatorToken: setting.custom(
+    'VMLIVE_OPERATOR_TOKEN',
+    z.string(),
+    (raw) => {
+      if (raw.length < 16) throw new Error('must be at least 16 characters');
       return raw;
     },
+    { default: '', help: 'operator bearer token; generated and printed when unset', secret: true },
+  ),
+  tokenSecret: setting.custom(
+    'VMLIVE_TOKEN_SECRET',
+    z.string(),
+    (raw) => {
+      if (raw.length < 32) throw new Error('must be at least 32 characters');
+      return raw;
+    },
+    {
+      default: '',
+      help: 'HS256 secret signing VM and viewer tokens; generated when unset (tokens then die with the process)',
+      secret: true,
+    },
+  ),
+  iceServers: setting.json('VMLIVE_ICE_SERVERS', ConfigIceServers, {
+    default: [],
+    help: 'JSON array of RTCIceServer handed to viewers',
   }),
-  setting({
-    key: 'shutdownGraceMs',
-    env: 'VMLIVE_SHUTDOWN_GRACE_MS',
+  sessionIdleTtlS: setting.int('VMLIVE_SESSION_IDLE_TTL_S', 1, 86400, {
+    default: 120,
+    help: 'a session with no call on it for this long ends',
+  }),
+  viewerTokenMaxTtlS: setting.int('VMLIVE_VIEWER_TOKEN_MAX_TTL_S', 1, 31 * 86400, {
+    default: 86400,
+    help: 'largest ttlSeconds a viewer token may ask for',
+  }),
+  vmOnlineS: setting.int('VMLIVE_VM_ONLINE_S', 1, 3600, {
+    default: 15,
+    help: 'a VM is online while it heartbeated or polled within this many seconds',
+  }),
+  maxSessions: setting.int('VMLIVE_MAX_SESSIONS', 1, 10_000_000, {
+    default: 100_000,
+    help: 'cap on live sessions (429 beyond it), bounding memory',
+  }),
+  webDir,
+  logLevel: setting.oneOf('LOG_LEVEL', LOG_LEVELS, { default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` }),
+  shutdownGraceMs: setting.int('VMLIVE_SHUTDOWN_GRACE_MS', 0, 60_000, {
+    default: 5000,
     help: 'how long shutdown waits for in-flight responses',
-    default: () => 5000,
-    parse: int(0, 60_000),
   }),
-] as const;
+};
 
-export function defaultConfig(): ControllerConfig {
-  const out: Record<string, unknown> = {};
-  for (const s of SETTINGS) out[s.key] = s.default();
-  return out as unknown as ControllerConfig;
-}
+export type ControllerConfig = ConfigOf<typeof SETTINGS>;
 
 /** Parse the environment once. Unset or empty variables take the default (except VMLIVE_WEB_DIR=''). */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
-  const out: Record<string, unknown> = {};
-  for (const s of SETTINGS) {
-    const raw = env[s.env];
-    const unset = raw === undefined || (raw === '' && s.key !== 'webDir');
-    out[s.key] = unset ? s.default() : s.parse(s.env, raw);
-  }
-  return Object.freeze(out) as unknown as ControllerConfig;
+  return parseEnv(SETTINGS, env);
 }
 
-/** Merge a partial (programmatic) config over the defaults, validating what matters. */
+/** Merge a partial (programmatic) config over the defaults, each value checked against its setting's range. */
 export function resolveConfig(partial: Partial<ControllerConfig>): ControllerConfig {
-  const merged = { ...defaultConfig(), ...partial };
-  for (const s of SETTINGS) {
-    const v = merged[s.key];
-    if (typeof v === 'number' && (!Number.isFinite(v) || v < 0)) {
-      throw new ConfigError(s.env, `must be a non-negative number, got ${v}`);
-    }
-  }
-  return Object.freeze(merged);
+  return resolveSettings(SETTINGS, partial);
 }

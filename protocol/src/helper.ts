@@ -5,19 +5,32 @@
  * The Python side mirrors these shapes in vm-browser-agent/helper/vmlive_helper/protocol.py.
  */
 import { z } from 'zod';
+import { IceServer } from './rest.js';
 
 const peerId = z.string().min(1).max(64);
-const IceServerSchema = z.object({
-  urls: z.union([z.string(), z.array(z.string())]),
-  username: z.string().optional(),
-  credential: z.string().optional(),
-});
+
+/**
+ * Codes of the helper's `error` events. The VM agent decides on them
+ * (webrtc-server.ts keeps one table: which end the peer, which are only logged).
+ */
+export const HelperErrorCode = z.enum([
+  'invalid-command', // a line failed validation (a bug in the VM agent)
+  'command-failed', // a valid command raised (logged, nothing else changes)
+  'negotiation-failed', // this peer's offer/answer failed: the peer is unusable
+  'candidate-rejected', // one remote candidate could not be added (ICE uses the others)
+  'pipeline-error', // a GStreamer error; with a peerId it is that viewer's branch
+  'input-failed', // XTEST injection raised
+  'bad-config', // settings rejected at start (exit 42)
+  'missing-dependency', // a typelib or element is missing (exit 42)
+  'startup-failed', // start-up raised (exit 1: retryable)
+]);
+export type HelperErrorCode = z.infer<typeof HelperErrorCode>;
 
 // ---- agent → helper ----
 export const AddPeer = z.object({
   type: z.literal('add-peer'),
   peerId,
-  iceServers: z.array(IceServerSchema).default([]),
+  iceServers: z.array(IceServer).default([]),
 });
 export const RemoteDescription = z.object({
   type: z.literal('remote-description'),
@@ -140,7 +153,7 @@ export const SnapshotResult = z.object({
 export const HelperError = z.object({
   type: z.literal('error'),
   peerId: peerId.nullable(),
-  code: z.string(),
+  code: HelperErrorCode,
   message: z.string(),
 });
 export const HelperLog = z.object({

@@ -1,6 +1,10 @@
-export type { EncoderStats, HelperCommand, HelperEvent, PeerStats } from './helper.js';
+export * from './client.js';
+export * from './errors.js';
+export type { EncoderStats, HelperCommand, HelperErrorCode, HelperEvent, PeerStats } from './helper.js';
 export * as helperProtocol from './helper.js';
 export { HELPER_EXIT_BAD_CONFIG } from './helper.js';
 export * from './input.js';
+export * from './limits.js';
 export * from './rest.js';
-export * from './rest-responses.js';
+export * from './routes.js';
+export * from './settings.js';

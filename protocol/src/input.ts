@@ -47,6 +47,11 @@ export type KeyInput = z.infer<typeof KeyInput>;
 export type TextInput = z.infer<typeof TextInput>;
 
 /** Messages the helper sends back to a viewer on the same channel. */
-export type InputFeedback =
-  | { t: 'control'; granted: boolean }
-  | { t: 'rejected'; reason: 'not-holder' | 'invalid'; detail?: string };
+export const ControlFeedback = z.object({ t: z.literal('control'), granted: z.boolean() });
+export const RejectedFeedback = z.object({
+  t: z.literal('rejected'),
+  reason: z.enum(['not-holder', 'invalid']),
+  detail: z.string().optional(),
+});
+export const InputFeedback = z.discriminatedUnion('t', [ControlFeedback, RejectedFeedback]);
+export type InputFeedback = z.infer<typeof InputFeedback>;

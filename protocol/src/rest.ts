@@ -1,24 +1,12 @@
 /**
- * REST wire contract between the master controller, the VM agent and viewers.
- * One schema per request body, validated at the controller's edge; response
- * types are shared so the agent and the web viewer never cast by hand.
- * The contract is documented in master-controller/openapi.json.
+ * The REST contract's shapes, once: every request body, query and response is a
+ * zod schema here; the TypeScript types are `z.infer` of them. The controller
+ * validates requests with them, every client validates responses with them
+ * (client.ts), and the OpenAPI document is generated from them (routes.ts).
+ * Schemas with a `meta({id})` become named components in the OpenAPI file.
  */
 import { z } from 'zod';
-
-const encoder = new TextEncoder();
-export function utf8Length(s: string): number {
-  return encoder.encode(s).length;
-}
-
-export const LIMITS = Object.freeze({
-  sdpBytes: 64 * 1024,
-  candidateBytes: 1024,
-  candidatesPerSide: 256,
-  jsonBodyBytes: 128 * 1024,
-  snapshotBytes: 2 * 1024 * 1024,
-  maxWaitSeconds: 30,
-});
+import { LIMITS, utf8Length } from './limits.js';
 
 export const ViewerRole = z.enum(['view', 'control']);
 export type ViewerRole = z.infer<typeof ViewerRole>;
@@ -32,10 +20,25 @@ export type ControlMode = z.infer<typeof ControlMode>;
 export const ControlAction = z.enum(['take', 'release', 'pause', 'resume']);
 export type ControlAction = z.infer<typeof ControlAction>;
 
+/** Ids minted by the controller (VMs, sessions): URL-safe, at most 64 characters. */
+export const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+
 const sdpString = z
   .string()
   .min(1, 'sdp must not be empty')
   .refine((s) => utf8Length(s) <= LIMITS.sdpBytes, `sdp exceeds ${LIMITS.sdpBytes} bytes`);
+
+/** RTCIceServer (W3C webrtc-pc §4.2.1), as handed to viewers and to the VM side. */
+export const IceServer = z
+  .object({
+    urls: z.union([z.string(), z.array(z.string()).min(1)]),
+    username: z.string().optional(),
+    credential: z.string().optional(),
+  })
+  .meta({ id: 'IceServer' });
+export type IceServer = z.infer<typeof IceServer>;
+
+// ---- request bodies ----
 
 export const CreateVmBody = z.object({ name: z.string().min(1).max(128).optional() }).strict();
 export type CreateVmBody = z.infer<typeof CreateVmBody>;
@@ -68,101 +71,166 @@ export const CandidateBody = z
   .strict();
 export type CandidateBody = z.infer<typeof CandidateBody>;
 
-export const ControlBody = z.object({ action: ControlAction, sessionId: z.string().min(1).max(64) }).strict();
+/**
+ * `sessionId` names the caller's own session for a viewer (required), the
+ * session to hand control to for an operator `take` (optional: without it the
+ * operator holds control itself); the VM never sends it.
+ */
+export const ControlBody = z.object({ action: ControlAction, sessionId: Id.optional() }).strict();
 export type ControlBody = z.infer<typeof ControlBody>;
+
+// ---- queries (values arrive as strings; `wait` is seconds, cursors are integers) ----
+
+const waitSeconds = z.coerce
+  .number({ error: 'wait must be a number of seconds' })
+  .min(0, 'wait must not be negative')
+  .max(LIMITS.maxWaitSeconds, `wait must be between 0 and ${LIMITS.maxWaitSeconds}`)
+  .default(0)
+  .meta({
+    description: `Long-poll: answer as soon as something new exists, else the empty answer after this many seconds (0–${LIMITS.maxWaitSeconds}, default 0 = plain poll).`,
+  });
+
+const cursor = (description: string) =>
+  z.coerce
+    .number({ error: 'must be a non-negative integer' })
+    .int('must be a non-negative integer')
+    .min(0, 'must be a non-negative integer')
+    .max(Number.MAX_SAFE_INTEGER, 'is too large')
+    .default(0)
+    .meta({ description });
+
+export const WaitQuery = z.object({ wait: waitSeconds });
+
+export const VmSessionsQuery = z.object({
+  state: z.enum(['offered', 'active']).default('offered').meta({ description: 'offered | active' }),
+  since: cursor(
+    '`state=offered` only: the `cursor` of the previous reply (0 to start). Sessions are returned once each: only offers posted after the cursor.',
+  ),
+  controlSince: z.coerce
+    .number({ error: 'must be a non-negative integer' })
+    .int('must be a non-negative integer')
+    .min(0, 'must be a non-negative integer')
+    .optional()
+    .meta({
+      description:
+        'Also return as soon as control.since > this (ms epoch: the `since` of the control state the caller holds); default: the state when the request arrived.',
+    }),
+  wait: waitSeconds,
+});
+export type VmSessionsQuery = z.infer<typeof VmSessionsQuery>;
+
+export const ControlQuery = z.object({
+  since: cursor('Return when control.since > this (ms epoch); default 0 (at once).'),
+  wait: waitSeconds,
+});
+
+export const CandidatesQuery = z.object({
+  since: cursor('cursor from the previous reply'),
+  wait: waitSeconds,
+});
 
 // ---- responses ----
 
-export interface ErrorBody {
-  error: { code: string; message: string; field?: string };
-}
+export const CreateVmResponse = z
+  .object({ vmId: Id, vmToken: z.string().meta({ description: 'JWT; does not expire' }) })
+  .meta({ id: 'CreateVmResponse' });
+export type CreateVmResponse = z.infer<typeof CreateVmResponse>;
 
-export interface IceServer {
-  urls: string | string[];
-  username?: string;
-  credential?: string;
-}
+export const ControlState = z
+  .object({
+    mode: ControlMode,
+    holder: z
+      .string()
+      .nullable()
+      .meta({ description: "sessionId holding control (kept while paused), 'operator', or null" }),
+    since: z.number().int().meta({ description: 'ms epoch of the last change; strictly increasing per VM' }),
+  })
+  .meta({ id: 'ControlState' });
+export type ControlState = z.infer<typeof ControlState>;
 
-export interface CreateVmResponse {
-  vmId: string;
-  vmToken: string;
-}
+export const VmSummary = z
+  .object({
+    vmId: Id,
+    name: z.string(),
+    online: z.boolean(),
+    lastSeenAt: z.number().int().nullable(),
+    viewers: z.number().int().meta({ description: 'live sessions' }),
+    control: ControlState,
+    stats: z.record(z.string(), z.unknown()).optional().meta({ description: 'stats from the last heartbeat' }),
+  })
+  .meta({ id: 'VmSummary' });
+export type VmSummary = z.infer<typeof VmSummary>;
 
-export interface ControlState {
-  mode: ControlMode;
-  /** sessionId of the viewer holding control in mode `user`; 'operator' or null otherwise */
-  holder: string | null;
-  /** ms since epoch of the last change */
-  since: number;
-}
+export const ListVmsResponse = z.object({ vms: z.array(VmSummary) }).meta({ id: 'ListVmsResponse' });
+export type ListVmsResponse = z.infer<typeof ListVmsResponse>;
 
-export interface VmSummary {
-  vmId: string;
-  name: string;
-  online: boolean;
-  lastSeenAt: number | null;
-  viewers: number;
-  control: ControlState;
-  stats?: Record<string, unknown>;
-}
+export const ViewerTokenResponse = z
+  .object({ token: z.string().min(1), expiresAt: z.number().int().meta({ description: 'ms epoch' }) })
+  .meta({ id: 'ViewerTokenResponse' });
+export type ViewerTokenResponse = z.infer<typeof ViewerTokenResponse>;
 
-export interface ListVmsResponse {
-  vms: VmSummary[];
-}
+export const SessionDescription = z
+  .object({ type: z.enum(['offer', 'answer']), sdp: z.string().min(1) })
+  .meta({ id: 'SessionDescription' });
+export type SessionDescription = z.infer<typeof SessionDescription>;
 
-export interface ViewerTokenResponse {
-  token: string;
-  expiresAt: number;
-}
+export const OfferedSession = z
+  .object({
+    sessionId: Id,
+    offer: z.object({ type: z.literal('offer'), sdp: z.string() }),
+    createdAt: z.number().int(),
+  })
+  .meta({ id: 'OfferedSession' });
+export type OfferedSession = z.infer<typeof OfferedSession>;
 
-export interface SessionDescription {
-  type: 'offer' | 'answer';
-  sdp: string;
-}
+export const VmSessionsResponse = z
+  .object({
+    sessions: z.array(OfferedSession),
+    /** Pass as `since` next time (`state=offered`); unchanged when nothing new was offered. */
+    cursor: z.number().int().meta({ description: 'pass as `since` next time (state=offered)' }),
+    control: ControlState.meta({ description: "the VM's control state, so the VM agent learns the holder here" }),
+    snapshotWanted: z
+      .boolean()
+      .meta({ description: 'a viewer asked for a screenshot: PUT /api/vms/{vmId}/snapshot soon' }),
+  })
+  .meta({ id: 'VmSessionsResponse' });
+export type VmSessionsResponse = z.infer<typeof VmSessionsResponse>;
 
-export interface OfferedSession {
-  sessionId: string;
-  offer: { type: 'offer'; sdp: string };
-  createdAt: number;
-}
+export const CreateSessionResponse = z
+  .object({
+    sessionId: Id,
+    iceServers: z.array(IceServer),
+    expiresAt: z.number().int().meta({ description: 'ms epoch at which the session ends if left idle' }),
+    vmOnline: z.boolean().meta({
+      description:
+        "whether the VM agent is polling or heartbeating now; when false no answer will come soon, so a viewer can say 'VM offline' at once",
+    }),
+  })
+  .meta({ id: 'CreateSessionResponse' });
+export type CreateSessionResponse = z.infer<typeof CreateSessionResponse>;
 
-export interface VmSessionsResponse {
-  sessions: OfferedSession[];
-  /** Extension: the VM's control state, so the agent learns the holder on the same long-poll. */
-  control: ControlState;
-  /**
-   * Extension: a viewer asked for a screenshot (GET /api/vms/:vmId/snapshot);
-   * the VM should PUT a JPEG to /api/vms/:vmId/snapshot soon.
-   */
-  snapshotWanted?: boolean;
-}
+export const PostCandidateResponse = z
+  .object({ seq: z.number().int(), timestamp: z.number().int().meta({ description: 'server ms epoch' }) })
+  .meta({ id: 'PostCandidateResponse' });
+export type PostCandidateResponse = z.infer<typeof PostCandidateResponse>;
 
-export interface CreateSessionResponse {
-  sessionId: string;
-  iceServers: IceServer[];
-  expiresAt: number;
-  /**
-   * Whether the VM's agent is polling or heartbeating right now. When false a
-   * viewer can say "VM offline" at once instead of waiting for an answer that
-   * will not come. (Optional for clients of older controllers.)
-   */
-  vmOnline?: boolean;
-}
+export const StoredCandidate = z
+  .object({
+    candidate: z.string().meta({ description: "'' = end-of-candidates" }),
+    sdpMLineIndex: z.number().int().min(0),
+    sdpMid: z.string().nullable(),
+    seq: z.number().int(),
+    timestamp: z.number().int(),
+  })
+  .meta({ id: 'StoredCandidate' });
+export type StoredCandidate = z.infer<typeof StoredCandidate>;
 
-export interface PostCandidateResponse {
-  seq: number;
-  timestamp: number;
-}
+export const CandidatesResponse = z
+  .object({
+    candidates: z.array(StoredCandidate),
+    cursor: z.number().int().meta({ description: 'pass as `since` next time' }),
+  })
+  .meta({ id: 'CandidatesResponse' });
+export type CandidatesResponse = z.infer<typeof CandidatesResponse>;
 
-export interface StoredCandidate {
-  candidate: string;
-  sdpMLineIndex: number;
-  sdpMid: string | null;
-  seq: number;
-  timestamp: number;
-}
-
-export interface CandidatesResponse {
-  candidates: StoredCandidate[];
-  cursor: number;
-}
+export const Health = z.object({ ok: z.literal(true) });

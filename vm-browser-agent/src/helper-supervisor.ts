@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { HELPER_EXIT_BAD_CONFIG, type HelperCommand, type HelperEvent } from '@vmlive/protocol';
 import type { Logger } from 'pino';
+import { HelperError } from './helper/helper-errors.js';
 import { Backoff, sleep } from './util/backoff.js';
 
 type ReadyEvent = Extract<HelperEvent, { type: 'ready' }>;
@@ -22,6 +23,7 @@ export interface DiedInfo {
 /** The part of HelperProcess (helper/helper-process.ts) the supervisor relies on. */
 export interface HelperLike {
   readonly pid: number | undefined;
+  /** Resolves on `ready`; rejects with a HelperError (`retryable: false` for bad-config). */
   start(): Promise<ReadyEvent>;
   send(cmd: HelperCommand): void;
   getStats(peerId: string | null, timeoutMs?: number): Promise<StatsEvent>;
@@ -192,9 +194,13 @@ export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
         return;
       } catch (err) {
         if (this.stopping) return;
-        const code = (err as { exitCode?: unknown }).exitCode;
-        if (code === HELPER_EXIT_BAD_CONFIG) {
-          this.emit('fatal', err instanceof Error ? err : new Error(String(err)));
+        // bad-config (the helper exited HELPER_EXIT_BAD_CONFIG before ready): the same settings
+        // would fail again, so stop instead of restart-looping.
+        if (err instanceof HelperError && !err.retryable) {
+          this.log.error({ code: err.code, err: err.message }, 'helper cannot start; not restarting');
+          this.current?.removeAllListeners();
+          this.current = undefined;
+          this.emit('fatal', err);
           return;
         }
         this.log.warn({ err }, 'helper restart failed');

@@ -1,15 +1,52 @@
 /**
  * One viewer session as seen from the VM: relays the helper's answer and local
  * candidates to the controller (in order, per session) and long-polls the
- * browser's trickled candidates with the server cursor (issue 2: `since` is the
+ * browser's trickled candidates with the server cursor (`since` is the
  * previous `cursor`, so a candidate is never skipped or repeated).
+ *
+ * What a failed write means is decided on the error's registry code
+ * (protocol/src/errors.ts), per operation, in `answerFailure` and
+ * `candidateFailure` below; anything that is not a controller answer
+ * (network, timeout, 5xx) is retried.
  */
-import type { IceServer } from '@vmlive/protocol';
+import { ApiError, type IceServer } from '@vmlive/protocol';
 import type { Logger } from 'pino';
-import { type ControllerClient, ControllerError } from './controller/controller-client.js';
+import { type ControllerClient, isAuthFailure, isGone } from './controller/controller-client.js';
 import { Backoff, sleep } from './util/backoff.js';
 
 export type PeerEndReason = 'session-ended' | 'helper-died' | 'connection-failed' | 'answer-rejected' | 'shutdown';
+
+/** What to do after a write failed: try again, give this one write up, or end the peer. */
+export type WriteVerdict =
+  | { action: 'retry' }
+  | { action: 'drop'; why: string }
+  | { action: 'end'; reason: PeerEndReason };
+
+const RETRY: WriteVerdict = { action: 'retry' };
+
+/** The answer could not be stored. */
+export function answerFailure(err: unknown): WriteVerdict {
+  if (isGone(err) || isAuthFailure(err)) return { action: 'end', reason: 'session-ended' };
+  if (err instanceof ApiError) {
+    // answer_exists / offer_missing: another answer won or the session is not ours to answer;
+    // invalid_body / body_too_large: ours will never be accepted. Either way no answer of ours reaches the viewer.
+    if (err.is('answer_exists', 'offer_missing', 'invalid_body', 'body_too_large', 'invalid_json')) {
+      return { action: 'end', reason: 'answer-rejected' };
+    }
+  }
+  return RETRY;
+}
+
+/** One local candidate could not be stored. */
+export function candidateFailure(err: unknown): WriteVerdict {
+  if (isGone(err) || isAuthFailure(err)) return { action: 'end', reason: 'session-ended' };
+  if (err instanceof ApiError) {
+    // The session goes on: ICE uses the candidates already posted.
+    if (err.is('too_many_candidates')) return { action: 'drop', why: 'candidate limit reached' };
+    if (err.is('invalid_body', 'body_too_large', 'invalid_json')) return { action: 'drop', why: err.message };
+  }
+  return RETRY;
+}
 
 export interface PeerLinkDeps {
   client: ControllerClient;
@@ -17,7 +54,7 @@ export interface PeerLinkDeps {
   longPollSeconds: number;
   /** Feeds one browser candidate to the helper. */
   onRemoteCandidate(candidate: string, sdpMLineIndex: number): void;
-  /** The link ended on its own (session gone); the server removes the peer. */
+  /** The link ended on its own (session gone, answer refused); the server removes the peer. */
   onGone(reason: PeerEndReason): void;
 }
 
@@ -28,6 +65,7 @@ export class PeerLink {
   private readonly abort = new AbortController();
   private outbound: Promise<void> = Promise.resolve();
   private cursor = 0;
+  private candidatesCapped = false;
 
   constructor(
     readonly sessionId: string,
@@ -44,7 +82,7 @@ export class PeerLink {
   }
 
   sendAnswer(sdp: string): void {
-    this.enqueue(async () => {
+    this.enqueue('answer', answerFailure, async () => {
       await this.deps.client.postAnswer(this.sessionId, sdp, this.abort.signal);
       this.answered = true;
       this.deps.log.info('answer posted');
@@ -52,7 +90,11 @@ export class PeerLink {
   }
 
   sendCandidate(candidate: string, sdpMLineIndex: number): void {
-    this.enqueue(() => this.deps.client.postCandidate(this.sessionId, { candidate, sdpMLineIndex }, this.abort.signal));
+    if (this.candidatesCapped) return;
+    this.enqueue('candidate', candidateFailure, async () => {
+      if (this.candidatesCapped) return;
+      await this.deps.client.postCandidate(this.sessionId, { candidate, sdpMLineIndex }, this.abort.signal);
+    });
   }
 
   close(): void {
@@ -60,7 +102,7 @@ export class PeerLink {
   }
 
   /** Outbound writes run one after another so end-of-candidates stays last. */
-  private enqueue(op: () => Promise<void>): void {
+  private enqueue(what: string, verdictOf: (err: unknown) => WriteVerdict, op: () => Promise<void>): void {
     this.outbound = this.outbound.then(async () => {
       if (this.closed) return;
       const backoff = new Backoff(100, 2000);
@@ -70,17 +112,19 @@ export class PeerLink {
           return;
         } catch (err) {
           if (this.closed) return;
-          if (err instanceof ControllerError && err.status === 409) {
-            this.deps.log.warn({ err: err.message }, 'answer rejected: session already answered');
-            this.deps.onGone('answer-rejected');
+          const verdict = verdictOf(err);
+          const code = err instanceof ApiError ? err.code : undefined;
+          if (verdict.action === 'end') {
+            this.deps.log.info({ what, code, reason: verdict.reason }, 'controller refused the write; ending the peer');
+            this.deps.onGone(verdict.reason);
             return;
           }
-          if (err instanceof ControllerError && (err.isGone || err.isAuth || err.status === 400)) {
-            this.deps.log.info({ status: err.status, code: err.code }, 'session no longer accepts writes');
-            this.deps.onGone('session-ended');
+          if (verdict.action === 'drop') {
+            if (code === 'too_many_candidates') this.candidatesCapped = true;
+            this.deps.log.warn({ what, code, why: verdict.why }, 'controller refused the write; dropped');
             return;
           }
-          this.deps.log.warn({ err: describe(err), attempt }, 'controller write failed; retrying');
+          this.deps.log.warn({ what, err: describe(err), attempt }, 'controller write failed; retrying');
           await sleep(backoff.next(), this.abort.signal);
         }
       }
@@ -105,8 +149,11 @@ export class PeerLink {
         this.cursor = res.cursor;
       } catch (err) {
         if (this.closed) return;
-        if (err instanceof ControllerError && (err.isGone || err.isAuth)) {
-          this.deps.log.info({ status: err.status, code: err.code }, 'session ended at the controller');
+        if (isGone(err) || isAuthFailure(err)) {
+          this.deps.log.info(
+            { code: err instanceof ApiError ? err.code : undefined },
+            'session ended at the controller',
+          );
           this.deps.onGone('session-ended');
           return;
         }

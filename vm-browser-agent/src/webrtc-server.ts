@@ -6,15 +6,40 @@
  * deaths (the supervisor restarts it; the lost peers' sessions are ended so
  * their viewers reconnect).
  */
-import type { ControlState, HelperEvent, IceServer, OfferedSession } from '@vmlive/protocol';
+import {
+  ApiError,
+  type ControlState,
+  type HelperErrorCode,
+  type HelperEvent,
+  type IceServer,
+  type OfferedSession,
+} from '@vmlive/protocol';
 import type { Logger } from 'pino';
-import { type ControllerClient, ControllerError } from './controller/controller-client.js';
+import type { ControllerClient } from './controller/controller-client.js';
 import type { HelperSupervisor } from './helper-supervisor.js';
 import { describe, type PeerEndReason, PeerLink } from './peer-link.js';
 import { Backoff, sleep } from './util/backoff.js';
 
 /** A peer the helper never answered is given up (and its session ended) after this. */
 const UNANSWERED_MS = 15_000;
+
+/**
+ * What a helper `error` event with a peerId means for that peer: `end` removes it
+ * and ends its session (the viewer reconnects at once instead of waiting out
+ * UNANSWERED_MS), `log` leaves it alone. One row per code: adding a code to the
+ * protocol without deciding here does not compile.
+ */
+export const HELPER_ERROR_EFFECT: Record<HelperErrorCode, 'end' | 'log'> = {
+  'negotiation-failed': 'end',
+  'pipeline-error': 'end',
+  'invalid-command': 'log',
+  'command-failed': 'log',
+  'candidate-rejected': 'log',
+  'input-failed': 'log',
+  'bad-config': 'log',
+  'missing-dependency': 'log',
+  'startup-failed': 'log',
+};
 
 export interface WebRtcServerOptions {
   client: ControllerClient;
@@ -64,20 +89,33 @@ export class WebRtcServer {
     return this.abort.signal;
   }
 
+  /**
+   * The main long-poll. `since` is the cursor of offered sessions, so each offer
+   * is handed out once; `controlSince` makes a control change answer the poll
+   * even if it happened between two polls.
+   */
   private async sessionsLoop(): Promise<void> {
     const backoff = new Backoff(250, 10_000);
+    let cursor = 0;
     while (!this.signal.aborted) {
       try {
-        const res = await this.opts.client.listSessions('offered', this.opts.longPollSeconds, this.signal);
+        const res = await this.opts.client.listSessions(
+          { state: 'offered', since: cursor, controlSince: this.control.since, waitSeconds: this.opts.longPollSeconds },
+          this.signal,
+        );
         this.markReachable(true);
         backoff.reset();
         this.applyControl(res.control);
         if (res.snapshotWanted) void this.uploadSnapshot();
-        for (const s of res.sessions) if (!this.peers.has(s.sessionId)) this.addPeer(s);
-        // An answered offer leaves the `offered` list; until then, a long-poll
-        // would return it again at once, so pause briefly instead of spinning.
-        if (res.sessions.length > 0 && res.sessions.every((s) => this.peers.has(s.sessionId))) {
-          await sleep(50, this.signal);
+        let handedOver = true;
+        for (const s of res.sessions) {
+          if (!this.peers.has(s.sessionId) && !this.addPeer(s)) handedOver = false;
+        }
+        if (handedOver) {
+          cursor = res.cursor;
+        } else {
+          // The helper is restarting: keep the cursor so these offers come back, and wait for it.
+          await this.helperUp(2000);
         }
       } catch (err) {
         if (this.signal.aborted) return;
@@ -85,6 +123,20 @@ export class WebRtcServer {
         await sleep(backoff.next(), this.signal);
       }
     }
+  }
+
+  private helperUp(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.opts.supervisor.off('up', done);
+        this.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.opts.supervisor.once('up', done);
+      this.signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   private async heartbeatLoop(): Promise<void> {
@@ -110,7 +162,7 @@ export class WebRtcServer {
       await sleep(5000, this.signal);
       if (this.signal.aborted) return;
       try {
-        const res = await this.opts.client.listSessions('active', 0, this.signal);
+        const res = await this.opts.client.listSessions({ state: 'active', waitSeconds: 0 }, this.signal);
         const active = new Set(res.sessions.map((s) => s.sessionId));
         const now = Date.now();
         for (const [id, peer] of this.peers) {
@@ -129,13 +181,14 @@ export class WebRtcServer {
   private markReachable(ok: boolean, err?: unknown): void {
     if (ok && !this.controllerReachable) this.opts.log.info('controller reachable again');
     if (!ok && this.controllerReachable) {
-      const status = err instanceof ControllerError ? err.status : undefined;
-      this.opts.log.warn({ err: describe(err), status }, 'controller unreachable; backing off');
+      const code = err instanceof ApiError ? err.code : undefined;
+      this.opts.log.warn({ err: describe(err), code }, 'controller unreachable; backing off');
     }
     this.controllerReachable = ok;
   }
 
-  private addPeer(s: OfferedSession): void {
+  /** Hands one offer to the helper; false when the helper is not ready (the offer stays at the controller). */
+  private addPeer(s: OfferedSession): boolean {
     const log = this.opts.log.child({ sessionId: s.sessionId });
     const link = new PeerLink(s.sessionId, this.opts.iceServers, {
       client: this.opts.client,
@@ -156,11 +209,12 @@ export class WebRtcServer {
     if (!sent) {
       // Helper restarting: leave the offer at the controller; the next poll retries it.
       log.info('helper not ready; offer left for the next poll');
-      return;
+      return false;
     }
     this.peers.set(s.sessionId, link);
     log.info({ peers: this.peers.size }, 'peer added');
     link.startCandidatePolling();
+    return true;
   }
 
   private removePeer(sessionId: string, reason: PeerEndReason): void {
@@ -203,9 +257,12 @@ export class WebRtcServer {
         return;
       }
       case 'error': {
-        this.opts.log.warn({ sessionId: e.peerId ?? undefined, code: e.code, msg2: e.message }, 'helper error');
-        if (e.peerId && this.peers.has(e.peerId) && e.code.startsWith('peer'))
-          this.removePeer(e.peerId, 'connection-failed');
+        const effect = HELPER_ERROR_EFFECT[e.code];
+        this.opts.log.warn(
+          { sessionId: e.peerId ?? undefined, code: e.code, detail: e.message, effect },
+          'helper error',
+        );
+        if (e.peerId && effect === 'end' && this.peers.has(e.peerId)) this.removePeer(e.peerId, 'connection-failed');
         return;
       }
       default:

@@ -7,11 +7,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LIMITS } from '@vmlive/protocol';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import { LIMITS, routes } from '@vmlive/protocol';
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import type { Ctx } from './context.js';
+import { handle } from './route.js';
 import { controlRoutes } from './routes/control.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { vmRoutes } from './routes/vms.js';
@@ -75,18 +76,20 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): express.Express {
     next(new ApiError('shutting_down', 'the controller is shutting down'));
   });
 
-  app.get('/healthz', (_req, res) => {
+  const open = Router();
+  handle(open, routes.healthz, async (_req, res) => {
     res.json({ ok: true });
   });
-  app.get('/metrics', async (_req, res) => {
+  handle(open, routes.metrics, async (_req, res) => {
     res.setHeader('Content-Type', ctx.metrics.registry.contentType);
     res.send(await ctx.metrics.registry.metrics());
   });
   const openapi = existsSync(OPENAPI_PATH) ? readFileSync(OPENAPI_PATH, 'utf8') : null;
-  app.get('/api/openapi.json', (_req, res) => {
+  handle(open, routes.openapi, async (_req, res) => {
     if (!openapi) throw new ApiError('not_found', 'openapi.json is missing from this build');
     res.type('application/json').send(openapi);
   });
+  app.use(open);
 
   app.use(express.json({ limit: LIMITS.jsonBodyBytes, strict: true }));
   app.use((req: Request, _res: Response, next: NextFunction) => {

@@ -37,6 +37,8 @@ export class MemoryStore implements Store {
   private readonly vms = new Map<string, VmRecord>();
   private readonly sessions = new Map<string, MemSession>();
   private readonly vmSessions = new Map<string, Set<string>>();
+  /** Last offerSeq handed out per VM. */
+  private readonly vmOfferSeq = new Map<string, number>();
   private readonly snapshots = new Map<string, Snapshot>();
   private readonly notifier = new MemoryNotifier();
   private readonly maxSessions: number;
@@ -72,6 +74,7 @@ export class MemoryStore implements Store {
     for (const sessionId of this.vmSessions.get(vmId) ?? []) this.dropSession(sessionId);
     this.vms.delete(vmId);
     this.vmSessions.delete(vmId);
+    this.vmOfferSeq.delete(vmId);
     this.snapshots.delete(vmId);
     this.notifier.publish(topics.vm(vmId));
     this.notifier.publish(topics.snapshot(vmId));
@@ -108,6 +111,7 @@ export class MemoryStore implements Store {
       lastActivityAt: s.createdAt,
       offer: null,
       answer: null,
+      offerSeq: 0,
       seq: 0,
       vmCandidates: null,
       browserCandidates: null,
@@ -134,6 +138,9 @@ export class MemoryStore implements Store {
     if (!s) return 'not_found';
     if (s.offer !== null) return 'exists';
     s.offer = sdp;
+    const seq = (this.vmOfferSeq.get(s.vmId) ?? 0) + 1;
+    this.vmOfferSeq.set(s.vmId, seq);
+    s.offerSeq = seq;
     this.touch(s, now);
     this.notifier.publish(topics.session(sessionId));
     this.notifier.publish(topics.vm(s.vmId));
@@ -211,13 +218,18 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async listVmSessions(vmId: string, state: SessionState): Promise<SessionRecord[]> {
+  async listVmSessions(vmId: string, state: SessionState, sinceOfferSeq = 0): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
     for (const id of this.vmSessions.get(vmId) ?? []) {
       const s = this.sessions.get(id);
       if (!s || s.offer === null) continue;
-      if ((state === 'offered') === (s.answer === null)) out.push(s);
+      if (state === 'active') {
+        if (s.answer !== null) out.push(s);
+      } else if (s.answer === null && s.offerSeq > sinceOfferSeq) {
+        out.push(s);
+      }
     }
+    if (state === 'offered') out.sort((a, b) => a.offerSeq - b.offerSeq);
     return out;
   }
 
@@ -282,6 +294,7 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     this.sessions.clear();
     this.vmSessions.clear();
+    this.vmOfferSeq.clear();
     this.vms.clear();
     this.snapshots.clear();
   }

@@ -28,6 +28,8 @@ export interface SessionRecord {
   lastActivityAt: number;
   offer: string | null;
   answer: string | null;
+  /** Per-VM sequence number given when the offer was set (0 before): the VM's sessions-poll cursor. */
+  offerSeq: number;
 }
 
 export interface Snapshot {
@@ -85,7 +87,11 @@ export interface Store {
   ): Promise<{ candidates: StoredCandidate[]; cursor: number } | undefined>;
   /** Ends a session; if it held control, control returns to `agent`. */
   endSession(sessionId: string, now: number): Promise<boolean>;
-  listVmSessions(vmId: string, state: SessionState): Promise<SessionRecord[]>;
+  /**
+   * `offered`: sessions with an offer and no answer whose offerSeq > `sinceOfferSeq`, in offer order;
+   * `active`: answered sessions (the cursor is ignored).
+   */
+  listVmSessions(vmId: string, state: SessionState, sinceOfferSeq?: number): Promise<SessionRecord[]>;
   countVmSessions(vmId: string): Promise<number>;
 
   /** A viewer wants a snapshot until `until` (wakes the VM's sessions poll). */

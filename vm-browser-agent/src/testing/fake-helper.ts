@@ -4,7 +4,8 @@
  * exercised by the e2e suites.
  */
 import { EventEmitter } from 'node:events';
-import type { HelperCommand, HelperEvent } from '@vmlive/protocol';
+import { HELPER_EXIT_BAD_CONFIG, type HelperCommand, type HelperEvent } from '@vmlive/protocol';
+import { helperErrors } from '../helper/helper-errors.js';
 import type { DiedInfo, HelperLike } from '../helper-supervisor.js';
 
 type StatsEvent = Extract<HelperEvent, { type: 'stats' }>;
@@ -24,7 +25,10 @@ export class FakeHelper extends EventEmitter implements HelperLike {
 
   async start() {
     if (this.failStartWith !== null) {
-      throw Object.assign(new Error('early exit'), { exitCode: this.failStartWith });
+      // As HelperProcess rejects: bad-config for the reserved exit code, early-exit otherwise.
+      throw this.failStartWith === HELPER_EXIT_BAD_CONFIG
+        ? helperErrors.badConfig('fake: bad settings')
+        : helperErrors.earlyExit(this.failStartWith, null, 'fake: early exit');
     }
     return {
       type: 'ready',

@@ -1,11 +1,14 @@
 /** Control handover between the VM's agent and a viewer, and the screenshot fallback. */
-import { ControlBody, type ControlState, LIMITS } from '@vmlive/protocol';
+import { type ControlState, LIMITS, routes } from '@vmlive/protocol';
 import express, { Router } from 'express';
 import { ApiError, errors } from '../../errors.js';
 import { topics } from '../../store/types.js';
 import { authenticate, loadVm, requireAnyOf, requireVmToken } from '../access.js';
 import type { Ctx } from '../context.js';
-import { parseBody, parseNonNegInt, parseWait } from '../validate.js';
+import { handle } from '../route.js';
+
+/** `holder` while the operator itself holds control (no session of its own). */
+export const OPERATOR_HOLDER = 'operator';
 
 /** A snapshot this recent is served without asking the VM. */
 const SNAPSHOT_FRESH_MS = 2000;
@@ -16,15 +19,14 @@ export function controlRoutes(ctx: Ctx): Router {
   const r = Router();
   const { store } = ctx;
 
-  r.get('/api/vms/:vmId/control', async (req, res) => {
+  handle(r, routes.getControl, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
     requireAnyOf(p, vm.vmId);
     if (p.kind === 'vm') await store.touchVm(vm.vmId, Date.now());
-    const since = parseNonNegInt(req, 'since');
-    const waitMs = parseWait(req);
+    const { since, wait } = input.query();
     const vmId = vm.vmId;
-    const out = await ctx.polls.poll(res, [topics.vm(vmId)], waitMs, async () => {
+    const out = await ctx.polls.poll(res, [topics.vm(vmId)], wait * 1000, async () => {
       const cur = await store.getVm(vmId);
       if (!cur) throw errors.vmNotFound(vmId);
       return { ready: cur.control.since > since, value: cur.control };
@@ -32,38 +34,47 @@ export function controlRoutes(ctx: Ctx): Router {
     if (!res.headersSent) res.json(out satisfies ControlState);
   });
 
-  r.post('/api/vms/:vmId/control', async (req, res) => {
+  handle(r, routes.postControl, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
     requireAnyOf(p, vm.vmId);
-    const body = parseBody(ControlBody, req);
+    const body = input.body();
     if (p.kind === 'viewer' && p.role !== 'control') throw errors.forbidden('a view token cannot change control');
     if (p.kind === 'vm' && body.action === 'take') throw errors.forbidden('the VM cannot take control from itself');
 
-    // A viewer acts through one of its own sessions on this VM; the operator names a session only to take.
-    const needsSession = p.kind === 'viewer' || body.action === 'take';
-    if (needsSession) {
+    // A viewer acts through one of its own sessions on this VM. The operator names a session
+    // only to hand control to it; without one it holds control itself. The VM names none.
+    let holder: string;
+    if (p.kind === 'viewer') {
+      if (body.sessionId === undefined) {
+        throw new ApiError('invalid_body', 'sessionId is required for a viewer token', 'sessionId');
+      }
       const s = await store.getSession(body.sessionId, Date.now());
       if (!s || s.vmId !== vm.vmId) throw new ApiError('session_not_found', 'no such session on this VM', 'sessionId');
-      if (p.kind === 'viewer' && s.owner !== p.tokenId) {
-        throw errors.forbidden('this session belongs to another viewer token', 'sessionId');
-      }
+      if (s.owner !== p.tokenId) throw errors.forbidden('this session belongs to another viewer token', 'sessionId');
+      holder = s.sessionId;
+    } else if (p.kind === 'operator' && body.action === 'take' && body.sessionId !== undefined) {
+      const s = await store.getSession(body.sessionId, Date.now());
+      if (!s || s.vmId !== vm.vmId) throw new ApiError('session_not_found', 'no such session on this VM', 'sessionId');
+      holder = s.sessionId;
+    } else {
+      holder = OPERATOR_HOLDER;
     }
-    const sessionId = body.sessionId;
     const actingAsHolder = p.kind === 'viewer';
 
     const next = await store.updateControl(vm.vmId, (cur) => {
       const since = Math.max(Date.now(), cur.since + 1);
-      if (actingAsHolder && body.action !== 'take' && cur.holder !== sessionId) {
+      if (actingAsHolder && body.action !== 'take' && cur.holder !== holder) {
         throw new ApiError('not_holder', 'this session does not hold control', 'sessionId');
       }
       switch (body.action) {
         case 'take':
-          if (cur.holder !== null && cur.holder !== sessionId) {
+          // The operator outranks viewers: its take replaces any holder. A viewer cannot take from another.
+          if (p.kind !== 'operator' && cur.holder !== null && cur.holder !== holder) {
             throw new ApiError('control_held', 'another session holds control');
           }
-          if (cur.mode === 'user' && cur.holder === sessionId) return cur;
-          return { mode: 'user', holder: sessionId, since };
+          if (cur.mode === 'user' && cur.holder === holder) return cur;
+          return { mode: 'user', holder, since };
         case 'release':
           if (cur.mode === 'agent' && cur.holder === null) return cur;
           return { mode: 'agent', holder: null, since };
@@ -79,7 +90,7 @@ export function controlRoutes(ctx: Ctx): Router {
     res.json(next satisfies ControlState);
   });
 
-  r.get('/api/vms/:vmId/snapshot', async (req, res) => {
+  handle(r, routes.getSnapshot, async (req, res) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
     if (p.kind === 'vm') throw errors.forbidden('the snapshot is for viewers');
@@ -103,23 +114,28 @@ export function controlRoutes(ctx: Ctx): Router {
     res.send(snap.jpeg);
   });
 
-  r.put('/api/vms/:vmId/snapshot', express.raw({ type: () => true, limit: LIMITS.snapshotBytes }), async (req, res) => {
-    const p = await authenticate(ctx, req);
-    const vm = await loadVm(ctx, req);
-    requireVmToken(p, vm.vmId);
-    if (req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'image/jpeg') {
-      throw new ApiError('unsupported_media_type', 'Content-Type must be image/jpeg');
-    }
-    const jpeg = req.body;
-    // JPEG SOI marker + the first segment marker.
-    if (!Buffer.isBuffer(jpeg) || jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8 || jpeg[2] !== 0xff) {
-      throw new ApiError('invalid_body', 'the body is not a JPEG image');
-    }
-    await store.putSnapshot(vm.vmId, jpeg, Date.now());
-    await store.touchVm(vm.vmId, Date.now());
-    req.log.debug({ bytes: jpeg.length }, 'snapshot stored');
-    res.status(204).end();
-  });
+  handle(
+    r,
+    routes.putSnapshot,
+    async (req, res) => {
+      const p = await authenticate(ctx, req);
+      const vm = await loadVm(ctx, req);
+      requireVmToken(p, vm.vmId);
+      if (req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'image/jpeg') {
+        throw new ApiError('unsupported_media_type', 'Content-Type must be image/jpeg');
+      }
+      const jpeg = req.body;
+      // JPEG SOI marker + the first segment marker.
+      if (!Buffer.isBuffer(jpeg) || jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8 || jpeg[2] !== 0xff) {
+        throw new ApiError('invalid_body', 'the body is not a JPEG image');
+      }
+      await store.putSnapshot(vm.vmId, jpeg, Date.now());
+      await store.touchVm(vm.vmId, Date.now());
+      req.log.debug({ bytes: jpeg.length }, 'snapshot stored');
+      res.status(204).end();
+    },
+    [express.raw({ type: () => true, limit: LIMITS.snapshotBytes })],
+  );
 
   return r;
 }

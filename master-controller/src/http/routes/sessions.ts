@@ -3,13 +3,11 @@
  * (RFC 8838) over REST, with cursors and long-polls.
  */
 import {
-  AnswerBody,
-  CandidateBody,
   CandidateSide,
   type CandidatesResponse,
-  CreateSessionBody,
   type CreateSessionResponse,
-  OfferBody,
+  LIMITS,
+  routes,
   type SessionDescription,
 } from '@vmlive/protocol';
 import { Router } from 'express';
@@ -18,16 +16,17 @@ import { ApiError, errors } from '../../errors.js';
 import { topics } from '../../store/types.js';
 import { authenticate, isVmOnline, loadSession } from '../access.js';
 import type { Ctx } from '../context.js';
-import { parseBody, parseNonNegInt, parseWait, sessionIdParam } from '../validate.js';
+import { handle } from '../route.js';
+import { sessionIdParam } from '../validate.js';
 
 export function sessionRoutes(ctx: Ctx): Router {
   const r = Router();
   const { store, config } = ctx;
 
-  r.post('/api/webrtc/session', async (req, res) => {
+  handle(r, routes.createSession, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     if (p.kind === 'vm') throw errors.forbidden('a VM token cannot open a viewer session');
-    const body = parseBody(CreateSessionBody, req);
+    const body = input.body();
     if (p.kind === 'viewer' && p.vmId !== body.vmId) {
       throw errors.forbidden('this viewer token is for another VM', 'vmId');
     }
@@ -50,11 +49,11 @@ export function sessionRoutes(ctx: Ctx): Router {
     res.status(201).json(out);
   });
 
-  r.post('/api/webrtc/session/:id/offer', async (req, res) => {
+  handle(r, routes.postOffer, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const [s, side] = await loadSession(ctx, req, p);
     if (side !== 'browser') throw errors.forbidden('only the viewer side posts the offer');
-    const body = parseBody(OfferBody, req);
+    const body = input.body();
     const result = await store.setOffer(s.sessionId, body.sdp, Date.now());
     if (result === 'exists') throw new ApiError('offer_exists', 'this session already has an offer');
     if (result === 'not_found') throw errors.sessionNotFound(s.sessionId);
@@ -63,12 +62,12 @@ export function sessionRoutes(ctx: Ctx): Router {
     res.status(204).end();
   });
 
-  r.get('/api/webrtc/session/:id/offer', async (req, res) => {
+  handle(r, routes.getOffer, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const [s] = await loadSession(ctx, req, p);
-    const waitMs = parseWait(req);
+    const { wait } = input.query();
     const sessionId = s.sessionId;
-    const offer = await ctx.polls.poll(res, [topics.session(sessionId)], waitMs, async () => {
+    const offer = await ctx.polls.poll(res, [topics.session(sessionId)], wait * 1000, async () => {
       const cur = await store.getSession(sessionId, Date.now());
       if (!cur) throw errors.sessionNotFound(sessionId);
       return { ready: cur.offer !== null, value: cur.offer };
@@ -78,11 +77,11 @@ export function sessionRoutes(ctx: Ctx): Router {
     res.json({ type: 'offer', sdp: offer } satisfies SessionDescription);
   });
 
-  r.post('/api/webrtc/session/:id/answer', async (req, res) => {
+  handle(r, routes.postAnswer, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const [s, side] = await loadSession(ctx, req, p);
     if (side !== 'vm') throw errors.forbidden('only the VM posts the answer');
-    const body = parseBody(AnswerBody, req);
+    const body = input.body();
     const result = await store.setAnswer(s.sessionId, body.sdp, Date.now());
     if (result === 'exists') throw new ApiError('answer_exists', 'this session is already answered');
     if (result === 'missing') throw new ApiError('offer_missing', 'this session has no offer to answer');
@@ -92,12 +91,12 @@ export function sessionRoutes(ctx: Ctx): Router {
     res.status(204).end();
   });
 
-  r.get('/api/webrtc/session/:id/answer', async (req, res) => {
+  handle(r, routes.getAnswer, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const [s] = await loadSession(ctx, req, p);
-    const waitMs = parseWait(req);
+    const { wait } = input.query();
     const sessionId = s.sessionId;
-    const answer = await ctx.polls.poll(res, [topics.session(sessionId)], waitMs, async () => {
+    const answer = await ctx.polls.poll(res, [topics.session(sessionId)], wait * 1000, async () => {
       const cur = await store.getSession(sessionId, Date.now());
       if (!cur) throw errors.sessionNotFound(sessionId);
       return { ready: cur.answer !== null, value: cur.answer };
@@ -107,10 +106,10 @@ export function sessionRoutes(ctx: Ctx): Router {
     else res.json({ type: 'answer', sdp: answer } satisfies SessionDescription);
   });
 
-  r.post('/api/webrtc/session/:id/candidate', async (req, res) => {
+  handle(r, routes.postCandidate, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const [s, side] = await loadSession(ctx, req, p);
-    const body = parseBody(CandidateBody, req);
+    const body = input.body();
     if (body.from !== side) throw errors.forbidden(`this token posts candidates from '${side}'`, 'from');
     const result = await store.addCandidate(
       s.sessionId,
@@ -119,21 +118,22 @@ export function sessionRoutes(ctx: Ctx): Router {
       Date.now(),
     );
     if (result === 'not_found') throw errors.sessionNotFound(s.sessionId);
-    if (result === 'limit') throw new ApiError('too_many_candidates', `at most 256 candidates per side`, 'candidate');
+    if (result === 'limit') {
+      throw new ApiError('too_many_candidates', `at most ${LIMITS.candidatesPerSide} candidates per side`, 'candidate');
+    }
     // Per-candidate detail is debug (LOGGING rule: every ICE candidate at debug).
     req.log.debug({ side, seq: result.seq, endOfCandidates: body.candidate === '' }, 'candidate added');
     res.status(201).json(result);
   });
 
-  r.get('/api/webrtc/session/:id/candidates/:type', async (req, res) => {
+  handle(r, routes.getCandidates, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const sideParse = CandidateSide.safeParse(req.params.type);
     if (!sideParse.success) throw new ApiError('not_found', "candidate type must be 'vm' or 'browser'");
     const [s] = await loadSession(ctx, req, p);
-    const since = parseNonNegInt(req, 'since');
-    const waitMs = parseWait(req);
+    const { since, wait } = input.query();
     const sessionId = s.sessionId;
-    const out = await ctx.polls.poll(res, [topics.session(sessionId)], waitMs, async () => {
+    const out = await ctx.polls.poll(res, [topics.session(sessionId)], wait * 1000, async () => {
       const got = await store.getCandidates(sessionId, sideParse.data, since);
       if (!got) throw errors.sessionNotFound(sessionId);
       return { ready: got.candidates.length > 0, value: got };
@@ -141,7 +141,7 @@ export function sessionRoutes(ctx: Ctx): Router {
     if (!res.headersSent) res.json(out satisfies CandidatesResponse);
   });
 
-  r.delete('/api/webrtc/session/:id', async (req, res) => {
+  handle(r, routes.deleteSession, async (req, res) => {
     const p = await authenticate(ctx, req);
     const [s, side] = await loadSession(ctx, req, p);
     if (!(await store.endSession(s.sessionId, Date.now()))) throw errors.sessionNotFound(sessionIdParam(req));

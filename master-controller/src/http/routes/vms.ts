@@ -1,28 +1,20 @@
 /** VM registry: operator CRUD, viewer tokens, VM heartbeat and the VM's sessions poll. */
-import {
-  CreateViewerTokenBody,
-  CreateVmBody,
-  HeartbeatBody,
-  type ListVmsResponse,
-  type OfferedSession,
-  type VmSessionsResponse,
-  type VmSummary,
-} from '@vmlive/protocol';
+import { type ListVmsResponse, routes, type VmSessionsResponse, type VmSummary } from '@vmlive/protocol';
 import { Router } from 'express';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError } from '../../errors.js';
 import { topics } from '../../store/types.js';
 import { authenticate, isVmOnline, loadVm, requireOperator, requireVmToken } from '../access.js';
 import type { Ctx } from '../context.js';
-import { parseBody, parseEnum, parseWait } from '../validate.js';
+import { handle } from '../route.js';
 
 export function vmRoutes(ctx: Ctx): Router {
   const r = Router();
   const { store, config } = ctx;
 
-  r.post('/api/vms', async (req, res) => {
+  handle(r, routes.createVm, async (req, res, input) => {
     requireOperator(await authenticate(ctx, req));
-    const body = parseBody(CreateVmBody, req);
+    const body = input.body();
     const vmId = randomId(12);
     await store.createVm({ vmId, name: body.name ?? vmId, createdAt: Date.now() });
     const vmToken = await ctx.tokens.issueVmToken(vmId);
@@ -30,7 +22,7 @@ export function vmRoutes(ctx: Ctx): Router {
     res.status(201).json({ vmId, vmToken });
   });
 
-  r.get('/api/vms', async (req, res) => {
+  handle(r, routes.listVms, async (req, res) => {
     requireOperator(await authenticate(ctx, req));
     const now = Date.now();
     const vms: VmSummary[] = [];
@@ -48,7 +40,7 @@ export function vmRoutes(ctx: Ctx): Router {
     res.json({ vms } satisfies ListVmsResponse);
   });
 
-  r.delete('/api/vms/:vmId', async (req, res) => {
+  handle(r, routes.deleteVm, async (req, res) => {
     requireOperator(await authenticate(ctx, req));
     const vm = await loadVm(ctx, req);
     await store.deleteVm(vm.vmId);
@@ -56,10 +48,10 @@ export function vmRoutes(ctx: Ctx): Router {
     res.status(204).end();
   });
 
-  r.post('/api/vms/:vmId/viewer-tokens', async (req, res) => {
+  handle(r, routes.createViewerToken, async (req, res, input) => {
     requireOperator(await authenticate(ctx, req));
     const vm = await loadVm(ctx, req);
-    const body = parseBody(CreateViewerTokenBody, req);
+    const body = input.body();
     if (body.ttlSeconds > config.viewerTokenMaxTtlS) {
       throw new ApiError('invalid_body', `ttlSeconds must be at most ${config.viewerTokenMaxTtlS}`, 'ttlSeconds');
     }
@@ -68,55 +60,57 @@ export function vmRoutes(ctx: Ctx): Router {
     res.status(201).json(out);
   });
 
-  r.post('/api/vms/:vmId/heartbeat', async (req, res) => {
+  handle(r, routes.heartbeat, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
     requireVmToken(p, vm.vmId);
-    const body = parseBody(HeartbeatBody, req);
+    const body = input.body();
     await store.touchVm(vm.vmId, Date.now(), body.stats);
     res.status(204).end();
   });
 
-  r.get('/api/vms/:vmId/sessions', async (req, res) => {
+  handle(r, routes.vmSessions, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
     requireVmToken(p, vm.vmId);
-    const state = parseEnum(req, 'state', ['offered', 'active'] as const, 'offered');
-    const waitMs = parseWait(req);
+    const q = input.query();
     const vmId = vm.vmId;
     await store.touchVm(vmId, Date.now());
 
-    // "Something new": for `offered`, any waiting offer; for `active`, a change in
-    // the set of active sessions. Either: a control change or a fresh snapshot request.
+    // "Something new": for `offered`, an offer posted after the cursor; for `active`, a change in
+    // the set of active sessions. Either: control changed after `controlSince` (default: the
+    // state at the start of this request) or a fresh snapshot request.
     let initialActive: string | null = null;
-    const initialSince = vm.control.since;
+    const controlSince = q.controlSince ?? vm.control.since;
     ctx.vmPolling.set(vmId, (ctx.vmPolling.get(vmId) ?? 0) + 1);
     try {
-      const out = await ctx.polls.poll(res, [topics.vm(vmId)], waitMs, async () => {
+      const out = await ctx.polls.poll(res, [topics.vm(vmId)], q.wait * 1000, async () => {
         const current = await store.getVm(vmId);
         if (!current) throw new ApiError('vm_not_found', `VM ${vmId} was deleted`);
-        const list = await store.listVmSessions(vmId, state);
+        const list = await store.listVmSessions(vmId, q.state, q.since);
         const now = Date.now();
         const claimed = await store.claimSnapshotRequest(vmId, now);
-        const sessions: OfferedSession[] = list.map((s) => ({
-          sessionId: s.sessionId,
-          offer: { type: 'offer', sdp: s.offer ?? '' },
-          createdAt: s.createdAt,
-        }));
         let changed: boolean;
-        if (state === 'offered') {
-          changed = sessions.length > 0;
+        let cursor = q.since;
+        if (q.state === 'offered') {
+          changed = list.length > 0;
+          for (const s of list) cursor = Math.max(cursor, s.offerSeq);
         } else {
           const key = list.map((s) => s.sessionId).join(',');
           if (initialActive === null) initialActive = key;
           changed = key !== initialActive;
         }
         const value: VmSessionsResponse = {
-          sessions,
+          sessions: list.map((s) => ({
+            sessionId: s.sessionId,
+            offer: { type: 'offer', sdp: s.offer ?? '' },
+            createdAt: s.createdAt,
+          })),
+          cursor,
           control: current.control,
           snapshotWanted: claimed || current.snapshotWantedUntil > now,
         };
-        return { ready: changed || claimed || current.control.since !== initialSince, value };
+        return { ready: changed || claimed || current.control.since > controlSince, value };
       });
       if (!res.headersSent) res.json(out);
     } finally {

@@ -1,0 +1,245 @@
+/**
+ * The one REST client of the controller's contract, used by the VM agent, the
+ * web viewer, the e2e tests and the scripts. A call names its route (routes.ts);
+ * the client fills the path, serialises the query and body, and validates the
+ * response with the route's schema where it enters. Every failure is one of the
+ * typed errors below; callers decide on the class and on `ApiError.code` (a code
+ * of the registry in errors.ts), never on a bare status.
+ */
+import { z } from 'zod';
+import { type ErrorCode, isErrorCode } from './errors.js';
+import { buildPath, type PathParamNames, type Route } from './routes.js';
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export type ClientErrorKind = 'api' | 'network' | 'timeout' | 'aborted' | 'invalid-response';
+
+export abstract class ClientError extends Error {
+  abstract readonly kind: ClientErrorKind;
+}
+
+/** The controller answered with an error body. `code` is a registry code, or `http_<status>` for a foreign body. */
+export class ApiError extends ClientError {
+  override readonly name = 'ApiError';
+  readonly kind = 'api';
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | `http_${number}`,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+
+  is(...codes: ErrorCode[]): boolean {
+    return (codes as string[]).includes(this.code);
+  }
+}
+
+/** The request never got an answer (refused, reset, DNS, CORS). */
+export class NetworkError extends ClientError {
+  override readonly name = 'NetworkError';
+  readonly kind = 'network';
+}
+
+/** No answer within the client's own deadline. */
+export class TimeoutError extends ClientError {
+  override readonly name = 'TimeoutError';
+  readonly kind = 'timeout';
+}
+
+/** The caller's AbortSignal fired. `name` is 'AbortError' like the platform's. */
+export class AbortedError extends ClientError {
+  override readonly name = 'AbortError';
+  readonly kind = 'aborted';
+}
+
+/** A 2xx answer whose body does not match the route's schema. */
+export class InvalidResponseError extends ClientError {
+  override readonly name = 'InvalidResponseError';
+  readonly kind = 'invalid-response';
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+/** A binary response (snapshot JPEG, OpenAPI text). */
+export interface BinaryBody {
+  blob: Blob;
+  headers: Headers;
+}
+
+type JsonSchemaOf<R extends Route> = Extract<R['responses'][number], { schema: z.ZodType }>['schema'];
+type HasEmpty<R extends Route> =
+  Exclude<R['responses'][number], { schema: z.ZodType } | { mediaType: string }> extends never ? false : true;
+type HasBinary<R extends Route> = Extract<R['responses'][number], { mediaType: string }> extends never ? false : true;
+
+export type RouteResult<R extends Route> =
+  | z.infer<JsonSchemaOf<R>>
+  | (HasEmpty<R> extends true ? undefined : never)
+  | (HasBinary<R> extends true ? BinaryBody : never);
+
+type ParamsArg<R extends Route> = [PathParamNames<R['path']>] extends [never]
+  ? { params?: undefined }
+  : { params: Record<PathParamNames<R['path']>, string> };
+type QueryArg<R extends Route> = R['query'] extends z.ZodObject
+  ? { query?: z.input<R['query']> }
+  : { query?: undefined };
+type BodyArg<R extends Route> = R['body'] extends { schema: infer S extends z.ZodType }
+  ? { body: z.input<S> }
+  : R['body'] extends { mediaType: string }
+    ? { body: Blob | Uint8Array<ArrayBuffer> }
+    : { body?: undefined };
+
+export type CallArgs<R extends Route> = ParamsArg<R> &
+  QueryArg<R> &
+  BodyArg<R> & {
+    signal?: AbortSignal | undefined;
+    /** Overrides the deadline (default: the query's `wait` plus `slackMs`, or `timeoutMs`). */
+    timeoutMs?: number;
+    /** Let the request outlive the page (DELETE on unload). */
+    keepalive?: boolean;
+  };
+
+export interface ApiClientOptions {
+  baseUrl: string;
+  /** Bearer token; omit for the routes that need none. */
+  token?: string;
+  fetch?: FetchLike;
+  /** Deadline of a request without `wait` (default 20 s). */
+  timeoutMs?: number;
+  /** Added to a long-poll's `wait` before the request is abandoned (default 10 s). */
+  slackMs?: number;
+}
+
+const LooseErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+});
+
+export class ApiClient {
+  readonly baseUrl: string;
+  private readonly token: string | undefined;
+  private readonly fetchFn: FetchLike;
+  private readonly timeoutMs: number;
+  private readonly slackMs: number;
+
+  constructor(options: ApiClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.token = options.token;
+    // Bind so a bare `fetch` keeps its `this` (Chromium throws "Illegal invocation" otherwise).
+    this.fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.timeoutMs = options.timeoutMs ?? 20_000;
+    this.slackMs = options.slackMs ?? 10_000;
+  }
+
+  /** The same client with another token. */
+  withToken(token: string): ApiClient {
+    return new ApiClient({
+      baseUrl: this.baseUrl,
+      token,
+      fetch: this.fetchFn,
+      timeoutMs: this.timeoutMs,
+      slackMs: this.slackMs,
+    });
+  }
+
+  async call<R extends Route>(route: R, args: CallArgs<R>): Promise<RouteResult<R>> {
+    const a = args as {
+      params?: Record<string, string>;
+      query?: Record<string, unknown>;
+      body?: unknown;
+      signal?: AbortSignal;
+      timeoutMs?: number;
+      keepalive?: boolean;
+    };
+    let url = this.baseUrl + buildPath(route.path, a.params ?? {});
+    let waitS = 0;
+    if (a.query) {
+      const qs = new URLSearchParams();
+      for (const [k, v] of Object.entries(a.query)) {
+        if (v === undefined || v === null) continue;
+        qs.set(k, String(v));
+        if (k === 'wait') waitS = Number(v) || 0;
+      }
+      const s = qs.toString();
+      if (s) url += `?${s}`;
+    }
+    const headers: Record<string, string> = {};
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    const init: RequestInit = { method: route.method, headers };
+    if (route.body?.schema) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(a.body);
+    } else if (route.body?.mediaType) {
+      headers['content-type'] = route.body.mediaType;
+      init.body = a.body instanceof Blob ? a.body : new Blob([a.body as Uint8Array<ArrayBuffer>]);
+    }
+    if (a.keepalive) init.keepalive = true;
+    const deadline = a.timeoutMs ?? (waitS > 0 ? waitS * 1000 + this.slackMs : this.timeoutMs);
+    const timeout = AbortSignal.timeout(deadline);
+    init.signal = a.signal ? AbortSignal.any([a.signal, timeout]) : timeout;
+    const what = `${route.method} ${route.path}`;
+
+    let res: Response;
+    try {
+      res = await this.fetchFn(url, init);
+    } catch (cause) {
+      throw this.transportError(what, cause, a.signal, timeout, deadline);
+    }
+    try {
+      if (!res.ok) throw await apiErrorFrom(res);
+      const spec = route.responses.find((r) => r.status === res.status) ?? route.responses[0];
+      if (spec?.schema) {
+        const text = await res.text();
+        if (text === '' && res.status === 204) return undefined as RouteResult<R>;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw new InvalidResponseError(`${what}: ${res.status} response is not JSON`);
+        }
+        const checked = spec.schema.safeParse(parsed);
+        if (!checked.success) {
+          throw new InvalidResponseError(`${what}: unexpected response: ${z.prettifyError(checked.error)}`);
+        }
+        return checked.data as RouteResult<R>;
+      }
+      if (spec?.mediaType) {
+        return { blob: await res.blob(), headers: res.headers } as RouteResult<R>;
+      }
+      await res.body?.cancel();
+      return undefined as RouteResult<R>;
+    } catch (err) {
+      if (err instanceof ClientError) throw err;
+      throw this.transportError(what, err, a.signal, timeout, deadline);
+    }
+  }
+
+  private transportError(
+    what: string,
+    cause: unknown,
+    signal: AbortSignal | undefined,
+    timeout: AbortSignal,
+    deadline: number,
+  ): ClientError {
+    if (signal?.aborted) return new AbortedError(`${what}: aborted`, { cause });
+    if (timeout.aborted) return new TimeoutError(`${what}: no answer within ${deadline} ms`, { cause });
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    return new NetworkError(`${what}: ${detail}`, { cause });
+  }
+}
+
+async function apiErrorFrom(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  try {
+    const parsed = LooseErrorBody.safeParse(JSON.parse(text));
+    if (parsed.success) {
+      const { code, message, field } = parsed.data.error;
+      return new ApiError(res.status, isErrorCode(code) ? code : `http_${res.status}`, message, field);
+    }
+  } catch {
+    // not JSON: keep the status and the raw text
+  }
+  return new ApiError(res.status, `http_${res.status}`, text.slice(0, 200) || res.statusText || `HTTP ${res.status}`);
+}

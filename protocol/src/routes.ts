@@ -1,0 +1,321 @@
+/**
+ * Every route of the controller's REST contract, once: method, path, who may
+ * call it, its query, body and response schemas and the error codes it can
+ * answer. The controller registers its handlers against these entries, the
+ * client (client.ts) builds and validates its calls from them, and the OpenAPI
+ * document is generated from them (master-controller/src/openapi.ts), so the
+ * three cannot drift.
+ */
+import type { z } from 'zod';
+import type { ErrorCode } from './errors.js';
+import { LIMITS } from './limits.js';
+import {
+  AnswerBody,
+  CandidateBody,
+  CandidatesQuery,
+  CandidatesResponse,
+  ControlBody,
+  ControlQuery,
+  ControlState,
+  CreateSessionBody,
+  CreateSessionResponse,
+  CreateViewerTokenBody,
+  CreateVmBody,
+  CreateVmResponse,
+  Health,
+  HeartbeatBody,
+  ListVmsResponse,
+  OfferBody,
+  PostCandidateResponse,
+  SessionDescription,
+  ViewerTokenResponse,
+  VmSessionsQuery,
+  VmSessionsResponse,
+  WaitQuery,
+} from './rest.js';
+
+export type Caller = 'operator' | 'vm' | 'viewer' | 'none';
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** A success response: JSON validated by `schema`, a binary body of `mediaType`, or no body. */
+export type ResponseSpec =
+  | { status: number; description: string; schema: z.ZodType; mediaType?: never }
+  | { status: number; description: string; mediaType: string; schema?: never }
+  | { status: number; description: string; schema?: never; mediaType?: never };
+
+/** A request body: JSON validated by `schema`, or raw bytes of `mediaType`. */
+export type BodySpec =
+  | { schema: z.ZodType; mediaType?: never }
+  | { mediaType: string; maxBytes: number; schema?: never };
+
+export interface Route {
+  readonly method: Method;
+  /** Express-style path: `:name` segments are path parameters. */
+  readonly path: string;
+  readonly summary: string;
+  readonly description?: string;
+  readonly callers: readonly Caller[];
+  readonly pathParams?: Readonly<Record<string, string>>;
+  readonly query?: z.ZodObject;
+  readonly body?: BodySpec;
+  readonly responses: readonly ResponseSpec[];
+  /** Besides `shutting_down` and `internal`, which any route may answer. */
+  readonly errors: readonly ErrorCode[];
+}
+
+const AUTH: ErrorCode[] = ['unauthorized', 'token_expired', 'forbidden'];
+const BODY: ErrorCode[] = ['invalid_json', 'invalid_body', 'body_too_large', 'unsupported_media_type'];
+const VM_ID = { vmId: 'VM id from POST /api/vms' };
+const SESSION_ID = { id: 'sessionId from POST /api/webrtc/session' };
+const json = <S extends z.ZodType>(schema: S) => ({ schema });
+
+const route = <const R extends Route>(r: R): R => r;
+
+export const routes = {
+  createVm: route({
+    method: 'POST',
+    path: '/api/vms',
+    summary: 'Register a VM',
+    callers: ['operator'],
+    body: json(CreateVmBody),
+    responses: [{ status: 201, description: 'The VM and its token', schema: CreateVmResponse }],
+    errors: [...AUTH, ...BODY],
+  }),
+  listVms: route({
+    method: 'GET',
+    path: '/api/vms',
+    summary: 'List VMs with online state, viewer count, control and last heartbeat stats',
+    callers: ['operator'],
+    responses: [{ status: 200, description: 'All VMs', schema: ListVmsResponse }],
+    errors: AUTH,
+  }),
+  deleteVm: route({
+    method: 'DELETE',
+    path: '/api/vms/:vmId',
+    summary: 'Delete a VM; its sessions end and their long-polls are answered',
+    callers: ['operator'],
+    pathParams: VM_ID,
+    responses: [{ status: 204, description: 'Deleted' }],
+    errors: [...AUTH, 'vm_not_found'],
+  }),
+  createViewerToken: route({
+    method: 'POST',
+    path: '/api/vms/:vmId/viewer-tokens',
+    summary: 'Mint a viewer token scoped to this VM',
+    description: 'ttlSeconds is an integer from 1 to VMLIVE_VIEWER_TOKEN_MAX_TTL_S (default 86400).',
+    callers: ['operator'],
+    pathParams: VM_ID,
+    body: json(CreateViewerTokenBody),
+    responses: [{ status: 201, description: 'The token', schema: ViewerTokenResponse }],
+    errors: [...AUTH, ...BODY, 'vm_not_found'],
+  }),
+  heartbeat: route({
+    method: 'POST',
+    path: '/api/vms/:vmId/heartbeat',
+    summary: 'The VM is alive; stats are shown in GET /api/vms',
+    description: 'A VM is online while it heartbeated or polled within VMLIVE_VM_ONLINE_S (default 15 s).',
+    callers: ['vm'],
+    pathParams: VM_ID,
+    body: json(HeartbeatBody),
+    responses: [{ status: 204, description: 'Recorded' }],
+    errors: [...AUTH, ...BODY, 'vm_not_found'],
+  }),
+  vmSessions: route({
+    method: 'GET',
+    path: '/api/vms/:vmId/sessions',
+    summary: "The VM's sessions and control state (the VM agent's main long-poll)",
+    description:
+      "`state=offered` (default): sessions whose offer was posted after `since` (the previous reply's `cursor`) and that have no answer yet, each handed out once; " +
+      'with `wait`, returns as soon as one exists. `state=active`: answered sessions that have not ended; with `wait`, returns when that set changes. ' +
+      'Either way the long-poll also returns when control.since passes `controlSince`, or when a viewer asks for a snapshot ' +
+      '(`snapshotWanted: true`, reported once per request). Polling counts as a heartbeat.',
+    callers: ['vm'],
+    pathParams: VM_ID,
+    query: VmSessionsQuery,
+    responses: [{ status: 200, description: 'Sessions, the next cursor, and control', schema: VmSessionsResponse }],
+    errors: [...AUTH, 'invalid_query', 'vm_not_found'],
+  }),
+  getControl: route({
+    method: 'GET',
+    path: '/api/vms/:vmId/control',
+    summary: 'Control state; long-polls until it changes after `since`',
+    description: 'Any token of this VM (VM, viewer of either role) or the operator.',
+    callers: ['vm', 'viewer', 'operator'],
+    pathParams: VM_ID,
+    query: ControlQuery,
+    responses: [{ status: 200, description: 'Control state', schema: ControlState }],
+    errors: [...AUTH, 'invalid_query', 'vm_not_found'],
+  }),
+  postControl: route({
+    method: 'POST',
+    path: '/api/vms/:vmId/control',
+    summary: 'Take, release, pause or resume control',
+    description:
+      'A control viewer acts through one of its own sessions on this VM and must name it in `sessionId`: take gives it control (mode `user`; 409 control_held if another session holds it); ' +
+      'release, pause and resume need it to be the holder (else 409 not_holder). A `view` token may not change control. ' +
+      'The operator needs no `sessionId`: take without one makes the operator the holder (`holder: "operator"`), take with one hands control to that session of this VM; ' +
+      'release returns control to the automation, pause sets mode `paused` (holder kept), resume returns to `user` if there is a holder, else `agent`. ' +
+      'The VM may release, pause and resume, never take. When the holder session ends, control returns to `agent` (a paused VM stays paused).',
+    callers: ['viewer', 'vm', 'operator'],
+    pathParams: VM_ID,
+    body: json(ControlBody),
+    responses: [{ status: 200, description: 'The new control state', schema: ControlState }],
+    errors: [...AUTH, ...BODY, 'vm_not_found', 'session_not_found', 'control_held', 'not_holder'],
+  }),
+  getSnapshot: route({
+    method: 'GET',
+    path: '/api/vms/:vmId/snapshot',
+    summary: 'Latest screenshot (fallback for viewers that cannot connect)',
+    description:
+      'Served at once if the VM uploaded one in the last 2 s; otherwise asks the VM (its sessions poll gets snapshotWanted: true) and waits up to 3 s. ' +
+      'The `X-Snapshot-At` header is the capture time (ms epoch).',
+    callers: ['viewer', 'operator'],
+    pathParams: VM_ID,
+    responses: [{ status: 200, description: 'JPEG image', mediaType: 'image/jpeg' }],
+    errors: [...AUTH, 'vm_not_found', 'snapshot_unavailable'],
+  }),
+  putSnapshot: route({
+    method: 'PUT',
+    path: '/api/vms/:vmId/snapshot',
+    summary: `Upload a screenshot (Content-Type image/jpeg, at most ${LIMITS.snapshotBytes / 1024 / 1024} MiB)`,
+    callers: ['vm'],
+    pathParams: VM_ID,
+    body: { mediaType: 'image/jpeg', maxBytes: LIMITS.snapshotBytes },
+    responses: [{ status: 204, description: 'Stored' }],
+    errors: [...AUTH, 'vm_not_found', 'invalid_body', 'body_too_large', 'unsupported_media_type'],
+  }),
+  createSession: route({
+    method: 'POST',
+    path: '/api/webrtc/session',
+    summary: 'Open a signaling session with a VM',
+    description:
+      'A viewer token opens sessions on its own VM only; the session belongs to that token. expiresAt is when the session ends if idle (any call on it resets the VMLIVE_SESSION_IDLE_TTL_S clock).',
+    callers: ['viewer', 'operator'],
+    body: json(CreateSessionBody),
+    responses: [{ status: 201, description: 'The session', schema: CreateSessionResponse }],
+    errors: [...AUTH, ...BODY, 'vm_not_found', 'too_many_sessions'],
+  }),
+  postOffer: route({
+    method: 'POST',
+    path: '/api/webrtc/session/:id/offer',
+    summary: `The viewer's SDP offer (≤ ${LIMITS.sdpBytes / 1024} KiB)`,
+    callers: ['viewer', 'operator'],
+    pathParams: SESSION_ID,
+    body: json(OfferBody),
+    responses: [{ status: 204, description: 'Stored' }],
+    errors: [...AUTH, ...BODY, 'session_not_found', 'offer_exists'],
+  }),
+  getOffer: route({
+    method: 'GET',
+    path: '/api/webrtc/session/:id/offer',
+    summary: 'Read (or long-poll for) the offer',
+    description: 'With `wait`, returns as soon as the offer exists, else 404 offer_not_found at S.',
+    callers: ['vm', 'viewer', 'operator'],
+    pathParams: SESSION_ID,
+    query: WaitQuery,
+    responses: [{ status: 200, description: 'The offer', schema: SessionDescription }],
+    errors: [...AUTH, 'invalid_query', 'session_not_found', 'offer_not_found'],
+  }),
+  postAnswer: route({
+    method: 'POST',
+    path: '/api/webrtc/session/:id/answer',
+    summary: `The VM's SDP answer (≤ ${LIMITS.sdpBytes / 1024} KiB)`,
+    callers: ['vm'],
+    pathParams: SESSION_ID,
+    body: json(AnswerBody),
+    responses: [{ status: 204, description: 'Stored' }],
+    errors: [...AUTH, ...BODY, 'session_not_found', 'answer_exists', 'offer_missing'],
+  }),
+  getAnswer: route({
+    method: 'GET',
+    path: '/api/webrtc/session/:id/answer',
+    summary: 'Read (or long-poll for) the answer',
+    description: 'If the session ends while waiting, the long-poll is answered at once with 404 session_not_found.',
+    callers: ['viewer', 'operator', 'vm'],
+    pathParams: SESSION_ID,
+    query: WaitQuery,
+    responses: [
+      { status: 200, description: 'The answer', schema: SessionDescription },
+      { status: 204, description: 'No answer yet' },
+    ],
+    errors: [...AUTH, 'invalid_query', 'session_not_found'],
+  }),
+  postCandidate: route({
+    method: 'POST',
+    path: '/api/webrtc/session/:id/candidate',
+    summary: 'Add a trickle ICE candidate (RFC 8838); an empty candidate string is end-of-candidates',
+    description: `\`from\` must be \`vm\` for the VM token and \`browser\` for the viewer/operator (else 403). At most ${LIMITS.candidatesPerSide} per side; candidate ≤ ${LIMITS.candidateBytes} bytes.`,
+    callers: ['vm', 'viewer', 'operator'],
+    pathParams: SESSION_ID,
+    body: json(CandidateBody),
+    responses: [
+      { status: 201, description: 'Server sequence number and timestamp (ms)', schema: PostCandidateResponse },
+    ],
+    errors: [...AUTH, ...BODY, 'session_not_found', 'too_many_candidates'],
+  }),
+  getCandidates: route({
+    method: 'GET',
+    path: '/api/webrtc/session/:id/candidates/:type',
+    summary: 'Candidates posted by one side after a cursor',
+    description:
+      '`since` is the `cursor` of the previous reply (0 to start), a per-session server sequence number: no candidate is skipped or returned twice. ' +
+      'With `wait`, returns as soon as one exists. If the session ends while waiting: 404 session_not_found at once.',
+    callers: ['vm', 'viewer', 'operator'],
+    pathParams: { ...SESSION_ID, type: "whose candidates: 'vm' or 'browser'" },
+    query: CandidatesQuery,
+    responses: [{ status: 200, description: 'Candidates and the next cursor', schema: CandidatesResponse }],
+    errors: [...AUTH, 'invalid_query', 'session_not_found', 'not_found'],
+  }),
+  deleteSession: route({
+    method: 'DELETE',
+    path: '/api/webrtc/session/:id',
+    summary: 'End a session (either side); its long-polls are answered with 404',
+    callers: ['vm', 'viewer', 'operator'],
+    pathParams: SESSION_ID,
+    responses: [{ status: 204, description: 'Ended' }],
+    errors: [...AUTH, 'session_not_found'],
+  }),
+  openapi: route({
+    method: 'GET',
+    path: '/api/openapi.json',
+    summary: 'This document',
+    callers: ['none'],
+    responses: [{ status: 200, description: 'OpenAPI 3.1', mediaType: 'application/json' }],
+    errors: [],
+  }),
+  healthz: route({
+    method: 'GET',
+    path: '/healthz',
+    summary: 'Liveness',
+    callers: ['none'],
+    responses: [{ status: 200, description: 'ok', schema: Health }],
+    errors: [],
+  }),
+  metrics: route({
+    method: 'GET',
+    path: '/metrics',
+    summary:
+      'Prometheus metrics: vmlive_sessions, vmlive_longpolls_waiting, vmlive_http_request_duration_seconds{method,route,status}',
+    callers: ['none'],
+    responses: [{ status: 200, description: 'Prometheus text format', mediaType: 'text/plain' }],
+    errors: [],
+  }),
+} as const satisfies Record<string, Route>;
+
+export type RouteName = keyof typeof routes;
+
+/** `:name` segments of an Express-style path. */
+export type PathParamNames<P extends string> = P extends `${string}:${infer Name}/${infer Rest}`
+  ? Name | PathParamNames<`/${Rest}`>
+  : P extends `${string}:${infer Name}`
+    ? Name
+    : never;
+
+/** Fills `:name` segments (URL-encoded). */
+export function buildPath(path: string, params: Readonly<Record<string, string>>): string {
+  return path.replace(/:(\w+)/g, (_m, name: string) => {
+    const v = params[name];
+    if (v === undefined) throw new Error(`path parameter ${name} missing for ${path}`);
+    return encodeURIComponent(v);
+  });
+}
