@@ -5,109 +5,27 @@
  * a dead helper ended, snapshots served. The real helper is covered by the
  * e2e suites.
  */
-import type { HelperCommand } from '@vmlive/protocol';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Controller, startController } from '../../master-controller/src/server.js';
-import { ControllerClient } from './controller/controller-client.js';
-import { HelperSupervisor } from './helper-supervisor.js';
-import { FakeHelper, fakeHelperFactory } from './testing/fake-helper.js';
-import { WebRtcServer } from './webrtc-server.js';
+import { type AgentHarness, type Api, ScriptedHelper, startAgentHarness, until } from './testing/agent-harness.js';
 
-const log = pino({ level: 'silent' });
-
-/** Answers every offer with a fixed SDP and two candidates plus end-of-candidates. */
-class ScriptedHelper extends FakeHelper {
-  override send(cmd: HelperCommand) {
-    super.send(cmd);
-    if (cmd.type !== 'remote-description') return;
-    const peerId = cmd.peerId;
-    setTimeout(() => {
-      this.event({
-        type: 'local-description',
-        peerId,
-        sdpType: 'answer',
-        sdp: `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=${peerId}\r\n`,
-      });
-      this.event({
-        type: 'local-candidate',
-        peerId,
-        candidate: 'candidate:1 1 UDP 1 127.0.0.1 5000 typ host',
-        sdpMLineIndex: 0,
-      });
-      this.event({
-        type: 'local-candidate',
-        peerId,
-        candidate: 'candidate:2 1 UDP 1 127.0.0.1 5001 typ host',
-        sdpMLineIndex: 0,
-      });
-      this.event({ type: 'local-candidate', peerId, candidate: '', sdpMLineIndex: 0 });
-      this.event({ type: 'peer-state', peerId, ice: 'connected', dtls: 'connected', connection: 'connected' });
-    }, 5);
-  }
-}
-
+let h: AgentHarness<ScriptedHelper>;
 let helpers: ScriptedHelper[];
-
-async function until<T>(
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-let controller: Controller;
-let server: WebRtcServer;
+let api: Api;
 let vmId: string;
-// biome-ignore lint/suspicious/noExplicitAny: the tests read many response shapes; each assertion checks what it reads
-let api: (method: string, path: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>;
 
 beforeEach(async () => {
-  controller = await startController({ port: 0, host: '127.0.0.1', operatorToken: 'op-secret-token' }, log);
-  api = async (method, path, body, token = 'op-secret-token') => {
-    const res = await fetch(controller.url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    const type = res.headers.get('content-type') ?? '';
-    return { status: res.status, body: type.includes('json') && text ? JSON.parse(text) : text };
-  };
-  const vm = await api('POST', '/api/vms', { name: 'agent-test' });
-  vmId = vm.body.vmId;
-  const factory = fakeHelperFactory(() => new ScriptedHelper());
-  helpers = factory.made;
-  const supervisor = new HelperSupervisor(factory.create, log);
-  server = new WebRtcServer({
-    client: new ControllerClient({ baseUrl: controller.url, vmId, token: vm.body.vmToken }),
-    supervisor,
-    log,
-    iceServers: [],
-    heartbeatMs: 200,
-    longPollSeconds: 2,
-  });
-  await server.start();
+  h = await startAgentHarness({ makeHelper: () => new ScriptedHelper() });
+  ({ helpers, api, vmId } = h);
 });
 
-afterEach(async () => {
-  await server.stop();
-  await controller.close();
-});
+afterEach(() => h.stop());
 
-async function viewerSession(role: 'view' | 'control' = 'control') {
-  const tok = await api('POST', `/api/vms/${vmId}/viewer-tokens`, { role, ttlSeconds: 600 });
-  const token: string = tok.body.token;
-  const s = await api('POST', '/api/webrtc/session', { vmId }, token);
-  expect(s.status).toBe(201);
-  return { token, sessionId: s.body.sessionId as string };
-}
+const viewerSession = (role: 'view' | 'control' = 'control') => h.viewerSession(role);
+const server = {
+  get peerCount() {
+    return h.server.peerCount;
+  },
+};
 
 describe('webrtc-server against a real controller', () => {
   it('answers an offer and relays candidates both ways in order, without duplicates', async () => {
@@ -207,7 +125,7 @@ describe('webrtc-server against a real controller', () => {
 
   it('uploads a snapshot when a viewer asks the controller for one', async () => {
     const { token } = await viewerSession('view');
-    const res = await fetch(`${controller.url}/api/vms/${vmId}/snapshot`, {
+    const res = await fetch(`${h.controller.url}/api/vms/${vmId}/snapshot`, {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(res.status).toBe(200);
@@ -226,7 +144,7 @@ describe('webrtc-server against a real controller', () => {
   });
 
   it('survives the controller going away without crashing', async () => {
-    await controller.close();
+    await h.controller.close();
     await new Promise((r) => setTimeout(r, 1500));
     expect(server.peerCount).toBe(0);
   });
