@@ -8,3 +8,4 @@ export * from './limits.js';
 export * from './rest.js';
 export * from './routes.js';
 export * from './settings.js';
+export * from './tokens.js';
