@@ -51,6 +51,23 @@ export const SETTINGS = {
     },
     { default: '', help: 'operator bearer token; generated and printed when unset', secret: true },
   ),
+  signingKeyFile: setting.str('VMLIVE_SIGNING_KEY_FILE', {
+    default: '',
+    help: 'PEM file of the EC P-256 private key (PKCS#8) signing VM, viewer and automation tokens (ES256); controllers sharing a store share it. Unset: generated at start (tokens then die with the process)',
+  }),
+  retiredKeyFiles: setting.custom(
+    'VMLIVE_RETIRED_KEY_FILES',
+    z.array(z.string().min(1)),
+    (raw) =>
+      raw
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean),
+    {
+      default: [],
+      help: 'comma-separated PEM files of previous signing keys (private or public): they stay in the JWKS and keep verifying their tokens after a rotation, until those expire',
+    },
+  ),
   tokenSecret: setting.custom(
     'VMLIVE_TOKEN_SECRET',
     z.string(),
@@ -60,7 +77,7 @@ export const SETTINGS = {
     },
     {
       default: '',
-      help: 'HS256 secret signing VM and viewer tokens; generated when unset (tokens then die with the process)',
+      help: 'legacy: HS256 tokens signed with this secret (before ES256) still verify while it is set; new tokens are always ES256',
       secret: true,
     },
   ),
@@ -79,6 +96,14 @@ export const SETTINGS = {
   vmOnlineS: setting.int('VMLIVE_VM_ONLINE_S', 1, 3600, {
     default: 15,
     help: 'a VM is online while it heartbeated or polled within this many seconds',
+  }),
+  holderGraceS: setting.int('VMLIVE_HOLDER_GRACE_S', 1, 60, {
+    default: 5,
+    help: 'control held by a viewer ends when its session showed no sign of life (a call, or an open long-poll) for this long; a reload within it keeps control',
+  }),
+  onHolderLost: setting.oneOf('VMLIVE_ON_HOLDER_LOST', ['agent', 'paused'] as const, {
+    default: 'agent',
+    help: 'the mode when control ends because its holder went away: agent (the automation carries on) or paused',
   }),
   maxSessions: setting.int('VMLIVE_MAX_SESSIONS', 1, 10_000_000, {
     default: 100_000,

@@ -12,7 +12,7 @@ describe('idle TTL and memory bounds', () => {
   afterEach(() => t?.close());
 
   it('idle sessions expire, give control back, and leave no memory behind', async () => {
-    t = await TestController.start({ sessionIdleTtlS: 2 });
+    t = await TestController.start({ sessionIdleTtlS: 2, holderGraceS: 1 });
     const s = await t.offeredSession('control');
     await t.call('POST', `/api/vms/${s.vmId}/control`, {
       token: s.viewer,
@@ -38,15 +38,26 @@ describe('idle TTL and memory bounds', () => {
     }
   });
 
-  it('a long-poll waiting on a session that expires is answered with 404', async () => {
+  it("the VM agent's long-poll does not keep a session alive: it is answered with 404 when the session expires", async () => {
     t = await TestController.start({ sessionIdleTtlS: 1 });
     const s = await t.offeredSession();
     const [r, ms] = await timed(
-      t.call('GET', `/api/webrtc/session/${s.sessionId}/candidates/vm?wait=5`, { token: s.viewer }),
+      t.call('GET', `/api/webrtc/session/${s.sessionId}/candidates/browser?wait=5`, { token: s.vmToken }),
     );
     expect(r.status).toBe(404);
     expect(r.body.error.code).toBe('session_not_found');
     expect(ms).toBeLessThan(2500);
+  });
+
+  it('an open viewer long-poll keeps its session alive past the idle TTL', async () => {
+    t = await TestController.start({ sessionIdleTtlS: 1 });
+    const s = await t.offeredSession();
+    const [r, ms] = await timed(
+      t.call('GET', `/api/webrtc/session/${s.sessionId}/candidates/vm?wait=2.5`, { token: s.viewer }),
+    );
+    expect(r.status).toBe(200);
+    expect(ms).toBeGreaterThan(2400);
+    expect((await t.call('GET', `/api/webrtc/session/${s.sessionId}/offer`, { token: s.viewer })).status).toBe(200);
   });
 
   it('refuses sessions beyond maxSessions with 429 too_many_sessions', async () => {

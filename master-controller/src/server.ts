@@ -8,11 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
+import { loadSigningKeys } from './auth/signing-keys.js';
 import { TokenService } from './auth/tokens.js';
 import { type ControllerConfig, resolveConfig } from './config.js';
 import { createApp } from './http/app.js';
 import type { Ctx } from './http/context.js';
 import { LongPolls } from './http/longpoll.js';
+import { Presence } from './http/presence.js';
 import { Metrics } from './metrics.js';
 import { MemoryStore } from './store/memory.js';
 
@@ -39,20 +41,23 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   const log = logger ?? createLogger(config.logLevel);
   const generatedOperatorToken = config.operatorToken === '' ? randomBytes(24).toString('base64url') : null;
   const operatorToken = generatedOperatorToken ?? config.operatorToken;
-  if (config.tokenSecret === '') {
-    log.warn('VMLIVE_TOKEN_SECRET unset: using a random secret, so VM and viewer tokens die with this process');
+  const keys = await loadSigningKeys(config.signingKeyFile, config.retiredKeyFiles);
+  if (keys.generated) {
+    log.warn('VMLIVE_SIGNING_KEY_FILE unset: using a key generated at start, so tokens die with this process');
   }
-  const tokenSecret = config.tokenSecret || randomBytes(32).toString('base64url');
+  log.info({ kid: keys.kid, retired: keys.jwks.keys.length - 1 }, 'token signing key loaded');
 
   const store = new MemoryStore({ maxSessions: config.maxSessions });
   const metrics = new Metrics(() => store.sessionCount());
-  const polls = new LongPolls(store, metrics);
+  const presence = new Presence(store, log.child({ module: 'presence' }));
+  const polls = new LongPolls(store, metrics, presence);
   const ctx: Ctx = {
     config,
     store,
-    tokens: new TokenService(tokenSecret, operatorToken),
+    tokens: new TokenService(keys, operatorToken, config.tokenSecret),
     metrics,
     polls,
+    presence,
     logger: log,
     vmPolling: new Map(),
   };
@@ -91,6 +96,25 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   );
   sweeper.unref();
 
+  // Control leases: a holder gone for the grace (no call, no open long-poll) loses control
+  // (VMLIVE_ON_HOLDER_LOST says to whom). Checked every 500 ms, so control ends at most
+  // grace + 0.5 s after the holder's last sign of life.
+  const graceMs = config.holderGraceS * 1000;
+  const leaseSweeper = setInterval(() => {
+    const now = Date.now();
+    store
+      .expireLeases(now - graceMs, now, config.onHolderLost)
+      .then((ended) => {
+        for (const e of ended)
+          log.info(
+            { vmId: e.vmId, sessionId: e.sessionId, mode: config.onHolderLost },
+            'control holder gone; lease ended',
+          );
+      })
+      .catch((err: unknown) => log.error({ err }, 'lease sweep failed'));
+  }, 500);
+  leaseSweeper.unref();
+
   // Scripts wait for this line, so it is printed even at LOG_LEVEL=warn/error (not when silent).
   const announce = log.level === 'silent' || log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
   announce.info(
@@ -104,6 +128,8 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
       log.info('controller shutting down');
       closing = true;
       clearInterval(sweeper);
+      clearInterval(leaseSweeper);
+      presence.close();
       polls.abortAll();
       log.info('long-polls released');
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -46,6 +46,9 @@ export type CreateVmBody = z.infer<typeof CreateVmBody>;
 export const CreateViewerTokenBody = z.object({ role: ViewerRole, ttlSeconds: z.number().int().min(1) }).strict();
 export type CreateViewerTokenBody = z.infer<typeof CreateViewerTokenBody>;
 
+export const CreateAutomationTokenBody = z.object({ ttlSeconds: z.number().int().min(1) }).strict();
+export type CreateAutomationTokenBody = z.infer<typeof CreateAutomationTokenBody>;
+
 export const HeartbeatBody = z.object({ stats: z.record(z.string(), z.unknown()).optional() }).strict();
 export type HeartbeatBody = z.infer<typeof HeartbeatBody>;
 
@@ -168,6 +171,31 @@ export const ViewerTokenResponse = z
   .object({ token: z.string().min(1), expiresAt: z.number().int().meta({ description: 'ms epoch' }) })
   .meta({ id: 'ViewerTokenResponse' });
 export type ViewerTokenResponse = z.infer<typeof ViewerTokenResponse>;
+
+export const AutomationTokenResponse = z
+  .object({ token: z.string().min(1), expiresAt: z.number().int().meta({ description: 'ms epoch' }) })
+  .meta({ id: 'AutomationTokenResponse' });
+export type AutomationTokenResponse = z.infer<typeof AutomationTokenResponse>;
+
+/** A JWK Set (RFC 7517 §5) of the controller's public token-signing keys. */
+export const JwkSet = z
+  .object({
+    keys: z.array(
+      z
+        .object({
+          kty: z.literal('EC'),
+          crv: z.literal('P-256'),
+          x: z.string(),
+          y: z.string(),
+          kid: z.string(),
+          alg: z.literal('ES256'),
+          use: z.literal('sig'),
+        })
+        .loose(),
+    ),
+  })
+  .meta({ id: 'JwkSet' });
+export type JwkSet = z.infer<typeof JwkSet>;
 
 export const SessionDescription = z
   .object({ type: z.enum(['offer', 'answer']), sdp: z.string().min(1) })

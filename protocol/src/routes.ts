@@ -11,12 +11,14 @@ import type { ErrorCode } from './errors.js';
 import { LIMITS } from './limits.js';
 import {
   AnswerBody,
+  AutomationTokenResponse,
   CandidateBody,
   CandidatesQuery,
   CandidatesResponse,
   ControlBody,
   ControlQuery,
   ControlState,
+  CreateAutomationTokenBody,
   CreateSessionBody,
   CreateSessionResponse,
   CreateViewerTokenBody,
@@ -24,6 +26,7 @@ import {
   CreateVmResponse,
   Health,
   HeartbeatBody,
+  JwkSet,
   ListVmsResponse,
   OfferBody,
   PostCandidateResponse,
@@ -34,7 +37,7 @@ import {
   WaitQuery,
 } from './rest.js';
 
-export type Caller = 'operator' | 'vm' | 'viewer' | 'none';
+export type Caller = 'operator' | 'vm' | 'viewer' | 'automation' | 'none';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** A success response: JSON validated by `schema`, a binary body of `mediaType`, or no body. */
@@ -109,6 +112,20 @@ export const routes = {
     responses: [{ status: 201, description: 'The token', schema: ViewerTokenResponse }],
     errors: [...AUTH, ...BODY, 'vm_not_found'],
   }),
+  createAutomationToken: route({
+    method: 'POST',
+    path: '/api/vms/:vmId/automation-tokens',
+    summary: "Mint an automation token for this VM's CDP gateway",
+    description:
+      "For an automation (Playwright, Puppeteer, an MCP browser server) that drives the VM's browser through the VM agent's CDP gateway from outside the VM. " +
+      'The gateway verifies it offline against GET /.well-known/jwks.json. With it the automation may also long-poll GET /api/vms/{vmId}/control. ' +
+      'ttlSeconds is an integer from 1 to VMLIVE_VIEWER_TOKEN_MAX_TTL_S.',
+    callers: ['operator'],
+    pathParams: VM_ID,
+    body: json(CreateAutomationTokenBody),
+    responses: [{ status: 201, description: 'The token', schema: AutomationTokenResponse }],
+    errors: [...AUTH, ...BODY, 'vm_not_found'],
+  }),
   heartbeat: route({
     method: 'POST',
     path: '/api/vms/:vmId/heartbeat',
@@ -139,8 +156,9 @@ export const routes = {
     method: 'GET',
     path: '/api/vms/:vmId/control',
     summary: 'Control state; long-polls until it changes after `since`',
-    description: 'Any token of this VM (VM, viewer of either role) or the operator.',
-    callers: ['vm', 'viewer', 'operator'],
+    description:
+      "Any token of this VM (VM, viewer of either role, automation) or the operator. The automation's way to wait for the mode without polling the page.",
+    callers: ['vm', 'viewer', 'automation', 'operator'],
     pathParams: VM_ID,
     query: ControlQuery,
     responses: [{ status: 200, description: 'Control state', schema: ControlState }],
@@ -274,6 +292,16 @@ export const routes = {
     pathParams: SESSION_ID,
     responses: [{ status: 204, description: 'Ended' }],
     errors: [...AUTH, 'session_not_found'],
+  }),
+  jwks: route({
+    method: 'GET',
+    path: '/.well-known/jwks.json',
+    summary: "The controller's public token-signing keys (JWK Set, RFC 7517 §5)",
+    description:
+      'VM, viewer and automation tokens are ES256 JWTs signed with the current key; retired keys stay listed until their tokens expire. Verify offline with any JOSE library.',
+    callers: ['none'],
+    responses: [{ status: 200, description: 'The key set', schema: JwkSet }],
+    errors: [],
   }),
   openapi: route({
     method: 'GET',

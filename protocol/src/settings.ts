@@ -74,9 +74,12 @@ export const setting = {
       return checked(schema, Number(t));
     });
   },
+  /** A string; a default of '' means "unset" (the value then is '' and the caller decides what that means). */
   str(env: string, o: Opts<string> & { minLength?: number }): Setting<string> {
     const min = o.minLength ?? 1;
-    return make(env, o, z.string().min(min, min > 1 ? `must be at least ${min} characters` : 'must not be empty'));
+    const message = min > 1 ? `must be at least ${min} characters` : 'must not be empty';
+    const schema = z.string().refine((v) => v.length >= min || (v === '' && o.default === ''), message);
+    return make(env, o, schema);
   },
   oneOf<const T extends readonly [string, ...string[]]>(
     env: string,

@@ -1,21 +1,25 @@
 /**
- * Bearer tokens. The operator token is a shared secret from config; VM and
- * viewer tokens are HS256 JWTs (jose) so any controller instance sharing
- * VMLIVE_TOKEN_SECRET verifies them without a lookup.
+ * Bearer tokens. The operator token is a shared secret from config; VM, viewer
+ * and automation tokens are ES256 JWTs (jose) with the claims of
+ * protocol/src/tokens.ts, signed with the current signing key and verified
+ * against the published key set (signing-keys.ts), so any controller instance
+ * sharing the key file — and the VM agent's CDP gateway — verifies them
+ * without a lookup. HS256 tokens from before the move to asymmetric keys still
+ * verify while VMLIVE_TOKEN_SECRET is set.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ViewerRole } from '@vmlive/protocol';
-import { errors as jose, jwtVerify, SignJWT } from 'jose';
+import { TOKEN_ALG, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims, type ViewerRole } from '@vmlive/protocol';
+import { createLocalJWKSet, decodeProtectedHeader, errors as jose, jwtVerify, SignJWT } from 'jose';
 import { ApiError, errors } from '../errors.js';
+import type { SigningKeys } from './signing-keys.js';
 
 export type Principal =
   | { kind: 'operator' }
   | { kind: 'vm'; vmId: string }
-  | { kind: 'viewer'; vmId: string; role: ViewerRole; tokenId: string; expiresAt: number };
+  | { kind: 'viewer'; vmId: string; role: ViewerRole; tokenId: string; expiresAt: number }
+  | { kind: 'automation'; vmId: string; tokenId: string; expiresAt: number };
 
-const ISSUER = 'vmlive';
-const AUDIENCE = 'vmlive-controller';
-/** Verified tokens are cached so a long-poll loop does not pay an HMAC + JSON parse per request. */
+/** Verified tokens are cached so a long-poll loop does not pay a signature check + JSON parse per request. */
 const CACHE_MAX = 10_000;
 
 export function randomId(bytes = 16): string {
@@ -25,23 +29,36 @@ export function randomId(bytes = 16): string {
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 export class TokenService {
-  private readonly key: Uint8Array;
   private readonly operatorDigest: Buffer;
   private readonly cache = new Map<string, Principal>();
+  private readonly jwks: ReturnType<typeof createLocalJWKSet>;
+  private readonly legacyKey: Uint8Array | null;
 
-  constructor(secret: string, operatorToken: string) {
-    this.key = new TextEncoder().encode(secret);
+  constructor(
+    private readonly keys: SigningKeys,
+    operatorToken: string,
+    legacySecret: string,
+  ) {
     this.operatorDigest = sha256(operatorToken);
+    this.jwks = createLocalJWKSet(keys.jwks);
+    this.legacyKey = legacySecret ? new TextEncoder().encode(legacySecret) : null;
+  }
+
+  /** The public keys, as served at /.well-known/jwks.json. */
+  get publicKeys(): SigningKeys['jwks'] {
+    return this.keys.jwks;
+  }
+
+  private sign(claims: Record<string, unknown>, vmId: string): SignJWT {
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: TOKEN_ALG, typ: 'JWT', kid: this.keys.kid })
+      .setSubject(vmId)
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE);
   }
 
   async issueVmToken(vmId: string): Promise<string> {
-    return new SignJWT({ kind: 'vm' })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(vmId)
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setIssuedAt()
-      .sign(this.key);
+    return this.sign({ kind: 'vm' }, vmId).setIssuedAt().sign(this.keys.privateKey);
   }
 
   async issueViewerToken(
@@ -49,19 +66,26 @@ export class TokenService {
     role: ViewerRole,
     ttlSeconds: number,
   ): Promise<{ token: string; expiresAt: number }> {
+    return this.issueExpiring({ kind: 'viewer', role }, vmId, ttlSeconds);
+  }
+
+  async issueAutomationToken(vmId: string, ttlSeconds: number): Promise<{ token: string; expiresAt: number }> {
+    return this.issueExpiring({ kind: 'automation' }, vmId, ttlSeconds);
+  }
+
+  private async issueExpiring(
+    claims: Record<string, unknown>,
+    vmId: string,
+    ttlSeconds: number,
+  ): Promise<{ token: string; expiresAt: number }> {
     const now = Date.now();
-    const nowS = Math.floor(now / 1000);
     // JWT times are whole seconds: round up so the token lives at least ttlSeconds.
     const expS = Math.ceil(now / 1000 + ttlSeconds);
-    const token = await new SignJWT({ kind: 'viewer', role })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(vmId)
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
+    const token = await this.sign(claims, vmId)
       .setJti(randomId(12))
-      .setIssuedAt(nowS)
+      .setIssuedAt(Math.floor(now / 1000))
       .setExpirationTime(expS)
-      .sign(this.key);
+      .sign(this.keys.privateKey);
     return { token, expiresAt: expS * 1000 };
   }
 
@@ -79,24 +103,25 @@ export class TokenService {
 
     let principal: Principal;
     try {
-      const { payload } = await jwtVerify(token, this.key, {
-        algorithms: ['HS256'],
-        issuer: ISSUER,
-        audience: AUDIENCE,
-      });
-      const vmId = payload.sub;
-      if (typeof vmId !== 'string') throw errors.unauthorized();
-      if (payload.kind === 'vm') {
-        principal = { kind: 'vm', vmId };
-      } else if (
-        payload.kind === 'viewer' &&
-        (payload.role === 'view' || payload.role === 'control') &&
-        typeof payload.jti === 'string' &&
-        typeof payload.exp === 'number'
-      ) {
-        principal = { kind: 'viewer', vmId, role: payload.role, tokenId: payload.jti, expiresAt: payload.exp * 1000 };
-      } else {
-        throw errors.unauthorized('unknown token kind');
+      const alg = decodeProtectedHeader(token).alg;
+      const opts = { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE };
+      const { payload } =
+        alg === 'HS256' && this.legacyKey
+          ? await jwtVerify(token, this.legacyKey, { ...opts, algorithms: ['HS256'] })
+          : await jwtVerify(token, this.jwks, { ...opts, algorithms: [TOKEN_ALG] });
+      const claims = TokenClaims.safeParse(payload);
+      if (!claims.success) throw errors.unauthorized('unknown token kind');
+      const c = claims.data;
+      switch (c.kind) {
+        case 'vm':
+          principal = { kind: 'vm', vmId: c.sub };
+          break;
+        case 'viewer':
+          principal = { kind: 'viewer', vmId: c.sub, role: c.role, tokenId: c.jti, expiresAt: c.exp * 1000 };
+          break;
+        case 'automation':
+          principal = { kind: 'automation', vmId: c.sub, tokenId: c.jti, expiresAt: c.exp * 1000 };
+          break;
       }
     } catch (err) {
       if (err instanceof ApiError) throw err;
@@ -113,6 +138,8 @@ export class TokenService {
 }
 
 function checkExpiry(p: Principal): Principal {
-  if (p.kind === 'viewer' && p.expiresAt <= Date.now()) throw new ApiError('token_expired', 'the token has expired');
+  if ((p.kind === 'viewer' || p.kind === 'automation') && p.expiresAt <= Date.now()) {
+    throw new ApiError('token_expired', 'the token has expired');
+  }
   return p;
 }

@@ -34,10 +34,10 @@ export function requireVmToken(p: Principal, vmId: string): void {
   if (p.vmId !== vmId) throw errors.forbidden('this VM token belongs to another VM');
 }
 
-/** Operator, the VM itself, or a viewer token scoped to this VM (any role). */
-export function requireAnyOf(p: Principal, vmId: string): void {
-  if (p.kind === 'operator') return;
-  if (p.vmId !== vmId) throw errors.forbidden('this token belongs to another VM');
+/** The caller is one of `kinds` and, unless it is the operator, its token is scoped to this VM. */
+export function requireKind(p: Principal, vmId: string, kinds: readonly Principal['kind'][]): void {
+  if (!kinds.includes(p.kind)) throw errors.forbidden(`a ${p.kind} token may not do this`);
+  if (p.kind !== 'operator' && p.vmId !== vmId) throw errors.forbidden('this token belongs to another VM');
 }
 
 /**
@@ -46,21 +46,29 @@ export function requireAnyOf(p: Principal, vmId: string): void {
  * A VM token sees only its own VM's sessions; a viewer token only its own sessions.
  */
 export function sessionSide(p: Principal, s: SessionRecord): CandidateSide {
-  if (p.kind === 'operator') return 'browser';
-  if (p.kind === 'vm') {
-    if (p.vmId !== s.vmId) throw errors.forbidden('this session belongs to another VM');
-    return 'vm';
+  switch (p.kind) {
+    case 'operator':
+      return 'browser';
+    case 'vm':
+      if (p.vmId !== s.vmId) throw errors.forbidden('this session belongs to another VM');
+      return 'vm';
+    case 'viewer':
+      if (p.tokenId !== s.owner) throw errors.forbidden('this session belongs to another viewer token');
+      return 'browser';
+    case 'automation':
+      throw errors.forbidden('an automation token has no signaling sessions');
   }
-  if (p.tokenId !== s.owner) throw errors.forbidden('this session belongs to another viewer token');
-  return 'browser';
 }
 
 export async function loadSession(ctx: Ctx, req: Request, p: Principal): Promise<[SessionRecord, CandidateSide]> {
   const sessionId = sessionIdParam(req);
-  const s = await ctx.store.getSession(sessionId, Date.now());
+  const s = await ctx.store.getSession(sessionId);
   if (!s) throw errors.sessionNotFound(sessionId);
   bindLog(req, { sessionId, vmId: s.vmId });
-  return [s, sessionSide(p, s)];
+  const side = sessionSide(p, s);
+  // Only the viewer side keeps a session (and its control lease) alive; the VM agent's polls do not.
+  if (side === 'browser') await ctx.store.touchSession(sessionId, Date.now());
+  return [s, side];
 }
 
 /** Online: the VM's agent has a sessions long-poll open, or heartbeated within `vmOnlineS`. */

@@ -80,6 +80,11 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): express.Express {
   handle(open, routes.healthz, async (_req, res) => {
     res.json({ ok: true });
   });
+  handle(open, routes.jwks, async (_req, res) => {
+    // Public keys only; cacheable briefly so a rotation propagates within a minute.
+    res.setHeader('Cache-Control', 'public, max-age=60');
+    res.json(ctx.tokens.publicKeys);
+  });
   handle(open, routes.metrics, async (_req, res) => {
     res.setHeader('Content-Type', ctx.metrics.registry.contentType);
     res.send(await ctx.metrics.registry.metrics());

@@ -1,15 +1,32 @@
-import { SignJWT } from 'jose';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cand, SDP_ANSWER, SDP_OFFER, sleep, TestController } from '../test/harness.js';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123';
+const keyDir = mkdtempSync(join(tmpdir(), 'vmlive-keys-'));
+/** A PEM file with a fresh P-256 private key (what an operator makes with openssl genpkey). */
+function keyFile(name: string, curve = 'prime256v1'): string {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: curve });
+  const file = join(keyDir, name);
+  writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  return file;
+}
+const KEY = keyFile('current.pem');
 let t: TestController;
 let s: Awaited<ReturnType<TestController['offeredSession']>>;
 let other: Awaited<ReturnType<TestController['offeredSession']>>;
 let viewToken: string;
 
 beforeAll(async () => {
-  t = await TestController.start({ tokenSecret: SECRET, operatorToken: 'operator-token-0123456789' });
+  t = await TestController.start({
+    tokenSecret: SECRET,
+    signingKeyFile: KEY,
+    operatorToken: 'operator-token-0123456789',
+  });
   s = await t.offeredSession('control');
   other = await t.offeredSession('control');
   viewToken = await t.viewerToken(s.vmId, 'view');
@@ -53,16 +70,124 @@ describe('authentication', () => {
     expect(again.status).toBe(401);
   });
 
-  it('accepts a token from another controller sharing the secret (no lookup needed)', async () => {
-    const t2 = await TestController.start({ tokenSecret: SECRET });
+  it('accepts a token from another controller sharing the signing key file (no lookup needed)', async () => {
+    const t2 = await TestController.start({ signingKeyFile: KEY });
     try {
       const vm = await t2.createVm();
-      // Same secret: the first controller verifies it (then 404s, since it does not hold the VM).
+      // Same key: the first controller verifies it (then 404s, since it does not hold the VM).
       const r = await t.call('POST', `/api/vms/${vm.vmId}/heartbeat`, { token: vm.vmToken });
       expect(r.status).toBe(404);
     } finally {
       await t2.close();
     }
+  });
+
+  it('rejects a token from a controller with another signing key with 401', async () => {
+    const t2 = await TestController.start({ signingKeyFile: keyFile('other.pem') });
+    try {
+      const vm = await t2.createVm();
+      const r = await t.call('POST', `/api/vms/${vm.vmId}/heartbeat`, { token: vm.vmToken });
+      expect(r.status).toBe(401);
+      expect(r.body.error.code).toBe('unauthorized');
+    } finally {
+      await t2.close();
+    }
+  });
+
+  it('signs ES256 tokens that verify offline against GET /.well-known/jwks.json', async () => {
+    const jwks = await t.call('GET', '/.well-known/jwks.json', { token: null });
+    expect(jwks.status).toBe(200);
+    expect(jwks.body.keys).toHaveLength(1);
+    expect(jwks.body.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    expect(jwks.body.keys[0].d).toBeUndefined();
+    const header = decodeProtectedHeader(s.viewer);
+    expect(header).toMatchObject({ alg: 'ES256', kid: jwks.body.keys[0].kid });
+    const { payload } = await jwtVerify(s.viewer, createLocalJWKSet(jwks.body), {
+      issuer: 'vmlive',
+      audience: 'vmlive-controller',
+    });
+    expect(payload).toMatchObject({ kind: 'viewer', role: 'control', sub: s.vmId });
+  });
+
+  it('still verifies legacy HS256 tokens while VMLIVE_TOKEN_SECRET is set', async () => {
+    const legacy = await new SignJWT({ kind: 'vm' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(s.vmId)
+      .setIssuer('vmlive')
+      .setAudience('vmlive-controller')
+      .setIssuedAt()
+      .sign(new TextEncoder().encode(SECRET));
+    const r = await t.call('POST', `/api/vms/${s.vmId}/heartbeat`, { token: legacy });
+    expect(r.status).toBe(204);
+  });
+
+  it('after a key rotation, tokens of the retired key still verify and its public key stays published', async () => {
+    const oldKey = keyFile('old.pem');
+    const before = await TestController.start({ signingKeyFile: oldKey });
+    const after = await TestController.start({ signingKeyFile: keyFile('new.pem'), retiredKeyFiles: [oldKey] });
+    try {
+      const vm = await before.createVm();
+      const r = await after.call('POST', `/api/vms/${vm.vmId}/heartbeat`, { token: vm.vmToken });
+      expect(r.status).toBe(404); // verified (then: the VM lives in the other controller)
+      const jwks = await after.call('GET', '/.well-known/jwks.json', { token: null });
+      expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toContain(decodeProtectedHeader(vm.vmToken).kid);
+      expect(jwks.body.keys).toHaveLength(2);
+    } finally {
+      await before.close();
+      await after.close();
+    }
+  });
+
+  it('refuses to start with a signing key that is not EC P-256', async () => {
+    await expect(TestController.start({ signingKeyFile: keyFile('p384.pem', 'secp384r1') })).rejects.toThrow(
+      /VMLIVE_SIGNING_KEY_FILE.*P-256/,
+    );
+    await expect(TestController.start({ signingKeyFile: join(keyDir, 'missing.pem') })).rejects.toThrow(
+      /VMLIVE_SIGNING_KEY_FILE: cannot read/,
+    );
+  });
+});
+
+describe('automation tokens', () => {
+  let automation: string;
+  beforeAll(async () => {
+    const r = await t.call('POST', `/api/vms/${s.vmId}/automation-tokens`, { body: { ttlSeconds: 600 } });
+    expect(r.status).toBe(201);
+    automation = r.body.token;
+    expect(r.body.expiresAt).toBeGreaterThan(Date.now() + 590_000);
+  });
+
+  it('are minted by the operator only, with a bounded ttl', async () => {
+    const byViewer = await t.call('POST', `/api/vms/${s.vmId}/automation-tokens`, {
+      token: s.viewer,
+      body: { ttlSeconds: 60 },
+    });
+    expect(byViewer.status).toBe(403);
+    const tooLong = await t.call('POST', `/api/vms/${s.vmId}/automation-tokens`, { body: { ttlSeconds: 10 ** 9 } });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error.field).toBe('ttlSeconds');
+  });
+
+  it('read and long-poll the control state of their VM', async () => {
+    const r = await t.call('GET', `/api/vms/${s.vmId}/control`, { token: automation });
+    expect(r.status).toBe(200);
+    expect(r.body.mode).toBeDefined();
+    const otherVm = await t.call('GET', `/api/vms/${other.vmId}/control`, { token: automation });
+    expect(otherVm.status).toBe(403);
+  });
+
+  it.each([
+    ['open a viewer session', () => ['POST', '/api/webrtc/session', { vmId: s.vmId }]],
+    ['change control', () => ['POST', `/api/vms/${s.vmId}/control`, { action: 'release' }]],
+    ['read a snapshot', () => ['GET', `/api/vms/${s.vmId}/snapshot`]],
+    ['list VMs', () => ['GET', '/api/vms']],
+    ['heartbeat', () => ['POST', `/api/vms/${s.vmId}/heartbeat`, {}]],
+    ['read a session', () => ['GET', `/api/webrtc/session/${s.sessionId}/offer`]],
+  ] as Array<[string, () => [string, string, unknown?]]>)('may not %s (403)', async (_name, make) => {
+    const [method, path, body] = make();
+    const r = await t.call(method, path, { token: automation, body });
+    expect(r.status).toBe(403);
+    expect(r.body.error.code).toBe('forbidden');
   });
 });
 

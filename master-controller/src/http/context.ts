@@ -6,6 +6,7 @@ import type { ControllerConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import type { LongPolls } from './longpoll.js';
+import type { Presence } from './presence.js';
 
 export interface Ctx {
   config: ControllerConfig;
@@ -13,6 +14,7 @@ export interface Ctx {
   tokens: TokenService;
   metrics: Metrics;
   polls: LongPolls;
+  presence: Presence;
   logger: Logger;
   /** VMs with a sessions long-poll open in this process (they count as online while waiting). */
   vmPolling: Map<string, number>;

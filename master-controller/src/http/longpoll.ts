@@ -7,6 +7,7 @@
 import type { Response } from 'express';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
+import type { Presence } from './presence.js';
 
 export interface PollRead<T> {
   ready: boolean;
@@ -20,6 +21,7 @@ export class LongPolls {
   constructor(
     private readonly store: Store,
     private readonly metrics: Metrics,
+    private readonly presence: Presence,
   ) {}
 
   get waiting(): number {
@@ -29,8 +31,15 @@ export class LongPolls {
   /**
    * @param waitMs 0 = plain poll: read once.
    * @param read called first and after every wake-up; may throw (e.g. session ended → 404).
+   * @param viewerSession the viewer session this poll is a sign of life of, while it waits (presence.ts).
    */
-  async poll<T>(res: Response, topicList: string[], waitMs: number, read: () => Promise<PollRead<T>>): Promise<T> {
+  async poll<T>(
+    res: Response,
+    topicList: string[],
+    waitMs: number,
+    read: () => Promise<PollRead<T>>,
+    viewerSession?: string,
+  ): Promise<T> {
     if (waitMs <= 0 || this.closing) return (await read()).value;
 
     const deadline = Date.now() + waitMs;
@@ -46,6 +55,7 @@ export class LongPolls {
       wake();
     };
     const unsubscribes = topicList.map((t) => this.store.subscribe(t, wake));
+    const leave = viewerSession !== undefined ? this.presence.hold(viewerSession) : null;
     this.waiters.add(abort);
     res.once('close', abort);
     this.metrics.longPollsWaiting.inc();
@@ -66,6 +76,7 @@ export class LongPolls {
     } finally {
       clearTimeout(timer);
       for (const u of unsubscribes) u();
+      leave?.();
       this.waiters.delete(abort);
       res.off('close', abort);
       this.metrics.longPollsWaiting.dec();

@@ -14,10 +14,11 @@ async function storeWithSessions(n: number, at = 1000) {
 describe('MemoryStore', () => {
   it('expires only sessions idle past the cutoff, oldest activity first, whatever their creation order', async () => {
     const store = await storeWithSessions(3, 1000);
-    await store.getSession('s0', 5000); // s0 is now the most recently active
+    await store.touchSession('s0', 5000); // s0 is now the most recently active
+    await store.getSession('s1'); // a read is not activity
     expect(await store.expireIdle(2000, 6000)).toBe(2);
-    expect(await store.getSession('s0', 6000)).toBeDefined();
-    expect(await store.getSession('s1', 6000)).toBeUndefined();
+    expect(await store.getSession('s0')).toBeDefined();
+    expect(await store.getSession('s1')).toBeUndefined();
     expect(await store.countVmSessions('vm1')).toBe(1);
     expect(store.sessionCount()).toBe(1);
   });
@@ -57,14 +58,31 @@ describe('MemoryStore', () => {
     expect(await store.createSession({ sessionId: 'c', vmId: 'nope', owner: 'o', createdAt: 0 })).toBe(false);
   });
 
-  it('ending the holder session returns control to agent with a later since', async () => {
+  it('ending a leased holder session keeps control until the lease expires, then returns it with a later since', async () => {
     const store = await storeWithSessions(1);
-    const taken = await store.updateControl('vm1', (cur) => ({ mode: 'user', holder: 's0', since: cur.since + 1 }));
-    await store.endSession('s0', 0);
+    const taken = await store.updateControl('vm1', (cur) => ({
+      control: { mode: 'user', holder: 's0', since: cur.control.since + 1 },
+      lease: { sessionId: 's0', owner: 'o', aliveAt: 1000 },
+    }));
+    await store.touchSession('s0', 1500);
+    await store.endSession('s0', 1600);
+    expect((await store.getVm('vm1'))?.control).toEqual(taken);
+    expect(await store.expireLeases(1400, 1700, 'agent')).toEqual([]);
+    expect(await store.expireLeases(1600, 1700, 'agent')).toEqual([{ vmId: 'vm1', sessionId: 's0' }]);
     const vm = await store.getVm('vm1');
-    expect(vm?.control.mode).toBe('agent');
-    expect(vm?.control.holder).toBeNull();
+    expect(vm?.control).toMatchObject({ mode: 'agent', holder: null });
     expect(vm?.control.since).toBeGreaterThan(taken.since);
+    expect(vm?.lease).toBeNull();
+  });
+
+  it('ending a holder session without a lease returns control at once; a paused VM stays paused', async () => {
+    const store = await storeWithSessions(2);
+    await store.updateControl('vm1', (cur) => ({
+      control: { mode: 'paused', holder: 's0', since: cur.control.since + 1 },
+      lease: null,
+    }));
+    await store.endSession('s0', 0);
+    expect((await store.getVm('vm1'))?.control).toMatchObject({ mode: 'paused', holder: null });
   });
 
   it('announces a snapshot request to the VM once', async () => {

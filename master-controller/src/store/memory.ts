@@ -11,6 +11,7 @@
 import { type CandidateSide, type ControlState, LIMITS, type StoredCandidate } from '@vmlive/protocol';
 import { MemoryNotifier } from './notifier.js';
 import {
+  type ControlRecord,
   type SessionRecord,
   type SessionState,
   type Snapshot,
@@ -55,6 +56,7 @@ export class MemoryStore implements Store {
       lastSeenAt: null,
       stats: undefined,
       control: { mode: 'agent', holder: null, since: vm.createdAt },
+      lease: null,
       snapshotWantedUntil: 0,
       snapshotAnnounced: false,
     });
@@ -88,15 +90,39 @@ export class MemoryStore implements Store {
     if (stats !== undefined) vm.stats = stats;
   }
 
-  async updateControl(vmId: string, update: (current: ControlState) => ControlState): Promise<ControlState> {
+  async updateControl(vmId: string, update: (current: ControlRecord) => ControlRecord): Promise<ControlState> {
     const vm = this.vms.get(vmId);
     if (!vm) throw new Error(`updateControl: no VM ${vmId}`);
-    const next = update(vm.control);
-    if (next !== vm.control) {
-      vm.control = next;
+    const next = update({ control: vm.control, lease: vm.lease });
+    vm.lease = next.lease;
+    if (next.control !== vm.control) {
+      vm.control = next.control;
       this.notifier.publish(topics.vm(vmId));
     }
     return vm.control;
+  }
+
+  async expireLeases(
+    aliveBefore: number,
+    now: number,
+    mode: 'agent' | 'paused',
+  ): Promise<Array<{ vmId: string; sessionId: string }>> {
+    const out: Array<{ vmId: string; sessionId: string }> = [];
+    for (const vm of this.vms.values()) {
+      const lease = vm.lease;
+      if (!lease || lease.aliveAt >= aliveBefore) continue;
+      vm.lease = null;
+      if (vm.control.holder === lease.sessionId) {
+        vm.control = {
+          mode: vm.control.mode === 'paused' ? 'paused' : mode,
+          holder: null,
+          since: Math.max(now, vm.control.since + 1),
+        };
+        this.notifier.publish(topics.vm(vm.vmId));
+      }
+      out.push({ vmId: vm.vmId, sessionId: lease.sessionId });
+    }
+    return out;
   }
 
   async createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean> {
@@ -127,13 +153,20 @@ export class MemoryStore implements Store {
     this.sessions.set(s.sessionId, s);
   }
 
-  async getSession(sessionId: string, now: number): Promise<SessionRecord | undefined> {
-    const s = this.sessions.get(sessionId);
-    if (s) this.touch(s, now);
-    return s;
+  async getSession(sessionId: string): Promise<SessionRecord | undefined> {
+    return this.sessions.get(sessionId);
   }
 
-  async setOffer(sessionId: string, sdp: string, now: number): Promise<WriteResult> {
+  async touchSession(sessionId: string, now: number): Promise<boolean> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return false;
+    this.touch(s, now);
+    const lease = this.vms.get(s.vmId)?.lease;
+    if (lease && lease.sessionId === sessionId) lease.aliveAt = now;
+    return true;
+  }
+
+  async setOffer(sessionId: string, sdp: string, _now: number): Promise<WriteResult> {
     const s = this.sessions.get(sessionId);
     if (!s) return 'not_found';
     if (s.offer !== null) return 'exists';
@@ -141,19 +174,17 @@ export class MemoryStore implements Store {
     const seq = (this.vmOfferSeq.get(s.vmId) ?? 0) + 1;
     this.vmOfferSeq.set(s.vmId, seq);
     s.offerSeq = seq;
-    this.touch(s, now);
     this.notifier.publish(topics.session(sessionId));
     this.notifier.publish(topics.vm(s.vmId));
     return 'ok';
   }
 
-  async setAnswer(sessionId: string, sdp: string, now: number): Promise<WriteResult> {
+  async setAnswer(sessionId: string, sdp: string, _now: number): Promise<WriteResult> {
     const s = this.sessions.get(sessionId);
     if (!s) return 'not_found';
     if (s.offer === null) return 'missing';
     if (s.answer !== null) return 'exists';
     s.answer = sdp;
-    this.touch(s, now);
     this.notifier.publish(topics.session(sessionId));
     this.notifier.publish(topics.vm(s.vmId));
     return 'ok';
@@ -176,7 +207,6 @@ export class MemoryStore implements Store {
     }
     s.seq += 1;
     list.push({ candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex, sdpMid: c.sdpMid, seq: s.seq, timestamp: now });
-    this.touch(s, now);
     this.notifier.publish(topics.session(sessionId));
     return { seq: s.seq, timestamp: now };
   }
@@ -207,9 +237,10 @@ export class MemoryStore implements Store {
     this.sessions.delete(sessionId);
     this.vmSessions.get(s.vmId)?.delete(sessionId);
     const vm = this.vms.get(s.vmId);
-    if (vm && vm.control.holder === sessionId) {
-      // The holder left: control goes back to the agent, unless the agent was
-      // paused, which stays paused until someone resumes it deliberately.
+    // A holder's lease outlives its session by the grace (a reload takes control back; expireLeases
+    // ends it otherwise). Without a lease, control goes back to the automation at once, unless
+    // the VM was paused, which stays paused until someone resumes it deliberately.
+    if (vm && vm.control.holder === sessionId && vm.lease?.sessionId !== sessionId) {
       const mode = vm.control.mode === 'paused' ? 'paused' : 'agent';
       vm.control = { mode, holder: null, since: Math.max(Date.now(), vm.control.since + 1) };
     }

@@ -6,6 +6,24 @@
  */
 import type { CandidateSide, ControlState, StoredCandidate } from '@vmlive/protocol';
 
+/**
+ * Control held by a viewer's session lasts while that viewer shows signs of
+ * life (browser-side calls on the session, or an open browser-side long-poll).
+ * `owner` is the viewer token (jti) that created the holder's session: a new
+ * session of the same token may take over within the grace (a page reload).
+ */
+export interface Lease {
+  sessionId: string;
+  owner: string;
+  aliveAt: number;
+}
+
+export interface ControlRecord {
+  control: ControlState;
+  /** null while the automation, the operator or nobody holds control. */
+  lease: Lease | null;
+}
+
 export interface VmRecord {
   vmId: string;
   name: string;
@@ -13,6 +31,7 @@ export interface VmRecord {
   lastSeenAt: number | null;
   stats: Record<string, unknown> | undefined;
   control: ControlState;
+  lease: Lease | null;
   /** ms epoch until which a viewer asked for a snapshot (0: none wanted). */
   snapshotWantedUntil: number;
   /** The pending request was already reported to the VM's sessions poll (so it wakes it only once). */
@@ -62,15 +81,30 @@ export interface Store {
   deleteVm(vmId: string): Promise<boolean>;
   touchVm(vmId: string, at: number, stats?: Record<string, unknown>): Promise<void>;
   /**
-   * Atomically replace the VM's control state with `update(current)`; `update`
-   * may throw to refuse (nothing changes). Returns the new state.
+   * Atomically replace the VM's control state and lease with `update(current)`;
+   * `update` may throw to refuse (nothing changes). Returns the new state.
    */
-  updateControl(vmId: string, update: (current: ControlState) => ControlState): Promise<ControlState>;
+  updateControl(vmId: string, update: (current: ControlRecord) => ControlRecord): Promise<ControlState>;
+  /**
+   * Ends every lease whose holder showed no sign of life since `aliveBefore`:
+   * control becomes `mode` (a paused VM stays paused), holder null. Returns what ended.
+   */
+  expireLeases(
+    aliveBefore: number,
+    now: number,
+    mode: 'agent' | 'paused',
+  ): Promise<Array<{ vmId: string; sessionId: string }>>;
 
   /** Returns false when the store already holds `maxSessions` live sessions. */
   createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean>;
-  /** Reads a live session and counts the read as activity (idle TTL). */
-  getSession(sessionId: string, now: number): Promise<SessionRecord | undefined>;
+  /** Reads a live session (no side effect). */
+  getSession(sessionId: string): Promise<SessionRecord | undefined>;
+  /**
+   * The viewer side of the session showed a sign of life: resets its idle TTL
+   * and, if it holds control, its lease. The VM side never calls this, so the
+   * VM agent's own polls do not keep a viewer's session alive.
+   */
+  touchSession(sessionId: string, now: number): Promise<boolean>;
   setOffer(sessionId: string, sdp: string, now: number): Promise<WriteResult>;
   setAnswer(sessionId: string, sdp: string, now: number): Promise<WriteResult>;
   addCandidate(
@@ -85,7 +119,7 @@ export interface Store {
     side: CandidateSide,
     since: number,
   ): Promise<{ candidates: StoredCandidate[]; cursor: number } | undefined>;
-  /** Ends a session; if it held control, control returns to `agent`. */
+  /** Ends a session. Control it held stays leased until the lease expires (expireLeases): a reload can take it back. */
   endSession(sessionId: string, now: number): Promise<boolean>;
   /**
    * `offered`: sessions with an offer and no answer whose offerSeq > `sinceOfferSeq`, in offer order;

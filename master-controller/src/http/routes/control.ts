@@ -1,14 +1,12 @@
 /** Control handover between the VM's agent and a viewer, and the screenshot fallback. */
 import { type ControlState, LIMITS, routes } from '@vmlive/protocol';
 import express, { Router } from 'express';
+import { applyControl, type ControlActor } from '../../control/transitions.js';
 import { ApiError, errors } from '../../errors.js';
 import { topics } from '../../store/types.js';
-import { authenticate, loadVm, requireAnyOf, requireVmToken } from '../access.js';
+import { authenticate, loadVm, requireKind, requireVmToken } from '../access.js';
 import type { Ctx } from '../context.js';
 import { handle } from '../route.js';
-
-/** `holder` while the operator itself holds control (no session of its own). */
-export const OPERATOR_HOLDER = 'operator';
 
 /** A snapshot this recent is served without asking the VM. */
 const SNAPSHOT_FRESH_MS = 2000;
@@ -22,7 +20,7 @@ export function controlRoutes(ctx: Ctx): Router {
   handle(r, routes.getControl, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
-    requireAnyOf(p, vm.vmId);
+    requireKind(p, vm.vmId, ['operator', 'vm', 'viewer', 'automation']);
     if (p.kind === 'vm') await store.touchVm(vm.vmId, Date.now());
     const { since, wait } = input.query();
     const vmId = vm.vmId;
@@ -37,55 +35,33 @@ export function controlRoutes(ctx: Ctx): Router {
   handle(r, routes.postControl, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
-    requireAnyOf(p, vm.vmId);
+    requireKind(p, vm.vmId, ['operator', 'vm', 'viewer']);
     const body = input.body();
     if (p.kind === 'viewer' && p.role !== 'control') throw errors.forbidden('a view token cannot change control');
-    if (p.kind === 'vm' && body.action === 'take') throw errors.forbidden('the VM cannot take control from itself');
 
+    const sessionOnThisVm = async (sessionId: string) => {
+      const s = await store.getSession(sessionId);
+      if (!s || s.vmId !== vm.vmId) throw new ApiError('session_not_found', 'no such session on this VM', 'sessionId');
+      return s;
+    };
     // A viewer acts through one of its own sessions on this VM. The operator names a session
     // only to hand control to it; without one it holds control itself. The VM names none.
-    let holder: string;
+    let actor: ControlActor;
     if (p.kind === 'viewer') {
       if (body.sessionId === undefined) {
         throw new ApiError('invalid_body', 'sessionId is required for a viewer token', 'sessionId');
       }
-      const s = await store.getSession(body.sessionId, Date.now());
-      if (!s || s.vmId !== vm.vmId) throw new ApiError('session_not_found', 'no such session on this VM', 'sessionId');
+      const s = await sessionOnThisVm(body.sessionId);
       if (s.owner !== p.tokenId) throw errors.forbidden('this session belongs to another viewer token', 'sessionId');
-      holder = s.sessionId;
-    } else if (p.kind === 'operator' && body.action === 'take' && body.sessionId !== undefined) {
-      const s = await store.getSession(body.sessionId, Date.now());
-      if (!s || s.vmId !== vm.vmId) throw new ApiError('session_not_found', 'no such session on this VM', 'sessionId');
-      holder = s.sessionId;
+      await store.touchSession(s.sessionId, Date.now());
+      actor = { kind: 'viewer', sessionId: s.sessionId, owner: s.owner };
+    } else if (p.kind === 'operator') {
+      const s = body.action === 'take' && body.sessionId !== undefined ? await sessionOnThisVm(body.sessionId) : null;
+      actor = s ? { kind: 'operator', session: { sessionId: s.sessionId, owner: s.owner } } : { kind: 'operator' };
     } else {
-      holder = OPERATOR_HOLDER;
+      actor = { kind: 'vm' };
     }
-    const actingAsHolder = p.kind === 'viewer';
-
-    const next = await store.updateControl(vm.vmId, (cur) => {
-      const since = Math.max(Date.now(), cur.since + 1);
-      if (actingAsHolder && body.action !== 'take' && cur.holder !== holder) {
-        throw new ApiError('not_holder', 'this session does not hold control', 'sessionId');
-      }
-      switch (body.action) {
-        case 'take':
-          // The operator outranks viewers: its take replaces any holder. A viewer cannot take from another.
-          if (p.kind !== 'operator' && cur.holder !== null && cur.holder !== holder) {
-            throw new ApiError('control_held', 'another session holds control');
-          }
-          if (cur.mode === 'user' && cur.holder === holder) return cur;
-          return { mode: 'user', holder, since };
-        case 'release':
-          if (cur.mode === 'agent' && cur.holder === null) return cur;
-          return { mode: 'agent', holder: null, since };
-        case 'pause':
-          if (cur.mode === 'paused') return cur;
-          return { mode: 'paused', holder: cur.holder, since };
-        case 'resume':
-          if (cur.mode !== 'paused') return cur;
-          return { mode: cur.holder === null ? 'agent' : 'user', holder: cur.holder, since };
-      }
-    });
+    const next = await store.updateControl(vm.vmId, (cur) => applyControl(cur, body.action, actor, Date.now()));
     req.log.info({ action: body.action, by: p.kind, mode: next.mode, holder: next.holder }, 'control');
     res.json(next satisfies ControlState);
   });
@@ -93,8 +69,7 @@ export function controlRoutes(ctx: Ctx): Router {
   handle(r, routes.getSnapshot, async (req, res) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
-    if (p.kind === 'vm') throw errors.forbidden('the snapshot is for viewers');
-    requireAnyOf(p, vm.vmId);
+    requireKind(p, vm.vmId, ['operator', 'viewer']);
     const vmId = vm.vmId;
     const askedAt = Date.now();
     const fresh = (at: number) => at >= askedAt - SNAPSHOT_FRESH_MS;

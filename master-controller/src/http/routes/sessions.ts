@@ -25,7 +25,8 @@ export function sessionRoutes(ctx: Ctx): Router {
 
   handle(r, routes.createSession, async (req, res, input) => {
     const p = await authenticate(ctx, req);
-    if (p.kind === 'vm') throw errors.forbidden('a VM token cannot open a viewer session');
+    if (p.kind === 'vm' || p.kind === 'automation')
+      throw errors.forbidden(`a ${p.kind} token cannot open a viewer session`);
     const body = input.body();
     if (p.kind === 'viewer' && p.vmId !== body.vmId) {
       throw errors.forbidden('this viewer token is for another VM', 'vmId');
@@ -64,14 +65,20 @@ export function sessionRoutes(ctx: Ctx): Router {
 
   handle(r, routes.getOffer, async (req, res, input) => {
     const p = await authenticate(ctx, req);
-    const [s] = await loadSession(ctx, req, p);
+    const [s, side] = await loadSession(ctx, req, p);
     const { wait } = input.query();
     const sessionId = s.sessionId;
-    const offer = await ctx.polls.poll(res, [topics.session(sessionId)], wait * 1000, async () => {
-      const cur = await store.getSession(sessionId, Date.now());
-      if (!cur) throw errors.sessionNotFound(sessionId);
-      return { ready: cur.offer !== null, value: cur.offer };
-    });
+    const offer = await ctx.polls.poll(
+      res,
+      [topics.session(sessionId)],
+      wait * 1000,
+      async () => {
+        const cur = await store.getSession(sessionId);
+        if (!cur) throw errors.sessionNotFound(sessionId);
+        return { ready: cur.offer !== null, value: cur.offer };
+      },
+      side === 'browser' ? sessionId : undefined,
+    );
     if (res.headersSent) return;
     if (offer === null) throw new ApiError('offer_not_found', 'this session has no offer yet');
     res.json({ type: 'offer', sdp: offer } satisfies SessionDescription);
@@ -93,14 +100,20 @@ export function sessionRoutes(ctx: Ctx): Router {
 
   handle(r, routes.getAnswer, async (req, res, input) => {
     const p = await authenticate(ctx, req);
-    const [s] = await loadSession(ctx, req, p);
+    const [s, side] = await loadSession(ctx, req, p);
     const { wait } = input.query();
     const sessionId = s.sessionId;
-    const answer = await ctx.polls.poll(res, [topics.session(sessionId)], wait * 1000, async () => {
-      const cur = await store.getSession(sessionId, Date.now());
-      if (!cur) throw errors.sessionNotFound(sessionId);
-      return { ready: cur.answer !== null, value: cur.answer };
-    });
+    const answer = await ctx.polls.poll(
+      res,
+      [topics.session(sessionId)],
+      wait * 1000,
+      async () => {
+        const cur = await store.getSession(sessionId);
+        if (!cur) throw errors.sessionNotFound(sessionId);
+        return { ready: cur.answer !== null, value: cur.answer };
+      },
+      side === 'browser' ? sessionId : undefined,
+    );
     if (res.headersSent) return;
     if (answer === null) res.status(204).end();
     else res.json({ type: 'answer', sdp: answer } satisfies SessionDescription);
@@ -130,14 +143,20 @@ export function sessionRoutes(ctx: Ctx): Router {
     const p = await authenticate(ctx, req);
     const sideParse = CandidateSide.safeParse(req.params.type);
     if (!sideParse.success) throw new ApiError('not_found', "candidate type must be 'vm' or 'browser'");
-    const [s] = await loadSession(ctx, req, p);
+    const [s, side] = await loadSession(ctx, req, p);
     const { since, wait } = input.query();
     const sessionId = s.sessionId;
-    const out = await ctx.polls.poll(res, [topics.session(sessionId)], wait * 1000, async () => {
-      const got = await store.getCandidates(sessionId, sideParse.data, since);
-      if (!got) throw errors.sessionNotFound(sessionId);
-      return { ready: got.candidates.length > 0, value: got };
-    });
+    const out = await ctx.polls.poll(
+      res,
+      [topics.session(sessionId)],
+      wait * 1000,
+      async () => {
+        const got = await store.getCandidates(sessionId, sideParse.data, since);
+        if (!got) throw errors.sessionNotFound(sessionId);
+        return { ready: got.candidates.length > 0, value: got };
+      },
+      side === 'browser' ? sessionId : undefined,
+    );
     if (!res.headersSent) res.json(out satisfies CandidatesResponse);
   });
 

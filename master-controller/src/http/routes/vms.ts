@@ -60,6 +60,18 @@ export function vmRoutes(ctx: Ctx): Router {
     res.status(201).json(out);
   });
 
+  handle(r, routes.createAutomationToken, async (req, res, input) => {
+    requireOperator(await authenticate(ctx, req));
+    const vm = await loadVm(ctx, req);
+    const body = input.body();
+    if (body.ttlSeconds > config.viewerTokenMaxTtlS) {
+      throw new ApiError('invalid_body', `ttlSeconds must be at most ${config.viewerTokenMaxTtlS}`, 'ttlSeconds');
+    }
+    const out = await ctx.tokens.issueAutomationToken(vm.vmId, body.ttlSeconds);
+    req.log.info({ ttlSeconds: body.ttlSeconds }, 'automation token issued');
+    res.status(201).json(out);
+  });
+
   handle(r, routes.heartbeat, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
