@@ -74,9 +74,11 @@ export const setting = {
       return checked(schema, Number(t));
     });
   },
-  str(env: string, o: Opts<string> & { minLength?: number }): Setting<string> {
+  /** `pattern` is a JSON-Schema-compatible regex (no lookbehind, no flags): the helper checks it in Python too. */
+  str(env: string, o: Opts<string> & { minLength?: number; pattern?: { re: RegExp; message: string } }): Setting<string> {
     const min = o.minLength ?? 1;
-    return make(env, o, z.string().min(min, min > 1 ? `must be at least ${min} characters` : 'must not be empty'));
+    const base = z.string().min(min, min > 1 ? `must be at least ${min} characters` : 'must not be empty');
+    return make(env, o, o.pattern ? base.regex(o.pattern.re, o.pattern.message) : base);
   },
   oneOf<const T extends readonly [string, ...string[]]>(
     env: string,
