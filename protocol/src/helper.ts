@@ -208,7 +208,10 @@ export const HELPER_SETTINGS = {
   }),
   height: setting.int('VMLIVE_HEIGHT', 120, 2160, { default: 720, help: 'encoded height' }),
   fps: setting.int('VMLIVE_FPS', 1, 60, { default: 30, help: 'capture and encode frame rate' }),
-  bitrateKbps: setting.int('VMLIVE_BITRATE_KBPS', 100, 50_000, { default: 2500, help: 'encoder target bitrate (kbit/s)' }),
+  bitrateKbps: setting.int('VMLIVE_BITRATE_KBPS', 100, 50_000, {
+    default: 2500,
+    help: 'encoder target bitrate (kbit/s)',
+  }),
   keyframeIntervalS: setting.int('VMLIVE_KEYFRAME_INTERVAL_S', 1, 3600, {
     default: 5,
     help: 'longest GOP in seconds (viewers also get a keyframe on join and on PLI/FIR)',

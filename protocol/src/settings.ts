@@ -75,7 +75,10 @@ export const setting = {
     });
   },
   /** `pattern` is a JSON-Schema-compatible regex (no lookbehind, no flags): the helper checks it in Python too. */
-  str(env: string, o: Opts<string> & { minLength?: number; pattern?: { re: RegExp; message: string } }): Setting<string> {
+  str(
+    env: string,
+    o: Opts<string> & { minLength?: number; pattern?: { re: RegExp; message: string } },
+  ): Setting<string> {
     const min = o.minLength ?? 1;
     const base = z.string().min(min, min > 1 ? `must be at least ${min} characters` : 'must not be empty');
     return make(env, o, o.pattern ? base.regex(o.pattern.re, o.pattern.message) : base);

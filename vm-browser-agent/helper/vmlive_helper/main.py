@@ -1,7 +1,8 @@
 """Entry point: settings, preflight, then one GLib main loop serving the agent's commands.
 
 Start-up order: settings (--settings=<json> from the agent) -> typelibs/elements -> priority ->
-DTLS certificate -> pipeline (built, PLAYING, capture warmed up then idle) -> X input -> `ready`. Shutdown runs in reverse.
+DTLS certificate -> pipeline (built, PLAYING, capture warmed up then idle) -> X input -> `ready`.
+Shutdown runs in reverse.
 Threads: stdin reader and webrtcbin callbacks hand work to the main loop with GLib.idle_add;
 all state below is touched on the main thread only.
 """
