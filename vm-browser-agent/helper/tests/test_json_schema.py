@@ -45,11 +45,12 @@ class KeywordsTest(unittest.TestCase):
             check({'enum': [0, 'a']}, False)
         self.assertEqual(check({'enum': ['a', 'b']}, 'b'), 'b')
 
-    def test_string_lengths_count_utf16_units_like_javascript(self):
+    def test_string_lengths_count_code_points_like_zod(self):
         schema = {'type': 'string', 'minLength': 2, 'maxLength': 2}
-        self.assertEqual(check(schema, '\U0001F600'), '\U0001F600')  # one code point, two UTF-16 units
-        with self.assertRaises(SchemaError):
-            check(schema, 'é')
+        self.assertEqual(check(schema, '\U0001F600\U0001F600'), '\U0001F600\U0001F600')  # 4 UTF-16 units
+        for bad in ('\U0001F600', 'abc'):
+            with self.assertRaises(SchemaError):
+                check(schema, bad)
         with self.assertRaises(SchemaError) as ctx:
             check({'type': 'string', 'minLength': 1}, '')
         self.assertEqual(str(ctx.exception), 'must not be empty')

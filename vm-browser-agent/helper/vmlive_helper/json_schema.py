@@ -88,11 +88,6 @@ def _equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _utf16_length(text: str) -> int:
-    # zod's .min()/.max() count UTF-16 code units (JavaScript string length); match it, not code points.
-    return len(text.encode('utf-16-le')) // 2
-
-
 def _join(path: str, key: str) -> str:
     return '%s.%s' % (path, key) if path else key
 
@@ -189,7 +184,7 @@ class Validator:
 
     def _check_string(self, schema: Dict[str, Any], value: str, path: str) -> None:
         if 'minLength' in schema or 'maxLength' in schema:
-            length = _utf16_length(value)
+            length = len(value)  # code points, as JSON Schema and zod 4's .min()/.max() count
             if length < schema.get('minLength', 0):
                 raise SchemaError(path, 'must be at least %d characters' % schema['minLength']
                                   if schema['minLength'] > 1 else 'must not be empty')
