@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { HELPER_SETTINGS, parseEnv } from '@vmlive/protocol';
 import pino from 'pino';
 import type { Browser } from 'playwright-core';
 import { HelperProcess } from '../vm-browser-agent/src/helper/helper-process.js';
@@ -27,7 +28,8 @@ and glass-to-glass latency (clock painted in the VM page, decoded from received 
   --seconds S        measurement window per point, default 15 (quick: 5)
   --first-frame N    createOffer -> first frame repeats, default 7 (quick: 3)
   --page motion|static   VM page content, default motion
-  --env K=V          extra helper setting (repeatable), e.g. --env VMLIVE_FPS=60
+  --env K=V          helper setting by its env name (repeatable), e.g. --env VMLIVE_FPS=60
+                     (see protocol/src/helper.ts HELPER_SETTINGS or gstreamer-webrtc-helper.py --help)
   --xvfb-nice N      renice the X server (capture waits on it; default: leave it at 0)
   --no-mdns          viewers send real host candidates (default: Chromium's mDNS names, as real viewers do)
   --json             also print one JSON line with every figure
@@ -140,7 +142,9 @@ async function main() {
     await page.setContent(clockPage(values.page !== 'static'));
     const offset = (await page.evaluate(VIEWPORT_OFFSET_SCRIPT)) as { x: number; y: number };
 
-    const helper = new HelperProcess({ display: xvfb.display, codec, env: extraEnv, logger });
+    // The helper's settings table parses the overrides, as the agent parses its environment.
+    const settings = parseEnv(HELPER_SETTINGS, { VMLIVE_CODEC: codec, ...extraEnv, DISPLAY: xvfb.display });
+    const helper = new HelperProcess({ settings, logger });
     cleanups.push(() => helper.stop());
     await helper.start();
     viewerBrowser = await launchChromium({

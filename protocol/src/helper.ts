@@ -2,10 +2,16 @@
  * JSON-lines protocol between the TypeScript webrtc-server (agent) and the
  * Python GStreamer helper, one message per line on the helper's stdin/stdout.
  * The helper's stdout carries only these lines; its logs go to stderr.
- * The Python side mirrors these shapes in vm-browser-agent/helper/vmlive_helper/protocol.py.
+ * The helper's settings are a table here too, parsed by the agent and handed
+ * over as one JSON value (`--settings=<json>`).
+ *
+ * The Python side gets these schemas from a generated artefact,
+ * vm-browser-agent/helper/vmlive_helper/contract.json (`npm run gen -w protocol`;
+ * helper-contract.test.ts fails when it is stale), so no shape is written twice.
  */
 import { z } from 'zod';
 import { IceServer } from './rest.js';
+import { type ConfigOf, setting, settingsSchema } from './settings.js';
 
 const peerId = z.string().min(1).max(64);
 
@@ -178,3 +184,65 @@ export type HelperEvent = z.infer<typeof HelperEvent>;
 
 /** Exit code the helper uses for invalid settings: the agent must not restart-loop on it. */
 export const HELPER_EXIT_BAD_CONFIG = 42;
+
+// ---- the helper's settings ----
+// One range per setting: the agent parses them from its environment with these
+// rows, validates the typed value before spawning, and the helper validates the
+// same JSON against the same schema (contract.json). The helper reads no env.
+
+/** An X display name: `[host]:display[.screen]`, e.g. ":99" or "localhost:10.0". */
+const X_DISPLAY = /^[A-Za-z0-9_.-]*:[0-9]+(\.[0-9]+)?$/;
+
+export const HELPER_SETTINGS = {
+  display: setting.str('DISPLAY', {
+    help: 'X display to capture and inject input into',
+    pattern: { re: X_DISPLAY, message: 'must be an X display like ":99"' },
+  }),
+  codec: setting.oneOf('VMLIVE_CODEC', ['vp8', 'h264'] as const, {
+    default: 'vp8',
+    help: 'video codec shared by all viewers',
+  }),
+  width: setting.int('VMLIVE_WIDTH', 160, 3840, {
+    default: 1280,
+    help: 'encoded width (capture is scaled if the screen differs)',
+  }),
+  height: setting.int('VMLIVE_HEIGHT', 120, 2160, { default: 720, help: 'encoded height' }),
+  fps: setting.int('VMLIVE_FPS', 1, 60, { default: 30, help: 'capture and encode frame rate' }),
+  bitrateKbps: setting.int('VMLIVE_BITRATE_KBPS', 100, 50_000, {
+    default: 2500,
+    help: 'encoder target bitrate (kbit/s)',
+  }),
+  keyframeIntervalS: setting.int('VMLIVE_KEYFRAME_INTERVAL_S', 1, 3600, {
+    default: 5,
+    help: 'longest GOP in seconds (viewers also get a keyframe on join and on PLI/FIR)',
+  }),
+  keyframeThrottleMs: setting.int('VMLIVE_KEYFRAME_THROTTLE_MS', 0, 5000, {
+    default: 250,
+    help: 'at most one forced keyframe per this window (ms), across all viewers',
+  }),
+  vp8CpuUsed: setting.int('VMLIVE_VP8_CPU_USED', -16, 16, { default: 8, help: 'libvpx speed/quality trade-off' }),
+  playoutDelay: setting.bool('VMLIVE_PLAYOUT_DELAY', {
+    default: true,
+    help: 'write the playout-delay RTP header extension (min=max=0) when the viewer offers it',
+  }),
+  iceTcp: setting.bool('VMLIVE_ICE_TCP', {
+    default: false,
+    help: 'also gather ICE-TCP candidates (off: half the candidate pairs; TURN covers TCP-only paths)',
+  }),
+  mtu: setting.int('VMLIVE_RTP_MTU', 576, 1500, {
+    default: 1200,
+    help: 'RTP payloader MTU (leaves room for the header extension and SRTP)',
+  }),
+  nice: setting.int('VMLIVE_NICE', -20, 19, {
+    default: -10,
+    help: 'scheduling priority asked for at start (negative needs root/CAP_SYS_NICE; failure is ignored)',
+  }),
+  logLevel: setting.oneOf('VMLIVE_HELPER_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, {
+    default: 'info',
+    help: 'lowest level of the log lines the helper writes to stderr',
+  }),
+} as const;
+
+export type HelperSettings = ConfigOf<typeof HELPER_SETTINGS>;
+/** The settings as the helper receives them: every key, defaults applied by the sender. */
+export const HelperSettings = settingsSchema(HELPER_SETTINGS);

@@ -2,7 +2,7 @@ export * from './client.js';
 export * from './errors.js';
 export type { EncoderStats, HelperCommand, HelperErrorCode, HelperEvent, PeerStats } from './helper.js';
 export * as helperProtocol from './helper.js';
-export { HELPER_EXIT_BAD_CONFIG } from './helper.js';
+export { HELPER_EXIT_BAD_CONFIG, HELPER_SETTINGS, HelperSettings } from './helper.js';
 export * from './input.js';
 export * from './limits.js';
 export * from './rest.js';

@@ -1,8 +1,8 @@
 /**
  * Takeover input sent by a viewer on the WebRTC data channel labelled `input`.
  * Coordinates are normalized to the video frame (0..1) so the viewer never
- * needs to know the VM's screen size. The Python helper validates the same
- * shapes (vm-browser-agent/helper/vmlive_helper/input_messages.py).
+ * needs to know the VM's screen size. The Python helper validates against
+ * these very schemas, generated into its contract.json (helper-contract.ts).
  */
 import { z } from 'zod';
 

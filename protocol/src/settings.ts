@@ -74,12 +74,19 @@ export const setting = {
       return checked(schema, Number(t));
     });
   },
-  /** A string; a default of '' means "unset" (the value then is '' and the caller decides what that means). */
-  str(env: string, o: Opts<string> & { minLength?: number }): Setting<string> {
+  /**
+   * `pattern` is a JSON-Schema-compatible regex (no lookbehind, no flags): the helper checks it in Python too.
+   * A default of '' means "unset" (the value is then '' and the caller decides what that means).
+   */
+  str(
+    env: string,
+    o: Opts<string> & { minLength?: number; pattern?: { re: RegExp; message: string } },
+  ): Setting<string> {
     const min = o.minLength ?? 1;
-    const message = min > 1 ? `must be at least ${min} characters` : 'must not be empty';
-    const schema = z.string().refine((v) => v.length >= min || (v === '' && o.default === ''), message);
-    return make(env, o, schema);
+    const base = z.string().min(min, min > 1 ? `must be at least ${min} characters` : 'must not be empty');
+    const checked = o.pattern ? base.regex(o.pattern.re, o.pattern.message) : base;
+    // A union (not a refine) keeps the schema representable as JSON Schema.
+    return make(env, o, o.default === '' ? (z.union([z.literal(''), checked]) as z.ZodType<string>) : checked);
   },
   oneOf<const T extends readonly [string, ...string[]]>(
     env: string,

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """vmlive GStreamer WebRTC helper. Run with Debian's /usr/bin/python3 (python3-gi).
 
-Protocol: protocol/src/helper.ts (JSON lines on stdin/stdout). Settings: --help.
+Protocol: protocol/src/helper.ts (JSON lines on stdin/stdout), via vmlive_helper/contract.json.
+Settings: one JSON value, --settings=<json> (see --help).
 """
 import os
 import sys
@@ -15,7 +16,15 @@ if 'MALLOC_ARENA_MAX' not in os.environ:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from vmlive_helper.main import main  # noqa: E402
+from vmlive_helper.json_schema import SchemaDocumentError  # noqa: E402
+
+try:
+    from vmlive_helper.main import main  # noqa: E402
+except SchemaDocumentError as err:
+    # contract.json missing or unusable: a broken install, which no restart fixes. 42 is
+    # HELPER_EXIT_BAD_CONFIG, written out because the contract that carries it did not load.
+    sys.stderr.write('vmlive helper: bad configuration: %s\n' % err)
+    sys.exit(42)
 
 if __name__ == '__main__':
     sys.exit(main())

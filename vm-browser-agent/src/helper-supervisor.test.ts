@@ -1,7 +1,12 @@
 import type { EventEmitter } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HELPER_EXIT_BAD_CONFIG } from '@vmlive/protocol';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { HelperError, HelperProcess } from './helper/helper-process.js';
 import { HelperSupervisor } from './helper-supervisor.js';
 import { FakeHelper, fakeHelperFactory } from './testing/fake-helper.js';
 
@@ -84,3 +89,54 @@ describe('HelperSupervisor', () => {
     await sup.stop();
   });
 });
+
+describe('HelperSupervisor with a real HelperProcess', () => {
+  // Regression: a helper that started once and then exits 42 before `ready` on its restart must
+  // end in one `fatal`, not a restart loop (the decision is on HelperError, which only the real
+  // HelperProcess throws: the fake above cannot catch a mismatch between the two).
+  it('emits fatal exactly once and spawns no more when a restarted helper exits 42 before ready', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmlive-sup-'));
+    const starts = join(dir, 'starts');
+    const made: HelperProcess[] = [];
+    const sup = new HelperSupervisor(() => {
+      const h = new HelperProcess({
+        python: process.execPath,
+        script: fileURLToPath(new URL('./helper/testing/fake-helper.mjs', import.meta.url)),
+        settings: { display: ':99' },
+        env: { FAKE_MODE: 'ready-then-bad-config', FAKE_STARTS: starts },
+        logger: log,
+        startTimeoutMs: 5_000,
+      });
+      made.push(h);
+      return h;
+    }, log);
+    try {
+      const fatals: Error[] = [];
+      sup.on('fatal', (err) => fatals.push(err));
+      let downs = 0;
+      sup.on('down', () => downs++);
+      await sup.start();
+      await until(() => fatals.length > 0, 10_000);
+      // Longer than the supervisor's first backoff steps: a wrong decision would have respawned by now.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(fatals).toHaveLength(1);
+      expect(fatals[0]).toBeInstanceOf(HelperError);
+      expect((fatals[0] as HelperError).code).toBe('bad-config');
+      expect(downs).toBe(1);
+      expect(readFileSync(starts, 'utf8').trim().split('\n')).toHaveLength(2);
+      expect(made).toHaveLength(2);
+      expect(sup.helper).toBeUndefined();
+    } finally {
+      await sup.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+async function until(ok: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

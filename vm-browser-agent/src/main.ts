@@ -2,25 +2,24 @@
  * Entry point of the VM agent (`webrtc-server`). Builds every part in order,
  * and on SIGTERM/SIGINT shuts them down in reverse order, logging each step.
  */
-
-import { AGENT_SETTINGS, parseAgentConfig } from './config.js';
+import { ConfigError } from '@vmlive/protocol';
+import { type AgentConfig, describeAgentSettings, parseAgentConfig } from './config.js';
 import { ControllerClient } from './controller/controller-client.js';
 import { HelperProcess } from './helper/helper-process.js';
 import { HelperSupervisor } from './helper-supervisor.js';
 import { createLogger } from './logger.js';
-import { ConfigError, describeConfig } from './util/config-table.js';
 import { WebRtcServer } from './webrtc-server.js';
 
 const EXIT_BAD_CONFIG = 2;
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof parseAgentConfig>;
+  let config: AgentConfig;
   try {
     config = parseAgentConfig(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(
-        `vm-agent: invalid configuration: ${err.message}\n\nSettings:\n${describeConfig(AGENT_SETTINGS)}\n`,
+        `vm-agent: invalid configuration: ${err.message}\n\nSettings:\n${describeAgentSettings()}\n`,
       );
       process.exit(EXIT_BAD_CONFIG);
     }
@@ -30,16 +29,7 @@ async function main(): Promise<void> {
   const client = new ControllerClient({ baseUrl: config.controllerUrl, vmId: config.vmId, token: config.vmToken });
   const supervisor = new HelperSupervisor(
     () =>
-      new HelperProcess({
-        python: config.python,
-        script: config.helperScript,
-        display: config.display,
-        codec: config.codec,
-        width: config.width,
-        height: config.height,
-        fps: config.fps,
-        logger: log,
-      }),
+      new HelperProcess({ python: config.python, script: config.helperScript, settings: config.helper, logger: log }),
     log.child({ module: 'supervisor' }),
   );
   const server = new WebRtcServer({
@@ -70,9 +60,9 @@ async function main(): Promise<void> {
   log.info(
     {
       controller: config.controllerUrl,
-      display: config.display,
-      codec: config.codec,
-      size: `${config.width}x${config.height}@${config.fps}`,
+      display: config.helper.display,
+      codec: config.helper.codec,
+      size: `${config.helper.width}x${config.helper.height}@${config.helper.fps}`,
     },
     'agent starting',
   );

@@ -2,7 +2,8 @@ import json
 import unittest
 
 from vmlive_helper.input_injection import ControlGate, WheelAccumulator, scale_point, split_for_remap
-from vmlive_helper.input_messages import InvalidInput, parse_input
+from vmlive_helper.contract import SchemaError
+from vmlive_helper.input_messages import InvalidInput, encode_feedback, parse_input
 
 
 def ok(msg):
@@ -12,8 +13,8 @@ def ok(msg):
 class ParseInputTest(unittest.TestCase):
     def test_valid_messages(self):
         self.assertEqual(ok({'t': 'pointer', 'action': 'down', 'x': 0.5, 'y': 1, 'button': 2})['button'], 2)
-        self.assertEqual(ok({'t': 'pointer', 'action': 'move', 'x': 0, 'y': 0})['button'], None)
-        self.assertEqual(ok({'t': 'wheel', 'x': 0.1, 'y': 0.2, 'dx': 0, 'dy': -120})['dy'], -120.0)
+        self.assertNotIn('button', ok({'t': 'pointer', 'action': 'move', 'x': 0, 'y': 0}))
+        self.assertEqual(ok({'t': 'wheel', 'x': 0.1, 'y': 0.2, 'dx': 0, 'dy': -120})['dy'], -120)
         key = ok({'t': 'key', 'action': 'down', 'key': 'a', 'code': 'KeyA', 'mods': {'shift': True}})
         self.assertEqual(key['mods'], {'shift': True})
         self.assertEqual(ok({'t': 'text', 'text': 'héllo'})['text'], 'héllo')
@@ -33,10 +34,32 @@ class ParseInputTest(unittest.TestCase):
             json.dumps({'t': 'key', 'action': 'down', 'key': 'a', 'code': 'KeyA', 'mods': {'shift': 1}}),
             json.dumps({'t': 'text', 'text': ''}),
             json.dumps({'t': 'text', 'text': 'x' * 4097}),
+            json.dumps({'t': 'text', 'text': 'x' * 20000}),
         ]
         for text in bad:
             with self.assertRaises(InvalidInput, msg=text):
                 parse_input(text)
+
+    def test_reasons_name_the_field(self):
+        with self.assertRaises(InvalidInput) as ctx:
+            ok({'t': 'pointer', 'action': 'move', 'x': 1.5, 'y': 0})
+        self.assertEqual(str(ctx.exception), 'x: must be <= 1')
+        with self.assertRaises(InvalidInput) as ctx:
+            ok({'t': 'nope'})
+        self.assertEqual(str(ctx.exception), 't: must be one of pointer, wheel, key, text')
+
+
+class FeedbackTest(unittest.TestCase):
+    def test_feedback_is_encoded_as_one_compact_json_message(self):
+        self.assertEqual(encode_feedback({'t': 'control', 'granted': True}), '{"t":"control","granted":true}')
+        self.assertEqual(json.loads(encode_feedback({'t': 'rejected', 'reason': 'invalid', 'detail': 'x'})),
+                         {'t': 'rejected', 'reason': 'invalid', 'detail': 'x'})
+
+    def test_malformed_feedback_is_refused(self):
+        for bad in ({'t': 'control'}, {'t': 'control', 'granted': 'yes'}, {'t': 'rejected', 'reason': 'bored'},
+                    {'t': 'control', 'granted': True, 'extra': 1}):
+            with self.assertRaises(SchemaError, msg=repr(bad)):
+                encode_feedback(bad)
 
 
 class PureInputLogicTest(unittest.TestCase):

@@ -1,81 +1,28 @@
-"""One table of settings, read once from the environment, validated, then frozen.
+"""The helper's settings. The table lives once, in protocol/src/helper.ts (HELPER_SETTINGS): the VM
+agent parses its environment with it and hands the result over as one JSON value,
+`--settings=<json>`, which is validated here against the same schema (contract.json) with the same
+ranges and defaults. The helper reads no VMLIVE_* variable itself.
 
-A bad value is a configuration error: the helper exits with EXIT_BAD_CONFIG (42) so that
-the supervising agent does not restart-loop on it (protocol/src/helper.ts HELPER_EXIT_BAD_CONFIG).
+A bad value is a configuration error: the helper exits with EXIT_BAD_CONFIG (42) so that the
+supervising agent does not restart-loop on it.
 """
+import re
 from dataclasses import dataclass
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence
 
-EXIT_BAD_CONFIG = 42
+from . import contract
+
+EXIT_BAD_CONFIG = contract.EXIT_BAD_CONFIG
+SETTINGS_FLAG = '--settings'
 
 
 class ConfigError(Exception):
     pass
 
 
-def _int_range(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw, 10)
-        except ValueError:
-            raise ConfigError('expected an integer, got %r' % raw) from None
-        if not lo <= value <= hi:
-            raise ConfigError('expected %d..%d, got %d' % (lo, hi, value))
-        return value
-    return parse
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in choices:
-            raise ConfigError('expected one of %s, got %r' % ('|'.join(choices), raw))
-        return value
-    return parse
-
-
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ('1', 'true', 'yes', 'on'):
-        return True
-    if value in ('0', 'false', 'no', 'off'):
-        return False
-    raise ConfigError('expected a boolean (1/0/true/false), got %r' % raw)
-
-
-def _display(raw: str) -> str:
-    if not raw or ':' not in raw:
-        raise ConfigError('expected an X display like ":99", got %r' % raw)
-    return raw
-
-
-# (field, env name, parser, default, help). Default None = required.
-SETTINGS: Tuple[Tuple[str, str, Callable[[str], object], Optional[str], str], ...] = (
-    ('display', 'DISPLAY', _display, None, 'X display to capture and inject input into'),
-    ('codec', 'VMLIVE_CODEC', _choice('vp8', 'h264'), 'vp8', 'video codec shared by all viewers'),
-    ('width', 'VMLIVE_WIDTH', _int_range(64, 7680), '1280', 'encoded width (capture is scaled if different)'),
-    ('height', 'VMLIVE_HEIGHT', _int_range(64, 4320), '720', 'encoded height'),
-    ('fps', 'VMLIVE_FPS', _int_range(1, 120), '30', 'capture and encode frame rate'),
-    ('bitrate_kbps', 'VMLIVE_BITRATE_KBPS', _int_range(100, 50000), '2500', 'encoder target bitrate'),
-    ('keyframe_interval_s', 'VMLIVE_KEYFRAME_INTERVAL_S', _int_range(1, 3600), '5',
-     'max seconds between keyframes (viewers also get one on join and on PLI/FIR)'),
-    ('keyframe_throttle_ms', 'VMLIVE_KEYFRAME_THROTTLE_MS', _int_range(0, 5000), '250',
-     'at most one forced keyframe per this window, across all viewers'),
-    ('vp8_cpu_used', 'VMLIVE_VP8_CPU_USED', _int_range(-16, 16), '8', 'libvpx speed/quality trade-off'),
-    ('playout_delay', 'VMLIVE_PLAYOUT_DELAY', _bool, '1',
-     'write the playout-delay RTP header extension (min=max=0) when the viewer offers it'),
-    ('ice_tcp', 'VMLIVE_ICE_TCP', _bool, '0',
-     'also gather ICE-TCP candidates (off: half the candidate pairs, faster connects; TURN covers TCP-only paths)'),
-    ('mtu', 'VMLIVE_RTP_MTU', _int_range(576, 1500), '1200', 'RTP payloader MTU'),
-    ('nice', 'VMLIVE_NICE', _int_range(-20, 19), '-10',
-     'scheduling priority to ask for at start (negative needs root/CAP_SYS_NICE; failure is ignored)'),
-    ('log_level', 'VMLIVE_HELPER_LOG_LEVEL', _choice('debug', 'info', 'warn', 'error'), 'info',
-     'lowest level of log lines written to stderr'),
-)
-
-
 @dataclass(frozen=True)
 class Config:
+    """One field per HELPER_SETTINGS key, snake_cased (a unit test keeps the two in step)."""
     display: str
     codec: str
     width: int
@@ -92,28 +39,54 @@ class Config:
     log_level: str
 
 
-def load_config(env: Mapping[str, str]) -> Config:
-    """Parse every setting; raise ConfigError naming every bad variable at once."""
-    values: Dict[str, object] = {}
-    problems = []
-    for field, name, parse, default, _help in SETTINGS:
-        raw = env.get(name)
-        if raw is None or raw == '':
-            if default is None:
-                problems.append('%s is required (%s)' % (name, _help))
-                continue
-            raw = default
-        try:
-            values[field] = parse(raw)
-        except ConfigError as err:
-            problems.append('%s: %s' % (name, err))
-    if problems:
-        raise ConfigError('; '.join(problems))
-    return Config(**values)  # type: ignore[arg-type]
+def snake_case(key: str) -> str:
+    return re.sub(r'(?<=[a-z0-9])([A-Z])', r'_\1', key).lower()
+
+
+def _env_of(key: str) -> Optional[str]:
+    for row in contract.SETTINGS:
+        if row['key'] == key:
+            return row['env']
+    return None
+
+
+def parse_settings(text: str) -> Config:
+    """Validate the agent's settings JSON; raise ConfigError naming the setting and its env name."""
+    try:
+        value = contract.loads(text)
+    except ValueError as err:
+        raise ConfigError('%s is not JSON: %s' % (SETTINGS_FLAG, err)) from None
+    if not isinstance(value, dict):
+        raise ConfigError('%s must be a JSON object' % SETTINGS_FLAG)
+    try:
+        settings: Dict[str, Any] = contract.validate('HelperSettings', value)
+    except contract.SchemaError as err:
+        key = err.path.split('.')[0].split('[')[0]
+        env = _env_of(key)
+        raise ConfigError('%s%s: %s' % (key or 'settings', ' (%s)' % env if env else '', err.message)) from None
+    return Config(**{snake_case(k): v for k, v in settings.items()})
+
+
+def settings_argument(argv: Sequence[str]) -> str:
+    """The JSON after `--settings=` (or `--settings JSON`); ConfigError when absent."""
+    for i, arg in enumerate(argv):
+        if arg.startswith(SETTINGS_FLAG + '='):
+            return arg[len(SETTINGS_FLAG) + 1:]
+        if arg == SETTINGS_FLAG and i + 1 < len(argv):
+            return argv[i + 1]
+    raise ConfigError('missing %s=<json> (the VM agent passes it; see --help)' % SETTINGS_FLAG)
 
 
 def settings_help() -> str:
-    lines = ['%-28s %-8s %s' % ('env', 'default', 'help')]
-    for _field, name, _parse, default, help_text in SETTINGS:
-        lines.append('%-28s %-8s %s' % (name, default if default is not None else '(req)', help_text))
+    """The settings table from the contract: the JSON key, the agent's env name, default, help."""
+    lines = ['  %-20s %-28s %-9s %s' % ('key', 'agent env', 'default', 'meaning')]
+    for row in contract.SETTINGS:
+        default = '(req)' if row.get('required') else _show(row.get('default'))
+        lines.append('  %-20s %-28s %-9s %s' % (row['key'], row['env'], default, row['help']))
     return '\n'.join(lines)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)

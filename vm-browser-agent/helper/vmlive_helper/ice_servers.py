@@ -8,7 +8,8 @@ def webrtcbin_ice_urls(ice_servers: list) -> Tuple[Optional[str], List[str]]:
     stun = None
     turns = []
     for server in ice_servers:
-        for url in server['urls']:
+        urls = server['urls']
+        for url in [urls] if isinstance(urls, str) else urls:  # a string or a list, as RTCIceServer allows
             scheme, _, rest = url.partition(':')
             if scheme == 'stun' and stun is None:
                 stun = 'stun://' + rest

@@ -1,7 +1,8 @@
 """Entry point: settings, preflight, then one GLib main loop serving the agent's commands.
 
-Start-up order: config -> typelibs/elements -> priority -> DTLS certificate -> pipeline (built,
-PLAYING, capture warmed up then idle) -> X input -> `ready`. Shutdown runs in reverse.
+Start-up order: settings (--settings=<json> from the agent) -> typelibs/elements -> priority ->
+DTLS certificate -> pipeline (built, PLAYING, capture warmed up then idle) -> X input -> `ready`.
+Shutdown runs in reverse.
 Threads: stdin reader and webrtcbin callbacks hand work to the main loop with GLib.idle_add;
 all state below is touched on the main thread only.
 """
@@ -13,11 +14,18 @@ import time
 from typing import Dict, Optional
 
 from . import VERSION
-from .config import EXIT_BAD_CONFIG, ConfigError, load_config, settings_help
+from .config import EXIT_BAD_CONFIG, ConfigError, parse_settings, settings_argument, settings_help
 from .log import get_logger, setup_logging
 from .preflight import check_elements, check_typelibs
 
 log = get_logger('main')
+
+# The error code of a command that raised, by command type (protocol/src/helper.ts HelperErrorCode;
+# the agent decides on it). A peer whose add-peer or offer fails is unusable: the agent ends its
+# session at once instead of waiting 15 s for an answer that never comes. One bad remote candidate
+# is not (ICE uses the others).
+_FAILURE_CODE = {'add-peer': 'negotiation-failed', 'remote-description': 'negotiation-failed',
+                 'remote-candidate': 'candidate-rejected'}
 
 
 def _raise_priority(nice: int) -> None:
@@ -81,7 +89,8 @@ class App:
             getattr(self, '_cmd_' + cmd['type'].replace('-', '_'))(cmd)
         except Exception as err:  # noqa: BLE001 - one bad command must not kill every viewer
             log.exception('command %s failed', cmd['type'])
-            self.emitter.error('command-failed', '%s: %s' % (cmd['type'], err), cmd.get('peerId'))
+            self.emitter.error(_FAILURE_CODE.get(cmd['type'], 'command-failed'), '%s: %s' % (cmd['type'], err),
+                               cmd.get('peerId'))
         return False
 
     def _cmd_add_peer(self, cmd) -> None:
@@ -142,7 +151,7 @@ class App:
         for peer_id, granted in ((old, False), (new, True)):
             peer = self.peers.get(peer_id) if peer_id else None
             if peer is not None:
-                peer.send_feedback('{"t":"control","granted":%s}' % ('true' if granted else 'false'))
+                peer.send_feedback({'t': 'control', 'granted': granted})
 
     def _cmd_get_stats(self, cmd) -> None:
         from .stats import stats_to_dicts, summarize_peer
@@ -193,8 +202,7 @@ class App:
     def _on_channel_open(self, peer_id: str) -> bool:
         peer = self.peers.get(peer_id)
         if peer is not None:
-            granted = self.gate.allowed(peer_id)
-            peer.send_feedback('{"t":"control","granted":%s}' % ('true' if granted else 'false'))
+            peer.send_feedback({'t': 'control', 'granted': self.gate.allowed(peer_id)})
         return False
 
     def _reject(self, peer_id: str, reason: str, detail: Optional[str]) -> None:
@@ -207,8 +215,7 @@ class App:
         self.emitter.emit(event)
         peer = self.peers.get(peer_id)
         if peer is not None:
-            import json
-            peer.send_feedback(json.dumps(feedback))
+            peer.send_feedback(feedback)
 
     def _on_input(self, peer_id: str, text: str) -> bool:
         from .input_messages import InvalidInput, parse_input
@@ -226,7 +233,7 @@ class App:
         try:
             kind = msg['t']
             if kind == 'pointer':
-                inj.pointer(msg['action'], msg['x'], msg['y'], msg['button'])
+                inj.pointer(msg['action'], msg['x'], msg['y'], msg.get('button'))
             elif kind == 'wheel':
                 inj.wheel_event(msg['x'], msg['y'], msg['dx'], msg['dy'])
             elif kind == 'key':
@@ -316,8 +323,10 @@ def _stdin_reader(app: 'App') -> None:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if '--help' in argv or '-h' in argv:
-        print('gstreamer-webrtc-helper: JSON lines on stdin/stdout (protocol/src/helper.ts).\n'
-              'Settings (environment):\n' + settings_help())
+        print('gstreamer-webrtc-helper --settings=<json>: JSON lines on stdin/stdout (protocol/src/helper.ts).\n'
+              'The VM agent parses the settings from its environment (the env names below) and passes\n'
+              'them as one JSON object keyed by `key`; missing keys take the default.\n'
+              'Settings (protocol/src/helper.ts HELPER_SETTINGS):\n' + settings_help())
         return 0
     from .protocol import Emitter
     # stdout is the protocol channel: keep everything else (including stray prints) off it.
@@ -325,7 +334,7 @@ def main(argv=None) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     emitter = Emitter(protocol_out)
     try:
-        cfg = load_config(os.environ)
+        cfg = parse_settings(settings_argument(argv))
     except ConfigError as err:
         sys.stderr.write('vmlive helper: bad configuration: %s\n' % err)
         emitter.error('bad-config', str(err))

@@ -11,6 +11,7 @@ from typing import Callable, List, Optional, Tuple
 from gi.repository import GLib, Gst, GstSdp, GstVideo, GstWebRTC
 
 from .config import Config
+from .input_messages import INPUT_CHANNEL_LABEL, encode_feedback
 from .log import get_logger
 from .pipeline import SharedEncoder
 from .playout_delay import PlayoutDelayWriter
@@ -286,7 +287,7 @@ class Peer:
 
     def _on_data_channel(self, _element, channel):
         label = channel.get_property('label')
-        if label != 'input':
+        if label != INPUT_CHANNEL_LABEL:
             log.info('[%s] ignoring data channel %r', self.id, label)
             return
         self.channel = channel
@@ -296,9 +297,11 @@ class Peer:
             self._on_input, self.id, bytes(data.get_data()).decode('utf-8', 'replace')))))
         GLib.idle_add(self._on_channel_open, self.id)
 
-    def send_feedback(self, text: str) -> None:
+    def send_feedback(self, feedback: dict) -> None:
+        """`feedback` is an InputFeedback message (protocol/src/input.ts)."""
         channel = self.channel
         if channel is not None and not self.closed:
+            text = encode_feedback(feedback)
             try:
                 if _nick(channel.get_property('ready-state')) == 'open':
                     channel.emit('send-string', text)

@@ -18,8 +18,7 @@ it('repeated viewer connect/remove cycles keep streaming and do not grow memory 
   const xvfb = await startXvfb({ width: 1280, height: 720 });
   cleanups.push(() => xvfb.stop());
   const helper = new HelperProcess({
-    display: xvfb.display,
-    env: { VMLIVE_NICE: '0' },
+    settings: { display: xvfb.display, nice: 0 },
     logger: pino({ level: 'warn' }),
   });
   cleanups.push(() => helper.stop());

@@ -4,7 +4,7 @@
  * with the same settings cannot help, so it is the one non-retryable start failure.
  */
 export type HelperErrorCode =
-  | 'bad-config' // helper exited 42: invalid settings or missing packages
+  | 'bad-config' // settings failed validation, or the helper exited 42 (invalid settings, missing packages)
   | 'spawn-failed' // python could not be started at all
   | 'early-exit' // helper exited before `ready`
   | 'start-timeout' // no `ready` in time
@@ -29,6 +29,8 @@ export class HelperError extends Error {
 export const helperErrors = {
   badConfig: (stderrTail: string) =>
     new HelperError('bad-config', `helper rejected its configuration: ${stderrTail}`, false, { stderrTail }),
+  invalidSettings: (issues: string) =>
+    new HelperError('bad-config', `invalid helper settings: ${issues}`, false, { issues }),
   spawnFailed: (cause: Error) =>
     new HelperError('spawn-failed', `cannot start helper: ${cause.message}`, true, { cause: cause.message }),
   earlyExit: (code: number | null, signal: string | null, stderrTail: string) =>

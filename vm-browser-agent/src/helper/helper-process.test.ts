@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { HelperEvent } from '@vmlive/protocol';
+import type { HelperEvent, HelperSettings } from '@vmlive/protocol';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DiedInfo, HelperError, HelperProcess } from './helper-process.js';
@@ -7,12 +7,12 @@ import { type DiedInfo, HelperError, HelperProcess } from './helper-process.js';
 const FAKE = fileURLToPath(new URL('./testing/fake-helper.mjs', import.meta.url));
 const running: HelperProcess[] = [];
 
-function fake(mode: string, lines?: string[]): HelperProcess {
+function fake(mode: string, lines?: string[], settings: Partial<HelperSettings> = {}): HelperProcess {
   const logger = pino({ level: 'debug' }, { write: (l: string) => lines?.push(l) });
   const helper = new HelperProcess({
     python: process.execPath,
     script: FAKE,
-    display: ':99',
+    settings: { display: ':99', ...settings },
     env: { FAKE_MODE: mode },
     logger,
     startTimeoutMs: 3_000,
@@ -31,6 +31,22 @@ describe('HelperProcess', () => {
     const ready = await helper.start();
     expect(ready.type).toBe('ready');
     expect(ready.pid).toBe(helper.pid);
+  });
+
+  it('hands the helper its settings as one JSON value, defaults applied', async () => {
+    // the fake's ready echoes codec and size from the --settings=<json> it received
+    const ready = await fake('normal', undefined, { codec: 'h264', width: 640 }).start();
+    expect([ready.codec, ready.width, ready.height, ready.fps]).toEqual(['h264', 640, 720, 30]);
+  });
+
+  it('refuses invalid settings as non-retryable bad-config without spawning', async () => {
+    const helper = fake('normal', undefined, { fps: 0, codec: 'av1' as 'vp8' });
+    const err = (await helper.start().catch((e: unknown) => e)) as HelperError;
+    expect(err).toBeInstanceOf(HelperError);
+    expect([err.code, err.retryable]).toEqual(['bad-config', false]);
+    expect(err.message).toMatch(/fps \(VMLIVE_FPS\): must be between 1 and 60/);
+    expect(err.message).toMatch(/codec \(VMLIVE_CODEC\): must be one of vp8, h264/);
+    expect(helper.pid).toBeUndefined();
   });
 
   it('treats exit 42 before ready as a non-retryable bad-config error', async () => {
@@ -57,7 +73,7 @@ describe('HelperProcess', () => {
   it('reports a missing interpreter as spawn-failed', async () => {
     const helper = new HelperProcess({
       python: '/nonexistent/python',
-      display: ':1',
+      settings: { display: ':1' },
       logger: pino({ level: 'silent' }),
     });
     const err = (await helper.start().catch((e: unknown) => e)) as HelperError;

@@ -2,8 +2,11 @@
  * Supervised child process running the Python GStreamer helper
  * (vm-browser-agent/helper/gstreamer-webrtc-helper.py), speaking protocol/src/helper.ts.
  *
- * - The helper counts as started only once it prints `ready`; exit 42 before that is a
- *   non-retryable `bad-config` error.
+ * - Settings are typed (protocol HELPER_SETTINGS), validated here before spawning and handed
+ *   over as one JSON value, `--settings=<json>`; the helper validates the same JSON against
+ *   the same schema. Invalid settings, or exit 42 before `ready`, are a non-retryable
+ *   `bad-config` error.
+ * - The helper counts as started only once it prints `ready`.
  * - stdout carries protocol lines only: each is JSON-parsed and validated with the shared zod
  *   schema before it is emitted as 'event'. stderr lines and `log` events are re-logged, never parsed.
  * - Requests with replies (get-stats, snapshot) are matched by requestId; all pending requests are
@@ -15,7 +18,14 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { HELPER_EXIT_BAD_CONFIG, type HelperCommand, type HelperEvent, helperProtocol } from '@vmlive/protocol';
+import {
+  HELPER_EXIT_BAD_CONFIG,
+  HELPER_SETTINGS,
+  type HelperCommand,
+  type HelperEvent,
+  HelperSettings,
+  helperProtocol,
+} from '@vmlive/protocol';
 import type { Logger } from 'pino';
 import { HelperError, helperErrors } from './helper-errors.js';
 
@@ -30,17 +40,17 @@ export interface HelperOptions {
   python?: string;
   /** Helper entry script; default the repo's vm-browser-agent/helper/gstreamer-webrtc-helper.py. */
   script?: string;
-  display: string;
-  codec?: 'vp8' | 'h264';
-  width?: number;
-  height?: number;
-  fps?: number;
-  /** Extra environment (VMLIVE_* settings, see `gstreamer-webrtc-helper.py --help`). */
+  /** The helper's settings; omitted ones take the table's default. */
+  settings: HelperSettingsInput;
+  /** Extra environment for the process (not settings: the helper reads those from --settings only). */
   env?: Record<string, string>;
   logger: Logger;
   /** How long to wait for `ready` (DTLS certificate + pipeline warm-up); default 20 s. */
   startTimeoutMs?: number;
 }
+
+/** `display` is the one setting without a default. */
+export type HelperSettingsInput = Partial<HelperSettings> & Pick<HelperSettings, 'display'>;
 
 export interface DiedInfo {
   pid: number | undefined;
@@ -55,6 +65,9 @@ export const DEFAULT_HELPER_SCRIPT = path.resolve(
 );
 
 const STDERR_TAIL_LINES = 20;
+
+const describeIssues = (issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>) =>
+  issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ');
 
 interface Pending {
   kind: 'stats' | 'snapshot';
@@ -89,18 +102,25 @@ export class HelperProcess extends EventEmitter {
     if (this.state !== 'idle') {
       return Promise.reject(new HelperError('not-running', `start() called in state ${this.state}`, false));
     }
-    this.state = 'starting';
     const o = this.opts;
+    const settings = HelperSettings.safeParse(o.settings);
+    if (!settings.success) {
+      this.state = 'exited';
+      const issues = settings.error.issues.map((i) => {
+        const key = String(i.path[0] ?? '');
+        const env = Object.entries(HELPER_SETTINGS).find(([k]) => k === key)?.[1].env;
+        return `${key}${env ? ` (${env})` : ''}: ${i.message}`;
+      });
+      return Promise.reject(helperErrors.invalidSettings(issues.join('; ')));
+    }
+    this.state = 'starting';
     const env: Record<string, string | undefined> = {
       ...process.env,
       ...o.env,
-      DISPLAY: o.display,
+      // GStreamer and Xlib bits that take no display argument still look here.
+      DISPLAY: settings.data.display,
       PYTHONUNBUFFERED: '1',
     };
-    if (o.codec) env.VMLIVE_CODEC = o.codec;
-    if (o.width) env.VMLIVE_WIDTH = String(o.width);
-    if (o.height) env.VMLIVE_HEIGHT = String(o.height);
-    if (o.fps) env.VMLIVE_FPS = String(o.fps);
     const python = o.python ?? '/usr/bin/python3';
     const script = o.script ?? DEFAULT_HELPER_SCRIPT;
     const timeoutMs = o.startTimeoutMs ?? 20_000;
@@ -121,14 +141,18 @@ export class HelperProcess extends EventEmitter {
 
       let child: ChildProcessWithoutNullStreams;
       try {
-        child = spawn(python, [script], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        child = spawn(python, [script, `--settings=${JSON.stringify(settings.data)}`], {
+          env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
       } catch (err) {
         this.state = 'exited';
         settle(helperErrors.spawnFailed(err as Error));
         return;
       }
       this.child = child;
-      this.log.info({ pid: child.pid, display: o.display, codec: o.codec ?? 'vp8' }, 'helper starting');
+      const { display, codec, width, height, fps } = settings.data;
+      this.log.info({ pid: child.pid, display, codec, size: `${width}x${height}@${fps}` }, 'helper starting');
       this.exitPromise = new Promise((done) => child.once('exit', () => done()));
 
       child.on('error', (err) => {
@@ -178,7 +202,7 @@ export class HelperProcess extends EventEmitter {
   send(cmd: HelperCommand): void {
     const parsed = helperProtocol.HelperCommand.safeParse(cmd);
     if (!parsed.success) {
-      throw helperErrors.invalidCommand(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      throw helperErrors.invalidCommand(describeIssues(parsed.error.issues));
     }
     const child = this.child;
     if (!child || (this.state !== 'running' && this.state !== 'stopping') || !child.stdin.writable) {

@@ -72,7 +72,7 @@ beforeAll(async () => {
   });
   app = await vmBrowser.newPage();
   await app.setContent(APP_PAGE);
-  helper = new HelperProcess({ display: xvfb.display, env: { VMLIVE_NICE: '0' }, logger });
+  helper = new HelperProcess({ settings: { display: xvfb.display, nice: 0 }, logger });
   helper.on('event', (e) => events.push(e));
   await helper.start();
   viewers = await launchChromium();

@@ -2,6 +2,7 @@
  * Real GStreamer helper -> real headless Chromium over WebRTC (ICE, DTLS, SRTP), signaling
  * wired in-process. Each test owns its Xvfb, helper and browser.
  */
+import type { HelperSettings } from '@vmlive/protocol';
 import pino from 'pino';
 import type { Browser } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,10 +22,10 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
 });
 
-async function rig(codec: 'vp8' | 'h264', env: Record<string, string> = {}): Promise<Rig> {
+async function rig(codec: 'vp8' | 'h264', settings: Partial<HelperSettings> = {}): Promise<Rig> {
   const xvfb = await startXvfb({ width: 1280, height: 720 });
   cleanups.push(() => xvfb.stop());
-  const helper = new HelperProcess({ display: xvfb.display, codec, env: { VMLIVE_NICE: '0', ...env }, logger });
+  const helper = new HelperProcess({ settings: { display: xvfb.display, codec, nice: 0, ...settings }, logger });
   cleanups.push(() => helper.stop());
   await helper.start();
   const browser = await launchChromium();
@@ -78,7 +79,7 @@ describe('helper streams to Chromium', () => {
   );
 
   it('a joining viewer gets a keyframe at once, not at the next GOP (10 s)', async () => {
-    const { helper, browser } = await rig('vp8', { VMLIVE_KEYFRAME_INTERVAL_S: '10' });
+    const { helper, browser } = await rig('vp8', { keyframeIntervalS: 10 });
     const first = await Viewer.connect(browser, helper, 'first');
     await first.waitFor((s) => s.framesDecoded >= 30, 10_000);
     const second = await Viewer.connect(browser, helper, 'second');

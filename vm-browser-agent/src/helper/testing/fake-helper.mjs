@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// A stand-in for the Python helper in HelperProcess unit tests. Behaviour by FAKE_MODE:
+// A stand-in for the Python helper in HelperProcess unit tests. Its `ready` reports the codec
+// and size of the --settings=<json> it was given. Behaviour by FAKE_MODE:
 //   normal    ready, then answers get-stats/snapshot, echoes errors for unknown peers
 //   bad-config   exits 42 before ready
 //   crash-early  exits 3 before ready
@@ -7,13 +8,25 @@
 //   die-on-stats says ready, then exits 7 when it receives get-stats
 //   garbage      ready, then prints junk and invalid events before a valid one
 //   ignore-shutdown  ready; ignores `shutdown` and SIGTERM
+//   ready-then-bad-config  appends a line to FAKE_STARTS per start; the first start says ready
+//                and exits 1 soon after, every later one exits 42 before ready
+import { appendFileSync, readFileSync } from 'node:fs';
 import readline from 'node:readline';
 
-const mode = process.env.FAKE_MODE ?? 'normal';
+let mode = process.env.FAKE_MODE ?? 'normal';
+const settingsArg = process.argv.find((a) => a.startsWith('--settings='));
+const settings = settingsArg ? JSON.parse(settingsArg.slice('--settings='.length)) : {};
+if (mode === 'ready-then-bad-config') {
+  const file = process.env.FAKE_STARTS;
+  appendFileSync(file, `${process.pid}\n`);
+  const starts = readFileSync(file, 'utf8').trim().split('\n').length;
+  if (starts === 1) setTimeout(() => process.exit(1), 100);
+  else mode = 'bad-config';
+}
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 process.stderr.write(`INFO vmlive.fake: starting in ${mode} mode\n`);
 if (mode === 'bad-config') {
-  process.stderr.write('vmlive helper: bad configuration: VMLIVE_CODEC: expected one of vp8|h264\n');
+  process.stderr.write('vmlive helper: bad configuration: codec (VMLIVE_CODEC): must be one of vp8, h264\n');
   process.exit(42);
 }
 if (mode === 'crash-early') process.exit(3);
@@ -23,10 +36,10 @@ if (mode !== 'silent') {
     type: 'ready',
     peerId: null,
     version: 'fake',
-    codec: 'vp8',
-    width: 1280,
-    height: 720,
-    fps: 30,
+    codec: settings.codec,
+    width: settings.width,
+    height: settings.height,
+    fps: settings.fps,
     pid: process.pid,
   });
 }

@@ -1,0 +1,104 @@
+import { ConfigError, HELPER_SETTINGS, HelperSettings } from '@vmlive/protocol';
+import { describe, expect, it } from 'vitest';
+import { describeAgentSettings, parseAgentConfig } from './config.js';
+
+const base = {
+  VMLIVE_CONTROLLER_URL: 'http://127.0.0.1:8080/',
+  VMLIVE_VM_ID: 'vm1',
+  VMLIVE_VM_TOKEN: 'tok',
+  DISPLAY: ':5',
+};
+
+function rejection(env: Record<string, string>): ConfigError {
+  try {
+    parseAgentConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('agent config', () => {
+  it('applies defaults and strips the trailing slash of the controller URL', () => {
+    const c = parseAgentConfig(base);
+    expect(c.controllerUrl).toBe('http://127.0.0.1:8080');
+    expect(c.helper.codec).toBe('vp8');
+    expect([c.helper.width, c.helper.height, c.helper.fps]).toEqual([1280, 720, 30]);
+    expect(c.iceServers).toEqual([]);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.helper)).toBe(true);
+  });
+
+  it('parses every helper setting from its env name into a value the helper schema accepts', () => {
+    const c = parseAgentConfig({
+      ...base,
+      VMLIVE_CODEC: 'h264',
+      VMLIVE_WIDTH: '1920',
+      VMLIVE_HEIGHT: '1080',
+      VMLIVE_FPS: '60',
+      VMLIVE_BITRATE_KBPS: '4000',
+      VMLIVE_KEYFRAME_INTERVAL_S: '2',
+      VMLIVE_KEYFRAME_THROTTLE_MS: '0',
+      VMLIVE_VP8_CPU_USED: '-4',
+      VMLIVE_PLAYOUT_DELAY: 'off',
+      VMLIVE_ICE_TCP: 'yes',
+      VMLIVE_RTP_MTU: '1400',
+      VMLIVE_NICE: '0',
+      VMLIVE_HELPER_LOG_LEVEL: 'debug',
+    });
+    expect(c.helper).toEqual({
+      display: ':5',
+      codec: 'h264',
+      width: 1920,
+      height: 1080,
+      fps: 60,
+      bitrateKbps: 4000,
+      keyframeIntervalS: 2,
+      keyframeThrottleMs: 0,
+      vp8CpuUsed: -4,
+      playoutDelay: false,
+      iceTcp: true,
+      mtu: 1400,
+      nice: 0,
+      logLevel: 'debug',
+    });
+    expect(HelperSettings.parse(c.helper)).toEqual(c.helper);
+  });
+
+  it('names the missing required variable', () => {
+    const { VMLIVE_VM_TOKEN: _omit, ...rest } = base;
+    expect(rejection(rest).variable).toBe('VMLIVE_VM_TOKEN');
+    const { DISPLAY: _display, ...noDisplay } = base;
+    expect(rejection(noDisplay).variable).toBe('DISPLAY');
+  });
+
+  it.each([
+    ['VMLIVE_CODEC', 'av1', /one of vp8, h264/],
+    ['VMLIVE_FPS', '0', /between 1 and 60/],
+    ['VMLIVE_FPS', '61', /between 1 and 60/],
+    ['VMLIVE_WIDTH', '12.5', /integer/],
+    ['VMLIVE_WIDTH', '7680', /between 160 and 3840/],
+    ['VMLIVE_RTP_MTU', '9000', /between 576 and 1500/],
+    ['VMLIVE_PLAYOUT_DELAY', 'maybe', /boolean/],
+    ['DISPLAY', 'nodisplay', /X display/],
+    ['VMLIVE_CONTROLLER_URL', 'ftp://x', /http/],
+    ['VMLIVE_ICE_SERVERS', '[{"url":1}]', /VMLIVE_ICE_SERVERS/],
+    ['VMLIVE_ICE_SERVERS', 'not json', /VMLIVE_ICE_SERVERS/],
+  ])('rejects %s=%s with a message naming it', (name, value, message) => {
+    const err = rejection({ ...base, [name]: value });
+    expect(err.variable).toBe(name);
+    expect(err.message).toMatch(message);
+  });
+
+  it('parses ICE servers JSON', () => {
+    const c = parseAgentConfig({ ...base, VMLIVE_ICE_SERVERS: '[{"urls":"stun:127.0.0.1:3478"}]' });
+    expect(c.iceServers).toEqual([{ urls: 'stun:127.0.0.1:3478' }]);
+  });
+
+  it('describes the agent settings and the helper settings with their env names', () => {
+    const text = describeAgentSettings();
+    for (const s of Object.values(HELPER_SETTINGS)) expect(text).toContain(s.env);
+    expect(text).toMatch(/VMLIVE_VM_TOKEN.*\(required\)/);
+  });
+});
