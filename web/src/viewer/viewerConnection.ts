@@ -24,8 +24,6 @@ import {
   type ViewerState,
 } from './viewerState.js';
 
-export type { PeerConnectionConstructor } from './attempt.js';
-
 export interface ViewerConnectionOptions {
   baseUrl: string;
   vmId: string;
