@@ -3,6 +3,7 @@
  * Chromium, agent, GStreamer helper), and headless Chromium viewers that
  * connect through the REST contract only.
  */
+import { ApiClient, routes } from '@vmlive/protocol';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRestViewer, type RestViewer } from './rest-viewer.js';
@@ -55,13 +56,11 @@ async function sandboxText(selector: string): Promise<string> {
   }
 }
 
-async function control(action: 'take' | 'release', v: RestViewer, token: string) {
-  const res = await fetch(`${sys.controllerUrl}/api/vms/${sys.vmId}/control`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ action, sessionId: v.sessionId }),
+function control(action: 'take' | 'release', v: RestViewer, token: string) {
+  return new ApiClient({ baseUrl: sys.controllerUrl, token }).call(routes.postControl, {
+    params: { vmId: sys.vmId },
+    body: { action, sessionId: v.sessionId },
   });
-  return res.status;
 }
 
 describe('sandbox VM streaming to REST-only viewers', () => {
@@ -70,7 +69,7 @@ describe('sandbox VM streaming to REST-only viewers', () => {
     try {
       const stats = await v.waitFrames(60, 10_000);
       expect(stats.connectionState).toBe('connected');
-      expect(['connected', 'completed']).toContain(stats.iceState);
+      expect(['connected', 'completed']).toContain(stats.iceConnectionState);
       expect(stats.dtlsState).toBe('connected');
       expect([stats.frameWidth, stats.frameHeight]).toEqual([1280, 720]);
     } finally {
@@ -115,7 +114,7 @@ describe('sandbox VM streaming to REST-only viewers', () => {
         .toContainEqual(expect.objectContaining({ t: 'rejected' }));
       expect(Number(await sandboxText('#count'))).toBe(before);
 
-      expect(await control('take', holder, controlToken)).toBe(200);
+      expect(await control('take', holder, controlToken)).toMatchObject({ mode: 'user', holder: holder.sessionId });
       // The agent learns the holder on its long-poll; the helper then accepts this peer's input.
       await expect
         .poll(
@@ -134,7 +133,7 @@ describe('sandbox VM streaming to REST-only viewers', () => {
       await holder.sendInput({ t: 'pointer', action: 'up', button: 0, ...field });
       await holder.sendInput({ t: 'text', text: 'hello vm' });
       await expect.poll(() => sandboxText('#echo'), { timeout: 5000 }).toBe('hello vm');
-      expect(await control('release', holder, controlToken)).toBe(200);
+      expect(await control('release', holder, controlToken)).toMatchObject({ mode: 'agent', holder: null });
     } finally {
       await holder.close();
       await watcher.close();

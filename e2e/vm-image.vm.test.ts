@@ -9,10 +9,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ApiClient, routes, type VmSummary } from '@vmlive/protocol';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Controller, startController } from '../master-controller/src/server.js';
-import { openRestViewer, type RestViewerStats } from './rest-viewer.js';
+import { openRestViewer, type WebrtcStats } from './rest-viewer.js';
 import { launchViewerBrowser, REPO_ROOT } from './system.js';
 
 const BUILD = join(REPO_ROOT, 'rootfs/build.sh');
@@ -110,12 +111,6 @@ async function leftovers(stateDir: string, name: string, meta: Record<string, st
 
 const CLEAN = { processes: [], netns: [], links: [], mounts: [], stateDirExists: false, firewallTable: false };
 
-interface VmListEntry {
-  vmId: string;
-  name: string;
-  online: boolean;
-}
-
 describe('golden VM image', () => {
   let controller: Controller;
   let controllerUrl: string;
@@ -123,23 +118,18 @@ describe('golden VM image', () => {
   let image: string;
   let browser: Browser | undefined;
 
-  async function listVms(): Promise<VmListEntry[]> {
-    const res = await fetch(`${controllerUrl}/api/vms`, {
-      headers: { authorization: `Bearer ${controller.operatorToken}` },
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { vms: VmListEntry[] }).vms;
+  const operator = () => new ApiClient({ baseUrl: controllerUrl, token: controller.operatorToken });
+
+  async function listVms(): Promise<VmSummary[]> {
+    return (await operator().call(routes.listVms, {})).vms;
   }
 
   /** A host Chromium viewer, through the controller, until it decoded `frames` frames. */
-  async function watch(vmId: string, frames: number, timeoutMs: number): Promise<RestViewerStats> {
-    const tokenRes = await fetch(`${controllerUrl}/api/vms/${vmId}/viewer-tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${controller.operatorToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ role: 'view', ttlSeconds: 600 }),
+  async function watch(vmId: string, frames: number, timeoutMs: number): Promise<WebrtcStats> {
+    const { token } = await operator().call(routes.createViewerToken, {
+      params: { vmId },
+      body: { role: 'view', ttlSeconds: 600 },
     });
-    expect(tokenRes.status).toBe(201);
-    const { token } = (await tokenRes.json()) as { token: string };
     browser ??= await launchViewerBrowser();
     const t0 = performance.now();
     const viewer = await openRestViewer(browser, { controllerUrl, vmId, token });

@@ -3,24 +3,21 @@
  *
  * We spawn /usr/bin/chromium ourselves (remote debugging on an ephemeral port)
  * and attach playwright-core over CDP, instead of chromium.launch(): that way
- * the command line is exactly ours. Chromium honours only the LAST
- * --disable-features switch and playwright passes its own, so we would lose
- * WebRtcHideLocalIpsWithMdns (libnice cannot resolve Chromium's mDNS host
- * candidates; see issue 3) or playwright's list. One switch, ours.
+ * the command line is exactly ours, with none of Playwright's switches, and
+ * its one --disable-features switch is the role's own (chromium-flags.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_BASE_FLAGS } from '../../vm-browser-agent/src/sandbox/sandbox-browser.js';
+import { CHROMIUM, viewerFlags, vmBrowserFlags } from '../../vm-browser-agent/src/sandbox/chromium-flags.js';
 import { startXvfb as startSandboxXvfb, type XvfbHandle } from '../../vm-browser-agent/src/sandbox/xvfb.js';
 import { PrerequisiteError } from './report.js';
 
 export { CHROMIUM };
 
-const BASE_FLAGS = [
-  ...CHROMIUM_BASE_FLAGS,
+const SCRIPT_FLAGS = [
   '--no-default-browser-check',
   '--disable-extensions',
   '--disable-dev-shm-usage',
@@ -28,8 +25,6 @@ const BASE_FLAGS = [
   '--disable-background-timer-throttling',
   '--disable-backgrounding-occluded-windows',
   '--disable-renderer-backgrounding',
-  '--autoplay-policy=no-user-gesture-required',
-  '--disable-features=WebRtcHideLocalIpsWithMdns,Translate,MediaRouter,OptimizationHints',
 ];
 
 export interface ChromiumProcess {
@@ -69,13 +64,13 @@ export async function launchChromium(opts: {
   const w = opts.width ?? 1280;
   const h = opts.height ?? 720;
   const args = [
-    ...BASE_FLAGS,
+    ...(opts.headless
+      ? [...viewerFlags(), '--headless', `--window-size=${w},${h}`, '--mute-audio']
+      : vmBrowserFlags({ width: w, height: h })),
+    ...SCRIPT_FLAGS,
     `--user-data-dir=${dataDir}`,
     '--remote-debugging-port=0',
     '--remote-debugging-address=127.0.0.1',
-    ...(opts.headless
-      ? ['--headless', `--window-size=${w},${h}`, '--mute-audio']
-      : ['--kiosk', '--window-position=0,0', `--window-size=${w},${h}`, '--noerrdialogs', '--disable-infobars']),
     ...(opts.extraArgs ?? []),
     opts.url ?? 'about:blank',
   ];

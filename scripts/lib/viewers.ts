@@ -1,57 +1,27 @@
 /**
- * Node-side handles on the three measurement viewer pages (scripts/pages/viewer-*.html),
- * all opened in one headless Chromium. Each page exposes `window.viewer` with
- * start/drain/stop (and stats for WebRTC); samples stay in the page until drained.
+ * Node-side handles on the measurement viewer pages (scripts/pages), all
+ * opened in one headless Chromium: the REST viewer (rest-viewer.html, built by
+ * `npm run build`) for vmlive, and the noVNC and CDP pages. Each page keeps its
+ * samples until drained (page-api.ts is their window API).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import type { PageServer } from './server.js';
+import type { Drained, MeasureOptions, WebrtcStats } from '../pages/page-api.js';
+import { PrerequisiteError } from './report.js';
+import { PAGES_DIR, type PageServer } from './server.js';
 import type { Target } from './system.js';
 
-export interface Sample {
-  /** viewer wall clock when the value first appeared, ms */
-  at: number;
-  painted: number;
-  latency: number;
-  /** WebRTC and CDP: arrival of the picture's bytes at the viewer − painted (WebRTC: rVFC receiveTime) */
-  receiveLatency?: number;
-}
+export type { Drained, Sample, WebrtcStats } from '../pages/page-api.js';
 
-export interface Drained {
-  samples: Sample[];
-  observed: number;
-  decoded: number;
-  distinct: number;
-  rejected: Record<string, number>;
-  firstDecodedAt: number | null;
-  firstDecodedWall: number | null;
-  maxGapMs: number;
-  errors: string[];
-  ttffMs?: number | null;
-  answerMs?: number | null;
-}
+/** The REST viewer's browser bundle; e2e/rest-viewer.ts loads it too. */
+export const REST_VIEWER_BUNDLE = join(PAGES_DIR, 'dist/rest-viewer.js');
 
-export interface WebrtcStats {
-  timestamp: number;
-  connectionState: string;
-  iceConnectionState: string;
-  bytesReceived: number;
-  packetsReceived: number;
-  packetsLost: number;
-  framesDecoded: number;
-  framesDropped: number;
-  framesPerSecond: number;
-  frameWidth: number;
-  frameHeight: number;
-  freezeCount: number;
-  totalFreezesDuration: number;
-  jitterBufferDelay: number;
-  jitterBufferEmittedCount: number;
-  totalDecodeTime: number;
-  nackCount: number;
-  pliCount: number;
-  codec: string;
-  decoderImplementation: string;
-  rttMs: number | null;
+export function requireRestViewerBundle(): string {
+  if (!existsSync(REST_VIEWER_BUNDLE)) {
+    throw new PrerequisiteError(`${REST_VIEWER_BUNDLE} is missing: run \`npm run build\` first`);
+  }
+  return REST_VIEWER_BUNDLE;
 }
 
 export interface ViewerHandle {
@@ -66,27 +36,19 @@ export interface WebrtcViewer extends ViewerHandle {
   stats(): Promise<WebrtcStats | null>;
 }
 
-export interface ViewerOptions {
-  clockOffsetMs?: number;
-  viewportW?: number;
-}
+export type ViewerOptions = MeasureOptions;
 
-async function openPage(browser: Browser, server: PageServer, name: string): Promise<Page> {
+async function openPage(browser: Browser, server: PageServer, name: string, ready: () => boolean): Promise<Page> {
   const context = browser.contexts()[0] ?? (await browser.newContext());
   const page = await context.newPage();
   await page.setViewportSize({ width: 1280, height: 720 });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(server.pageUrl(name));
-  await page.waitForFunction(() => (window as unknown as { viewer?: unknown }).viewer !== undefined, undefined, {
-    timeout: 10_000,
-  });
+  await page.waitForFunction(ready, undefined, { timeout: 10_000 });
   if (errors.length) throw new Error(`${name}: ${errors.join('; ')}`);
   return page;
 }
-
-const drainIn = (page: Page) =>
-  page.evaluate(() => (window as unknown as { viewer: { drain(): Drained } }).viewer.drain()) as Promise<Drained>;
 
 export async function openWebrtcViewer(
   browser: Browser,
@@ -94,14 +56,13 @@ export async function openWebrtcViewer(
   target: Target,
   opts: ViewerOptions & { codec?: string } = {},
 ): Promise<WebrtcViewer> {
-  const page = await openPage(browser, server, 'viewer-webrtc.html');
-  const cfg = { token: target.token, vmId: target.vmId, ...opts };
+  requireRestViewerBundle();
+  const page = await openPage(browser, server, 'rest-viewer.html', () => window.restViewer !== undefined);
+  const { codec, ...measure } = opts;
+  const cfg = { token: target.token, vmId: target.vmId, measure, ...(codec ? { codec } : {}) };
   const startedWall = Date.now();
   // Not awaited: start() resolves only after the answer; errors surface in drain().
-  const started = page.evaluate(
-    (c) => (window as unknown as { viewer: { start(c: unknown): Promise<void> } }).viewer.start(c),
-    cfg,
-  );
+  const started = page.evaluate((c) => window.restViewer.start(c), cfg);
   let startError: unknown;
   started.catch((e: unknown) => {
     startError = e;
@@ -111,19 +72,11 @@ export async function openWebrtcViewer(
     startedWall,
     drain: async () => {
       if (startError) throw startError;
-      return drainIn(page);
+      return page.evaluate(() => window.restViewer.drain());
     },
-    stats: () =>
-      page.evaluate(() =>
-        (window as unknown as { viewer: { stats(): Promise<WebrtcStats | null> } }).viewer.stats(),
-      ) as Promise<WebrtcStats | null>,
+    stats: () => page.evaluate(() => window.restViewer.stats()),
     stop: async () => {
-      await page
-        .evaluate(
-          (t) => (window as unknown as { viewer: { stop(t: string): Promise<void> } }).viewer.stop(t),
-          target.token,
-        )
-        .catch(() => {});
+      await page.evaluate(() => window.restViewer.stop()).catch(() => {});
       await page.close().catch(() => {});
     },
   };
@@ -154,18 +107,15 @@ async function openWebSocketViewer(
   url: string,
   opts: ViewerOptions,
 ): Promise<ViewerHandle> {
-  const page = await openPage(browser, server, pageName);
+  const page = await openPage(browser, server, pageName, () => window.viewer !== undefined);
   const startedWall = Date.now();
-  await page.evaluate((c) => (window as unknown as { viewer: { start(c: unknown): Promise<void> } }).viewer.start(c), {
-    url,
-    ...opts,
-  });
+  await page.evaluate((c) => window.viewer.start(c), { url, ...opts });
   return {
     page,
     startedWall,
-    drain: () => drainIn(page),
+    drain: () => page.evaluate(() => window.viewer.drain()),
     stop: async () => {
-      await page.evaluate(() => (window as unknown as { viewer: { stop(): void } }).viewer.stop()).catch(() => {});
+      await page.evaluate(() => window.viewer.stop()).catch(() => {});
       await page.close().catch(() => {});
     },
   };

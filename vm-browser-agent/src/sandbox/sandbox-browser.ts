@@ -7,20 +7,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CHROMIUM, vmBrowserFlags } from './chromium-flags.js';
 import { SandboxStartError, stopChild } from './xvfb.js';
 
-export const CHROMIUM = process.env.VMLIVE_CHROMIUM ?? '/usr/bin/chromium';
-
-/** Flags Chromium needs as root on a machine without outside network. */
-export const CHROMIUM_BASE_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+// helper/testing/viewer.ts imports these from here.
+export { CHROMIUM, CHROMIUM_BASE_FLAGS } from './chromium-flags.js';
 
 export interface SandboxBrowser {
   pid: number;
@@ -40,18 +31,10 @@ export async function startSandboxBrowser(opts: {
   const child = spawn(
     CHROMIUM,
     [
-      ...CHROMIUM_BASE_FLAGS,
+      ...vmBrowserFlags(opts),
       `--user-data-dir=${profile}`,
       '--remote-debugging-port=0',
       '--remote-debugging-address=127.0.0.1',
-      '--kiosk',
-      '--window-position=0,0',
-      `--window-size=${opts.width},${opts.height}`,
-      '--noerrdialogs',
-      '--disable-infobars',
-      '--disable-session-crashed-bubble',
-      '--disable-features=Translate,MediaRouter,OptimizationHints',
-      '--autoplay-policy=no-user-gesture-required',
       '--password-store=basic',
       opts.url,
     ],

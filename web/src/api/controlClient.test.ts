@@ -1,6 +1,8 @@
-import type { ControlState } from '@vmlive/protocol';
+import { ApiClient, type ControlState, type FetchLike } from '@vmlive/protocol';
 import { describe, expect, it } from 'vitest';
 import { ControlClient, describeHolder } from './controlClient.js';
+
+const api = (fetch: FetchLike) => new ApiClient({ baseUrl: 'http://c', token: 't', fetch });
 
 describe('control client', () => {
   it('long-polls with since = the last state, reporting only changes, and stops on abort', async () => {
@@ -20,7 +22,7 @@ describe('control client', () => {
       }
       return new Response(JSON.stringify(next), { status: 200 });
     };
-    const client = new ControlClient({ baseUrl: 'http://c', token: 't', vmId: 'vm', fetch, waitSeconds: 20 });
+    const client = new ControlClient(api(fetch), { vmId: 'vm', waitSeconds: 20 });
     const seen: ControlState[] = [];
     await client.watch((s) => seen.push(s), abort.signal);
     expect(sinces).toEqual(['0/0', '5/20', '9/20']);
@@ -33,7 +35,7 @@ describe('control client', () => {
       calls++;
       return new Response(JSON.stringify({ error: { code: 'forbidden', message: 'no' } }), { status: 403 });
     };
-    const client = new ControlClient({ baseUrl: 'http://c', token: 't', vmId: 'vm', fetch });
+    const client = new ControlClient(api(fetch), { vmId: 'vm' });
     const errors: unknown[] = [];
     await client.watch(
       () => {},
@@ -50,7 +52,7 @@ describe('control client', () => {
       body = JSON.parse(String(init?.body));
       return new Response(JSON.stringify({ mode: 'user', holder: 's1', since: 3 }), { status: 200 });
     };
-    const client = new ControlClient({ baseUrl: 'http://c', token: 't', vmId: 'vm', fetch });
+    const client = new ControlClient(api(fetch), { vmId: 'vm' });
     await expect(client.act('take', 's1')).resolves.toMatchObject({ holder: 's1' });
     expect(body).toEqual({ action: 'take', sessionId: 's1' });
   });

@@ -1,48 +1,54 @@
 /**
  * Who drives the VM: long-polls GET /api/vms/:vmId/control (with `since` =
  * the last state's `since`, so the controller answers as soon as it changes)
- * and posts take/release/pause/resume.
+ * and posts take/release, over the protocol's ApiClient.
  */
-import type { ControlAction, ControlState } from '@vmlive/protocol';
-import { ApiError, type FetchLike, HttpClient, isAbortError } from './http.js';
-import { ControlStateSchema, parseResponse } from './responses.js';
+import {
+  type ApiClient,
+  ApiError,
+  type ControlAction,
+  type ControlState,
+  isAbortError,
+  routes,
+} from '@vmlive/protocol';
+import { sleep } from './signalingClient.js';
 
 export interface ControlClientOptions {
-  baseUrl: string;
-  token: string;
   vmId: string;
-  fetch?: FetchLike;
   waitSeconds?: number;
   retryDelayMs?: number;
 }
 
+/** A watch cannot recover from these: the token is refused or the VM is gone. */
+const FINAL_CODES = ['unauthorized', 'token_expired', 'forbidden', 'vm_not_found'] as const;
+
 export class ControlClient {
-  private readonly http: HttpClient;
-  private readonly path: string;
+  private readonly vm: { vmId: string };
   private readonly waitSeconds: number;
   private readonly retryDelayMs: number;
 
-  constructor(options: ControlClientOptions) {
-    this.http = new HttpClient(options);
-    this.path = `/api/vms/${encodeURIComponent(options.vmId)}/control`;
+  constructor(
+    private readonly api: ApiClient,
+    options: ControlClientOptions,
+  ) {
+    this.vm = { vmId: options.vmId };
     this.waitSeconds = options.waitSeconds ?? 25;
     this.retryDelayMs = options.retryDelayMs ?? 2000;
   }
 
-  async get(since: number, wait: number, signal?: AbortSignal): Promise<ControlState> {
-    const body = await this.http.json<unknown>(`${this.path}?since=${since}&wait=${wait}`, { signal });
-    return parseResponse(ControlStateSchema, body, 'control state');
+  get(since: number, wait: number, signal?: AbortSignal): Promise<ControlState> {
+    return this.api.call(routes.getControl, { params: this.vm, query: { since, wait }, signal });
   }
 
-  async act(action: ControlAction, sessionId: string): Promise<ControlState> {
-    const body = await this.http.json<unknown>(this.path, { method: 'POST', body: { action, sessionId } });
-    return parseResponse(ControlStateSchema, body, 'control state');
+  /** A control viewer acts through its own session (the controller checks it is this token's). */
+  act(action: ControlAction, sessionId: string): Promise<ControlState> {
+    return this.api.call(routes.postControl, { params: this.vm, body: { action, sessionId } });
   }
 
   /**
    * Calls `onState` with the current state and every change until `signal`
-   * aborts. Stops for good on 401/403/404 (reported through `onError`);
-   * retries transient failures.
+   * aborts. Stops for good when the token is refused or the VM is gone
+   * (reported through `onError`); retries other failures.
    */
   async watch(
     onState: (state: ControlState) => void,
@@ -61,12 +67,13 @@ export class ControlClient {
         since = state.since;
         if (changed) onState(state);
         // Never spin: if the controller answered at once with nothing new, wait before asking again.
-        else if (Date.now() - askedAt < 500) await new Promise((resolve) => setTimeout(resolve, 1000));
+        else if (Date.now() - askedAt < 500) await sleep(1000, signal);
       } catch (err) {
         if (signal.aborted || isAbortError(err)) return;
         onError?.(err);
-        if (err instanceof ApiError && [401, 403, 404].includes(err.status)) return;
-        await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs));
+        if (err instanceof ApiError && err.is(...FINAL_CODES)) return;
+        // Rejects only when `signal` aborts, which ends the loop.
+        await sleep(this.retryDelayMs, signal).catch(() => {});
       }
     }
   }

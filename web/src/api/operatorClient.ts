@@ -1,68 +1,44 @@
 /**
- * The operator console's REST calls (operator token).
+ * The operator console's REST calls (operator token), over the protocol's ApiClient.
  */
-import type {
-  ControlState,
-  CreateVmResponse,
-  ListVmsResponse,
-  ViewerRole,
-  ViewerTokenResponse,
-} from '@vmlive/protocol';
-import { type FetchLike, HttpClient } from './http.js';
 import {
-  ControlStateSchema,
-  CreateVmResponseSchema,
-  ListVmsResponseSchema,
-  parseResponse,
-  ViewerTokenResponseSchema,
-} from './responses.js';
+  type ApiClient,
+  type ControlState,
+  type CreateVmResponse,
+  type ListVmsResponse,
+  routes,
+  type ViewerRole,
+  type ViewerTokenResponse,
+} from '@vmlive/protocol';
 
 const enc = encodeURIComponent;
-export const OPERATOR_SESSION_PLACEHOLDER = 'operator';
 
 export class OperatorClient {
-  readonly http: HttpClient;
-  constructor(options: { baseUrl: string; token: string; fetch?: FetchLike }) {
-    this.http = new HttpClient(options);
+  constructor(private readonly api: ApiClient) {}
+
+  listVms(signal?: AbortSignal): Promise<ListVmsResponse> {
+    return this.api.call(routes.listVms, { signal });
   }
 
-  async listVms(signal?: AbortSignal): Promise<ListVmsResponse> {
-    return parseResponse(ListVmsResponseSchema, await this.http.json<unknown>('/api/vms', { signal }), 'VM list');
-  }
-
-  async createVm(name?: string): Promise<CreateVmResponse> {
-    const body = await this.http.json<unknown>('/api/vms', { method: 'POST', body: name ? { name } : {} });
-    return parseResponse(CreateVmResponseSchema, body, 'new VM');
+  createVm(name?: string): Promise<CreateVmResponse> {
+    return this.api.call(routes.createVm, { body: name ? { name } : {} });
   }
 
   async deleteVm(vmId: string): Promise<void> {
-    await this.http.raw(`/api/vms/${enc(vmId)}`, { method: 'DELETE' });
+    await this.api.call(routes.deleteVm, { params: { vmId } });
   }
 
-  async mintViewerToken(vmId: string, role: ViewerRole, ttlSeconds: number): Promise<ViewerTokenResponse> {
-    const body = await this.http.json<unknown>(`/api/vms/${enc(vmId)}/viewer-tokens`, {
-      method: 'POST',
-      body: { role, ttlSeconds },
-    });
-    return parseResponse(ViewerTokenResponseSchema, body, 'viewer token');
+  mintViewerToken(vmId: string, role: ViewerRole, ttlSeconds: number): Promise<ViewerTokenResponse> {
+    return this.api.call(routes.createViewerToken, { params: { vmId }, body: { role, ttlSeconds } });
   }
 
   async endSession(sessionId: string): Promise<void> {
-    await this.http.raw(`/api/webrtc/session/${enc(sessionId)}`, { method: 'DELETE' });
+    await this.api.call(routes.deleteSession, { params: { id: sessionId } });
   }
 
-  /**
-   * pause/resume as the operator. The contract's POST /control body needs a
-   * `sessionId`, but the controller uses it only for `take` (or when a viewer
-   * acts), so the operator sends the placeholder "operator" — no session is
-   * created just to pause an agent.
-   */
-  async control(vmId: string, action: 'pause' | 'resume'): Promise<ControlState> {
-    const body = await this.http.json<unknown>(`/api/vms/${enc(vmId)}/control`, {
-      method: 'POST',
-      body: { action, sessionId: OPERATOR_SESSION_PLACEHOLDER },
-    });
-    return parseResponse(ControlStateSchema, body, 'control state');
+  /** Pause or resume the agent. The operator acts without a session: only viewers name theirs. */
+  control(vmId: string, action: 'pause' | 'resume'): Promise<ControlState> {
+    return this.api.call(routes.postControl, { params: { vmId }, body: { action } });
   }
 }
 

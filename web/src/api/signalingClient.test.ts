@@ -1,13 +1,14 @@
+import { ApiClient, ApiError, InvalidResponseError } from '@vmlive/protocol';
 import { describe, expect, it } from 'vitest';
 import { FakeController } from '../testing/fakeController.js';
-import { ApiError } from './http.js';
-import { SignalingClient } from './signalingClient.js';
+import { isTransient, SignalingClient } from './signalingClient.js';
 
 const BASE = 'http://controller.test';
 
 function setup() {
   const controller = new FakeController();
-  const client = new SignalingClient({ baseUrl: `${BASE}/`, token: 'tok', fetch: controller.fetch, waitSeconds: 5 });
+  const api = new ApiClient({ baseUrl: `${BASE}/`, token: 'tok', fetch: controller.fetch });
+  const client = new SignalingClient(api, { waitSeconds: 5 });
   return { controller, client };
 }
 
@@ -91,7 +92,7 @@ describe('signaling client against the REST contract', () => {
     expect(controller.requests.length).toBe(count);
   });
 
-  it('rejects the candidate poll with a 404 ApiError once the session has ended', async () => {
+  it('rejects the candidate poll with session_not_found once the session has ended', async () => {
     const { controller, client } = setup();
     const { sessionId } = await client.createSession('vm-1');
     const done = client.pollVmCandidates(sessionId, () => {}, new AbortController().signal);
@@ -99,8 +100,7 @@ describe('signaling client against the REST contract', () => {
     controller.endSession(sessionId);
     const err = await done.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
-    expect((err as ApiError).status).toBe(404);
-    expect((err as ApiError).code).toBe('session_not_found');
+    expect(err).toMatchObject({ status: 404, code: 'session_not_found' });
   });
 
   it('retries a candidate poll after a transient network failure', async () => {
@@ -110,7 +110,7 @@ describe('signaling client against the REST contract', () => {
       if (input.includes('/candidates/') && failures-- > 0) return Promise.reject(new TypeError('Failed to fetch'));
       return controller.fetch(input, init);
     };
-    const client = new SignalingClient({ baseUrl: BASE, token: 't', fetch: flaky, retryDelayMs: 1 });
+    const client = new SignalingClient(new ApiClient({ baseUrl: BASE, token: 't', fetch: flaky }), { retryDelayMs: 1 });
     const { sessionId } = await client.createSession('vm-1');
     const seen: string[] = [];
     const abort = new AbortController();
@@ -123,8 +123,17 @@ describe('signaling client against the REST contract', () => {
 
   it('turns the controller error body into an ApiError with code and status', async () => {
     const { controller, client } = setup();
-    controller.createSessionFailures.push({ status: 401, code: 'token_expired' });
+    controller.createSessionFailures.push('token_expired');
     const err = await client.createSession('vm-1').catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ApiError', status: 401, code: 'token_expired' });
+  });
+
+  it('retries what asking again can fix, and not what it cannot', () => {
+    expect(isTransient(new TypeError('Failed to fetch'))).toBe(true);
+    expect(isTransient(new InvalidResponseError('bad body'))).toBe(true);
+    expect(isTransient(new ApiError(503, 'shutting_down', 'shutting down'))).toBe(true);
+    expect(isTransient(new ApiError(502, 'http_502', 'Bad Gateway'))).toBe(true);
+    expect(isTransient(new ApiError(404, 'session_not_found', 'gone'))).toBe(false);
+    expect(isTransient(new ApiError(401, 'token_expired', 'expired'))).toBe(false);
   });
 });

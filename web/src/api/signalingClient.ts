@@ -1,32 +1,42 @@
 /**
- * REST signaling for one viewer: session, offer, answer long-poll, trickle
- * candidates both ways (RFC 8838 trickle ICE over the controller's REST
- * contract), and the session's end. Long-polls stop when their AbortSignal
- * fires, so closing a connection never leaves a request looping.
+ * REST signaling for one viewer over the protocol's ApiClient: session,
+ * offer, answer long-poll, trickle candidates both ways (RFC 8838 trickle ICE
+ * over the controller's REST contract), and the session's end. Long-polls
+ * stop when their AbortSignal fires, so closing a connection never leaves a
+ * request looping. Failures are the protocol's typed errors.
  */
-import type { CreateSessionResponse, SessionDescription, StoredCandidate } from '@vmlive/protocol';
-import { ApiError, type FetchLike, HttpClient, isAbortError } from './http.js';
-import { AnswerSchema, CandidatesResponseSchema, CreateSessionResponseSchema, parseResponse } from './responses.js';
+import {
+  type ApiClient,
+  ApiError,
+  type CandidateBody,
+  type CreateSessionResponse,
+  isAbortError,
+  isErrorCode,
+  routes,
+  type SessionDescription,
+  type StoredCandidate,
+} from '@vmlive/protocol';
 
-export interface BrowserCandidate {
-  candidate: string;
-  sdpMLineIndex: number;
-  sdpMid: string | null;
-}
+export type BrowserCandidate = Omit<CandidateBody, 'from'>;
 
 export interface SignalingClientOptions {
-  baseUrl: string;
-  token: string;
-  fetch?: FetchLike;
   /** Long-poll length asked of the controller (0–30 s). */
   waitSeconds?: number;
   /** Pause before retrying a candidate poll that failed for a transient reason. */
   retryDelayMs?: number;
 }
 
-const enc = encodeURIComponent;
+/**
+ * Whether asking again may help: no answer (network, timeout), the controller
+ * going away or failing, or a body that is not the controller's (a proxy in
+ * between). A registry code such as `session_not_found` or `forbidden` is final.
+ */
+export function isTransient(err: unknown): boolean {
+  if (!(err instanceof ApiError)) return true;
+  return !isErrorCode(err.code) || err.is('shutting_down', 'internal');
+}
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
@@ -45,27 +55,23 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export class SignalingClient {
-  readonly http: HttpClient;
   private readonly waitSeconds: number;
   private readonly retryDelayMs: number;
 
-  constructor(options: SignalingClientOptions) {
-    this.http = new HttpClient(options);
+  constructor(
+    private readonly api: ApiClient,
+    options: SignalingClientOptions = {},
+  ) {
     this.waitSeconds = options.waitSeconds ?? 25;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
   }
 
-  async createSession(vmId: string, signal?: AbortSignal): Promise<CreateSessionResponse> {
-    const body = await this.http.json<unknown>('/api/webrtc/session', { method: 'POST', body: { vmId }, signal });
-    return parseResponse(CreateSessionResponseSchema, body, 'session');
+  createSession(vmId: string, signal?: AbortSignal): Promise<CreateSessionResponse> {
+    return this.api.call(routes.createSession, { body: { vmId }, signal });
   }
 
   async postOffer(sessionId: string, sdp: string, signal?: AbortSignal): Promise<void> {
-    await this.http.raw(`/api/webrtc/session/${enc(sessionId)}/offer`, {
-      method: 'POST',
-      body: { type: 'offer', sdp },
-      signal,
-    });
+    await this.api.call(routes.postOffer, { params: { id: sessionId }, body: { type: 'offer', sdp }, signal });
   }
 
   /**
@@ -75,18 +81,19 @@ export class SignalingClient {
   async waitForAnswer(sessionId: string, signal: AbortSignal): Promise<SessionDescription> {
     for (;;) {
       signal.throwIfAborted();
-      const body = await this.http.json<unknown>(
-        `/api/webrtc/session/${enc(sessionId)}/answer?wait=${this.waitSeconds}`,
-        { signal },
-      );
-      if (body !== undefined) return parseResponse(AnswerSchema, body, 'answer');
+      const answer = await this.api.call(routes.getAnswer, {
+        params: { id: sessionId },
+        query: { wait: this.waitSeconds },
+        signal,
+      });
+      if (answer !== undefined) return answer;
     }
   }
 
   /** Trickles one local candidate; an empty `candidate` string is end-of-candidates (RFC 8838 §8.2). */
   async postCandidate(sessionId: string, candidate: BrowserCandidate, signal?: AbortSignal): Promise<void> {
-    await this.http.raw(`/api/webrtc/session/${enc(sessionId)}/candidate`, {
-      method: 'POST',
+    await this.api.call(routes.postCandidate, {
+      params: { id: sessionId },
       body: { ...candidate, from: 'browser' },
       signal,
     });
@@ -95,8 +102,9 @@ export class SignalingClient {
   /**
    * Long-polls the VM's candidates, passing back the server cursor each time
    * so no candidate is skipped or seen twice. Resolves when `signal` aborts;
-   * rejects with the ApiError when the session is gone (404) or auth fails
-   * (401/403); transient failures (network, 5xx) are retried after a pause.
+   * rejects with the ApiError when the session is gone (`session_not_found`)
+   * or the token is refused; transient failures (see isTransient) are retried
+   * after a pause.
    */
   async pollVmCandidates(
     sessionId: string,
@@ -106,18 +114,17 @@ export class SignalingClient {
     let cursor = 0;
     while (!signal.aborted) {
       try {
-        const body = await this.http.json<unknown>(
-          `/api/webrtc/session/${enc(sessionId)}/candidates/vm?since=${cursor}&wait=${this.waitSeconds}`,
-          { signal },
-        );
+        const page = await this.api.call(routes.getCandidates, {
+          params: { id: sessionId, type: 'vm' },
+          query: { since: cursor, wait: this.waitSeconds },
+          signal,
+        });
         if (signal.aborted) return;
-        if (body === undefined) continue;
-        const page = parseResponse(CandidatesResponseSchema, body, 'candidates');
         for (const candidate of page.candidates) onCandidate(candidate);
         cursor = page.cursor;
       } catch (err) {
         if (signal.aborted || isAbortError(err)) return;
-        if (err instanceof ApiError && err.status >= 400 && err.status < 500) throw err;
+        if (!isTransient(err)) throw err;
         try {
           await sleep(this.retryDelayMs, signal);
         } catch {
@@ -129,6 +136,6 @@ export class SignalingClient {
 
   /** Ends the session; best effort, survives page unload (keepalive). */
   async deleteSession(sessionId: string): Promise<void> {
-    await this.http.raw(`/api/webrtc/session/${enc(sessionId)}`, { method: 'DELETE', keepalive: true });
+    await this.api.call(routes.deleteSession, { params: { id: sessionId }, keepalive: true });
   }
 }

@@ -4,9 +4,8 @@
  * shareable links, pause/resume the agent, end the controlling session,
  * add and delete VMs.
  */
-import type { CreateVmResponse, VmSummary } from '@vmlive/protocol';
+import { ApiClient, ApiError, type CreateVmResponse, type VmSummary } from '@vmlive/protocol';
 import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
-import { ApiError } from '../api/http.js';
 import { OperatorClient, viewerLink } from '../api/operatorClient.js';
 import { VmRow } from './VmRow.js';
 
@@ -24,7 +23,10 @@ export function OperatorConsole({ baseUrl }: { baseUrl: string }) {
   const [vms, setVms] = useState<VmSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [newVm, setNewVm] = useState<CreateVmResponse | null>(null);
-  const client = useMemo(() => (token ? new OperatorClient({ baseUrl, token }) : null), [baseUrl, token]);
+  const client = useMemo(
+    () => (token ? new OperatorClient(new ApiClient({ baseUrl, token })) : null),
+    [baseUrl, token],
+  );
 
   useEffect(() => {
     document.title = 'vmlive — operator console';
@@ -47,7 +49,7 @@ export function OperatorConsole({ baseUrl }: { baseUrl: string }) {
         setError(null);
       } catch (err) {
         if (abort.signal.aborted) return;
-        if (err instanceof ApiError && err.status === 401) {
+        if (err instanceof ApiError && err.is('unauthorized')) {
           setError('The operator token was rejected.');
           signOut();
           return;

@@ -1,6 +1,5 @@
-import type { ViewerRole, VmSummary } from '@vmlive/protocol';
+import { ApiError, type ViewerRole, type VmSummary } from '@vmlive/protocol';
 import { useState } from 'react';
-import { ApiError } from '../api/http.js';
 import type { OperatorClient } from '../api/operatorClient.js';
 
 const TTL_CHOICES: Array<[number, string]> = [

@@ -3,7 +3,7 @@
  * function, for unit tests. Long-polls hang until something arrives or the
  * request is aborted, like the real ones. Test-only.
  */
-import type { StoredCandidate } from '@vmlive/protocol';
+import { CandidateBody, ERROR_CODES, type ErrorCode, OfferBody, type StoredCandidate } from '@vmlive/protocol';
 
 export interface RecordedRequest {
   method: string;
@@ -18,7 +18,7 @@ interface FakeSession {
   offer: string | null;
   answer: string | null;
   vmCandidates: StoredCandidate[];
-  browserCandidates: unknown[];
+  browserCandidates: CandidateBody[];
   ended: boolean;
 }
 
@@ -27,13 +27,15 @@ type Waiter = () => void;
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 const empty = (status: number) => new Response(null, { status });
-const error = (status: number, code: string) => json(status, { error: { code, message: code.replace(/_/g, ' ') } });
+/** The controller's error body, with the status the registry gives the code. */
+const error = (code: ErrorCode) =>
+  json(ERROR_CODES[code].status, { error: { code, message: code.replace(/_/g, ' ') } });
 
 export class FakeController {
   readonly requests: RecordedRequest[] = [];
   readonly sessions = new Map<string, FakeSession>();
-  /** Make the next POST /api/webrtc/session calls fail with these statuses (shifted one per call). */
-  createSessionFailures: Array<{ status: number; code: string }> = [];
+  /** Make the next POST /api/webrtc/session calls fail with these codes (shifted one per call). */
+  createSessionFailures: ErrorCode[] = [];
   private seq = 0;
   private nextSession = 1;
   private waiters = new Set<Waiter>();
@@ -42,13 +44,12 @@ export class FakeController {
     const url = new URL(input);
     const method = init.method ?? 'GET';
     const body = typeof init.body === 'string' ? JSON.parse(init.body) : undefined;
-    const headers = (init.headers ?? {}) as Record<string, string>;
     this.requests.push({
       method,
       path: url.pathname,
       query: url.searchParams,
       body,
-      auth: headers.authorization ?? null,
+      auth: new Headers(init.headers).get('authorization'),
     });
     const signal = init.signal ?? undefined;
     // A macrotask per request, as a real network has: a client that loops on a bad cursor cannot starve timers.
@@ -64,7 +65,7 @@ export class FakeController {
     const parts = url.pathname.split('/').filter(Boolean); // api webrtc session :id ...
     if (method === 'POST' && url.pathname === '/api/webrtc/session') {
       const failure = this.createSessionFailures.shift();
-      if (failure) return error(failure.status, failure.code);
+      if (failure) return error(failure);
       const id = `s${this.nextSession++}`;
       this.sessions.set(id, { id, offer: null, answer: null, vmCandidates: [], browserCandidates: [], ended: false });
       return json(201, {
@@ -76,26 +77,26 @@ export class FakeController {
     }
     if (parts[0] === 'api' && parts[1] === 'webrtc' && parts[2] === 'session' && parts[3]) {
       const session = this.sessions.get(parts[3]);
-      if (!session || session.ended) return error(404, 'session_not_found');
+      if (!session || session.ended) return error('session_not_found');
       const tail = parts.slice(4).join('/');
       if (method === 'POST' && tail === 'offer') {
-        session.offer = (body as { sdp: string }).sdp;
+        session.offer = OfferBody.parse(body).sdp;
         return empty(204);
       }
       if (method === 'GET' && tail === 'answer') {
         await this.waitFor(() => session.answer !== null || session.ended, signal);
-        if (session.ended) return error(404, 'session_not_found');
+        if (session.ended) return error('session_not_found');
         return json(200, { type: 'answer', sdp: session.answer });
       }
       if (method === 'POST' && tail === 'candidate') {
-        session.browserCandidates.push(body);
+        session.browserCandidates.push(CandidateBody.parse(body));
         return json(201, { seq: ++this.seq, timestamp: Date.now() });
       }
       if (method === 'GET' && tail === 'candidates/vm') {
         const since = Number(url.searchParams.get('since') ?? 0);
         const fresh = () => session.vmCandidates.filter((c) => c.seq > since);
         await this.waitFor(() => fresh().length > 0 || session.ended, signal);
-        if (session.ended) return error(404, 'session_not_found');
+        if (session.ended) return error('session_not_found');
         const candidates = fresh();
         return json(200, { candidates, cursor: candidates[candidates.length - 1]?.seq ?? since });
       }
@@ -105,7 +106,7 @@ export class FakeController {
         return empty(204);
       }
     }
-    return error(404, 'not_found');
+    return error('not_found');
   }
 
   private waitFor(ready: () => boolean, signal?: AbortSignal): Promise<void> {

@@ -1,3 +1,4 @@
+import { ApiClient } from '@vmlive/protocol';
 import { useEffect, useState } from 'react';
 import { SnapshotPoller, type SnapshotUpdate } from './snapshotPoller.js';
 
@@ -15,7 +16,9 @@ export function SnapshotFallback({ baseUrl, vmId, token, message, retrying, onRe
   const [snapshot, setSnapshot] = useState<SnapshotUpdate>({ url: null, at: null, error: null });
 
   useEffect(() => {
-    const poller = new SnapshotPoller({ baseUrl, vmId, token }, (update) => setSnapshot({ ...update }));
+    const poller = new SnapshotPoller({ api: new ApiClient({ baseUrl, token }), vmId }, (update) =>
+      setSnapshot({ ...update }),
+    );
     poller.start();
     return () => poller.stop();
   }, [baseUrl, vmId, token]);

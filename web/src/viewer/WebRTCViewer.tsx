@@ -3,10 +3,9 @@
  * React only renders; the connection, state machine, stats and input logic
  * are plain modules (viewerConnection.ts and friends).
  */
-import type { ControlState, InputFeedback } from '@vmlive/protocol';
+import { ApiClient, ApiError, type ControlState, type InputFeedback } from '@vmlive/protocol';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ControlClient, describeHolder } from '../api/controlClient.js';
-import { ApiError } from '../api/http.js';
 import { readTokenClaims } from '../api/tokenClaims.js';
 import { InputSender } from '../control/inputSender.js';
 import { LEAVE_SHORTCUT_LABEL } from '../control/keyboardInput.js';
@@ -66,7 +65,10 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
   const [fullscreen, setFullscreen] = useState(false);
 
   const role = useMemo(() => readTokenClaims(token)?.role ?? null, [token]);
-  const controlClient = useMemo(() => new ControlClient({ baseUrl, token, vmId }), [baseUrl, token, vmId]);
+  const controlClient = useMemo(
+    () => new ControlClient(new ApiClient({ baseUrl, token }), { vmId }),
+    [baseUrl, token, vmId],
+  );
 
   // The connection: one per (baseUrl, vmId, token).
   useEffect(() => {
@@ -135,7 +137,7 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
     debugRef.current?.update({ fallback, control });
   }, [fallback, control]);
 
-  // Who holds control (long-poll). View tokens may be refused (403): then we just show nothing.
+  // Who holds control (long-poll). View tokens may be refused (forbidden): then we just show nothing.
   useEffect(() => {
     const abort = new AbortController();
     void controlClient.watch(setControl, abort.signal);
@@ -186,8 +188,9 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
           stageRef.current?.focus({ preventScroll: true });
         }
       } catch (err) {
-        if (err instanceof ApiError && err.status === 409) setNotice('Someone else holds control right now.');
-        else if (err instanceof ApiError && err.status === 403) setNotice('This link does not allow control.');
+        if (err instanceof ApiError && err.is('control_held')) setNotice('Someone else holds control right now.');
+        else if (err instanceof ApiError && err.is('not_holder')) setNotice('You no longer hold control.');
+        else if (err instanceof ApiError && err.is('forbidden')) setNotice('This link does not allow control.');
         else setNotice(`Could not ${action} control: ${err instanceof Error ? err.message : String(err)}`);
       }
     },

@@ -1,3 +1,4 @@
+import { ApiClient } from '@vmlive/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SnapshotPoller, type SnapshotUpdate } from './snapshotPoller.js';
 
@@ -21,11 +22,9 @@ describe('snapshot fallback poller', () => {
     const updates: SnapshotUpdate[] = [];
     const poller = new SnapshotPoller(
       {
-        baseUrl: 'http://c',
-        token: 'tok',
+        api: new ApiClient({ baseUrl: 'http://c', token: 'tok', fetch }),
         vmId: 'vm 1',
         intervalMs: 1000,
-        fetch,
         createObjectURL: () => `blob:${++n}`,
         revokeObjectURL: (u) => revoked.push(u),
       },
@@ -54,7 +53,12 @@ describe('snapshot fallback poller', () => {
         : new Response(JSON.stringify({ error: { code: 'snapshot_unavailable', message: 'no' } }), { status: 503 });
     const updates: SnapshotUpdate[] = [];
     const poller = new SnapshotPoller(
-      { baseUrl: 'http://c', token: 't', vmId: 'v', fetch, createObjectURL: () => 'blob:x', revokeObjectURL: () => {} },
+      {
+        api: new ApiClient({ baseUrl: 'http://c', token: 't', fetch }),
+        vmId: 'v',
+        createObjectURL: () => 'blob:x',
+        revokeObjectURL: () => {},
+      },
       (u) => updates.push({ ...u }),
     );
     poller.start();

@@ -3,7 +3,7 @@
  * the bearer header — so no <img src> with a token in the URL) every
  * interval and hands out blob URLs, revoking the previous one.
  */
-import { ApiError, type FetchLike, HttpClient } from '../api/http.js';
+import { type ApiClient, ApiError, routes } from '@vmlive/protocol';
 
 export interface SnapshotUpdate {
   /** blob: URL of the latest frame, or null if none yet */
@@ -15,19 +15,17 @@ export interface SnapshotUpdate {
 }
 
 export interface SnapshotPollerOptions {
-  baseUrl: string;
-  token: string;
+  api: ApiClient;
   vmId: string;
   intervalMs?: number;
-  fetch?: FetchLike;
   createObjectURL?: (blob: Blob) => string;
   revokeObjectURL?: (url: string) => void;
   now?: () => number;
 }
 
 export class SnapshotPoller {
-  private readonly http: HttpClient;
-  private readonly path: string;
+  private readonly api: ApiClient;
+  private readonly vm: { vmId: string };
   private readonly intervalMs: number;
   private readonly createUrl: (blob: Blob) => string;
   private readonly revokeUrl: (url: string) => void;
@@ -41,8 +39,8 @@ export class SnapshotPoller {
     options: SnapshotPollerOptions,
     private readonly onUpdate: (update: SnapshotUpdate) => void,
   ) {
-    this.http = new HttpClient(options);
-    this.path = `/api/vms/${encodeURIComponent(options.vmId)}/snapshot`;
+    this.api = options.api;
+    this.vm = { vmId: options.vmId };
     this.intervalMs = options.intervalMs ?? 1000;
     this.createUrl = options.createObjectURL ?? ((blob) => URL.createObjectURL(blob));
     this.revokeUrl = options.revokeObjectURL ?? ((url) => URL.revokeObjectURL(url));
@@ -70,8 +68,7 @@ export class SnapshotPoller {
     if (!this.running) return;
     this.abort = new AbortController();
     try {
-      const response = await this.http.raw(this.path, { signal: this.abort.signal });
-      const blob = await response.blob();
+      const { blob } = await this.api.call(routes.getSnapshot, { params: this.vm, signal: this.abort.signal });
       if (!this.running) return;
       const url = this.createUrl(blob);
       if (this.current.url) this.revokeUrl(this.current.url);
@@ -79,7 +76,7 @@ export class SnapshotPoller {
     } catch (err) {
       if (!this.running) return;
       const error =
-        err instanceof ApiError && err.status === 503
+        err instanceof ApiError && err.is('snapshot_unavailable')
           ? 'Snapshot unavailable (VM not capturing)'
           : err instanceof Error
             ? err.message

@@ -109,9 +109,11 @@ describe('ViewerConnection', () => {
     await until(() => (controller.sessions.get('s1')?.browserCandidates.length ?? 0) === 3, 'candidates posted');
     const order = controller.requests.map((r) => r.path.split('/').pop());
     expect(order.indexOf('offer')).toBeLessThan(order.indexOf('candidate'));
-    expect(controller.sessions.get('s1')?.browserCandidates.map((c) => (c as { candidate: string }).candidate)).toEqual(
-      ['candidate:1', 'candidate:2', ''],
-    );
+    expect(controller.sessions.get('s1')?.browserCandidates.map((c) => c.candidate)).toEqual([
+      'candidate:1',
+      'candidate:2',
+      '',
+    ]);
   });
 
   it('asks for a minimal jitter buffer on the received track', async () => {
@@ -123,6 +125,27 @@ describe('ViewerConnection', () => {
     FakePeerConnection.last.ontrack?.({ receiver, streams: [{ id: 'stream' }], track: {} });
     expect(receiver.jitterBufferTarget).toBe(0);
     expect(streams).toEqual([{ id: 'stream' }]);
+  });
+
+  it("passes on the helper's control feedback and drops channel messages that are not feedback", async () => {
+    connect();
+    await until(() => FakePeerConnection.instances.length === 1, 'pc');
+    const seen: unknown[] = [];
+    connection.on('feedback', (f) => seen.push(f));
+    const channel = FakePeerConnection.last.channels[0];
+    for (const data of [
+      '{"t":"control","granted":"yes"}',
+      'not json',
+      '{"t":"rejected","reason":"elsewhere"}',
+      '{"t":"rejected","reason":"not-holder"}',
+      '{"t":"control","granted":true}',
+    ]) {
+      channel?.onmessage?.({ data });
+    }
+    expect(seen).toEqual([
+      { t: 'rejected', reason: 'not-holder' },
+      { t: 'control', granted: true },
+    ]);
   });
 
   it('on ICE failure says so, tears the attempt down and comes back on a new session', async () => {
@@ -169,7 +192,7 @@ describe('ViewerConnection', () => {
     expect(connection.state.reason.code).toBe('no-frames');
   });
 
-  it('reconnects when the controller says the session is gone (404 on the candidate poll)', async () => {
+  it('reconnects when the controller says the session is gone (session_not_found on the candidate poll)', async () => {
     connect();
     await bringUp('s1');
     await reachPhase('connected');
@@ -198,8 +221,8 @@ describe('ViewerConnection', () => {
     await reachPhase('connected');
   });
 
-  it('fails without retrying when the token is rejected (401)', async () => {
-    controller.createSessionFailures.push({ status: 401, code: 'token_expired' });
+  it('fails without retrying when the token is rejected (token_expired)', async () => {
+    controller.createSessionFailures.push('token_expired');
     connect();
     await reachPhase('failed');
     expect(connection.state.reason.code).toBe('token-expired');
@@ -215,23 +238,37 @@ describe('ViewerConnection', () => {
   });
 
   it('says "VM not found" for an unknown VM', async () => {
-    controller.createSessionFailures.push({ status: 404, code: 'vm_not_found' });
+    controller.createSessionFailures.push('vm_not_found');
     connect();
     await reachPhase('failed');
     expect(connection.state.reason.code).toBe('vm-not-found');
   });
 
+  it('ends with "VM not found" when the VM is deleted after it streamed', async () => {
+    connect();
+    await bringUp('s1');
+    await reachPhase('connected');
+    controller.createSessionFailures.push('vm_not_found');
+    controller.endSession('s1');
+    await reachPhase('ended');
+    expect(connection.state.reason.code).toBe('vm-not-found');
+    expect(phases()).toEqual(['connecting', 'connected', 'reconnecting', 'ended']);
+  });
+
   it('backs off while the controller is down and gives up after the policy limit', async () => {
-    for (let i = 0; i < 10; i++) controller.createSessionFailures.push({ status: 503, code: 'unavailable' });
+    for (let i = 0; i < 10; i++) controller.createSessionFailures.push('shutting_down');
     connect({ policy: exponentialBackoff({ initialMs: 5, jitter: 0, maxAttempts: 3 }) });
     await reachPhase('failed');
-    expect(connection.state.reason).toMatchObject({ code: 'gave-up', detail: 'Controller unreachable (unavailable)' });
+    expect(connection.state.reason).toMatchObject({
+      code: 'gave-up',
+      detail: 'Controller unreachable (shutting down)',
+    });
     expect(controller.requestsTo('POST', '/api/webrtc/session')).toHaveLength(4);
     expect(phases()).toEqual(['connecting', 'reconnecting', 'reconnecting', 'reconnecting', 'failed']);
   });
 
   it('retryNow from failed starts a fresh attempt at once', async () => {
-    controller.createSessionFailures.push({ status: 403, code: 'forbidden' });
+    controller.createSessionFailures.push('forbidden');
     connect();
     await reachPhase('failed');
     connection.retryNow();

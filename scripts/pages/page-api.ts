@@ -1,0 +1,109 @@
+/**
+ * The `window` API of the viewer pages in scripts/pages, shared by the pages
+ * and the Node code that drives them through Playwright (scripts/lib/viewers.ts,
+ * e2e/rest-viewer.ts). Types only: nothing here runs.
+ */
+import type { InputFeedback, InputMessage } from '@vmlive/protocol';
+
+export interface Sample {
+  /** viewer wall clock when the value first appeared, ms */
+  at: number;
+  painted: number;
+  latency: number;
+  /** WebRTC and CDP: arrival of the picture's bytes at the viewer − painted (WebRTC: rVFC receiveTime) */
+  receiveLatency?: number;
+}
+
+/** What a page's `drain()` returns: samples since the last drain (measure.js Collector), with counters. */
+export interface Drained {
+  samples: Sample[];
+  observed: number;
+  decoded: number;
+  distinct: number;
+  rejected: Record<string, number>;
+  firstDecodedAt: number | null;
+  firstDecodedWall: number | null;
+  maxGapMs: number;
+  errors: string[];
+  /** REST viewer: offer created → first decoded clock value, ms */
+  ttffMs?: number | null;
+  /** REST viewer: offer created → answer applied, ms */
+  answerMs?: number | null;
+}
+
+/** Decoding the clock page from received frames (measure.js). */
+export interface MeasureOptions {
+  /** the VM's clock minus the viewer's, ms (0 on one machine) */
+  clockOffsetMs?: number;
+  /** the VM page's CSS width, to scale the clock grid */
+  viewportW?: number;
+}
+
+/** The REST viewer's flattened getStats(): the video inbound-rtp, the selected candidate pair, and states. */
+export interface WebrtcStats {
+  /** when the inbound stats were taken (performance clock, ms): rates use this, not the caller's clock */
+  timestamp: number;
+  connectionState: RTCPeerConnectionState;
+  iceConnectionState: RTCIceConnectionState;
+  /** the transport's DTLS state, null before it exists */
+  dtlsState: string | null;
+  bytesReceived: number;
+  packetsReceived: number;
+  packetsLost: number;
+  framesDecoded: number;
+  framesDropped: number;
+  framesPerSecond: number;
+  frameWidth: number;
+  frameHeight: number;
+  freezeCount: number;
+  totalFreezesDuration: number;
+  jitterBufferDelay: number;
+  jitterBufferEmittedCount: number;
+  totalDecodeTime: number;
+  nackCount: number;
+  pliCount: number;
+  codec: string;
+  decoderImplementation: string;
+  rttMs: number | null;
+}
+
+export interface RestViewerConfig {
+  token: string;
+  vmId: string;
+  /** Controller origin; default this page's own (the scripts' server proxies /api to the controller). */
+  baseUrl?: string;
+  /** Put this codec first in the offer, e.g. 'vp8' or 'h264'. */
+  codec?: string;
+  /** Decode the clock page from every frame; off, the page only connects and counts. */
+  measure?: MeasureOptions;
+}
+
+/** `window.restViewer` (rest-viewer.ts): one viewer, REST signaling only, no reconnects. */
+export interface RestViewerPage {
+  /** Session, offer, answer: resolves with the sessionId once the answer is applied. */
+  start(cfg: RestViewerConfig): Promise<string>;
+  /** null before the peer connection exists. */
+  stats(): Promise<WebrtcStats | null>;
+  /** Sends on the `input` data channel; throws unless it is open. */
+  send(msg: InputMessage): void;
+  /** What the helper sent back on the `input` channel, validated. */
+  feedback(): InputFeedback[];
+  /** True once the controller said the session is gone (session_not_found). */
+  sessionEnded(): boolean;
+  drain(): Drained;
+  stop(): Promise<void>;
+}
+
+/** `window.viewer` of the noVNC and CDP pages (viewer-novnc.js, viewer-cdp.js). */
+export interface WebSocketViewerPage {
+  start(cfg: MeasureOptions & { url: string }): Promise<void>;
+  drain(): Drained;
+  stop(): void;
+}
+
+declare global {
+  interface Window {
+    restViewer: RestViewerPage;
+    viewer: WebSocketViewerPage;
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The minimal REST viewer: one RTCPeerConnection signaled over the
+ * controller's REST contract only (the protocol's ApiClient, through the web
+ * viewer's SignalingClient), no React, no reconnects, so what it sees is the
+ * agent and helper as any third-party viewer would, and its numbers are the
+ * transport's. The e2e tests (e2e/rest-viewer.ts) and the measurement scripts
+ * (scripts/lib/viewers.ts) both drive it through `window.restViewer`.
+ *
+ * Flow (the viewer is the offerer, trickle ICE over long-polls): POST session
+ * → createOffer → POST offer → local candidates, in order, after the offer →
+ * GET answer?wait → long-poll the VM's candidates with the server cursor.
+ *
+ * `npm run build` bundles it for the browser (esbuild, one IIFE) into
+ * scripts/pages/dist/rest-viewer.js, which rest-viewer.html loads.
+ */
+import { ApiClient, ApiError, INPUT_CHANNEL_LABEL, InputFeedback } from '@vmlive/protocol';
+import { SignalingClient } from '../../web/src/api/signalingClient.js';
+import { Collector } from './measure.js';
+import type { RestViewerConfig, RestViewerPage, WebrtcStats } from './page-api.js';
+
+const abort = new AbortController();
+const errors: string[] = [];
+const feedback: InputFeedback[] = [];
+const timing: { offerAt: number | null; answerAt: number | null } = { offerAt: null, answerAt: null };
+let pc: RTCPeerConnection | null = null;
+let channel: RTCDataChannel | null = null;
+let signaling: SignalingClient | null = null;
+let sessionId: string | null = null;
+let collector = new Collector();
+let ended = false;
+
+// Created here rather than in the HTML, so a page of any origin can load the bundle (e2e/rest-viewer.ts).
+const video = document.createElement('video');
+video.muted = true;
+video.autoplay = true;
+video.playsInline = true;
+document.body.append(video);
+
+async function start(cfg: RestViewerConfig): Promise<string> {
+  const { signal } = abort;
+  const api = new ApiClient({ baseUrl: cfg.baseUrl ?? location.origin, token: cfg.token });
+  const client = new SignalingClient(api, { waitSeconds: 10, retryDelayMs: 500 });
+  signaling = client;
+  collector = new Collector(cfg.measure);
+
+  const session = await client.createSession(cfg.vmId, signal);
+  const id = session.sessionId;
+  sessionId = id;
+  const peer = new RTCPeerConnection({ iceServers: session.iceServers, bundlePolicy: 'max-bundle' });
+  pc = peer;
+  const transceiver = peer.addTransceiver('video', { direction: 'recvonly' });
+  if (cfg.codec) {
+    const want = `video/${cfg.codec}`.toLowerCase();
+    const preferred = (RTCRtpReceiver.getCapabilities('video')?.codecs ?? []).filter(
+      (c) => c.mimeType.toLowerCase() === want,
+    );
+    if (preferred.length) transceiver.setCodecPreferences(preferred);
+  }
+  // Ask for no extra playout delay; only the sender's playout-delay extension can
+  // really cap it, but this keeps the receiver's own target at 0.
+  transceiver.receiver.jitterBufferTarget = 0;
+  // The same offer as the web viewer's: video plus the ordered `input` channel.
+  const dc = peer.createDataChannel(INPUT_CHANNEL_LABEL, { ordered: true });
+  channel = dc;
+  dc.onmessage = (e) => {
+    try {
+      const parsed = InputFeedback.safeParse(JSON.parse(String(e.data)));
+      if (parsed.success) feedback.push(parsed.data);
+      else errors.push(`feedback: not an InputFeedback: ${String(e.data).slice(0, 200)}`);
+    } catch {
+      errors.push('feedback: not JSON');
+    }
+  };
+  peer.ontrack = (e) => {
+    video.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+    video.play().catch((err: unknown) => errors.push(`play: ${err}`));
+  };
+
+  // Local candidates go out in gathering order, only once the offer is posted.
+  let releaseLocal = () => {};
+  let localChain = new Promise<void>((resolve) => {
+    releaseLocal = resolve;
+  });
+  peer.onicecandidate = (e) => {
+    const c = e.candidate;
+    if (c && !c.candidate) return; // Chromium's own empty end-of-candidates event; the null one follows
+    // null: gathering finished, so end-of-candidates (RFC 8838 §8.2).
+    const body = c
+      ? { candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex ?? 0, sdpMid: c.sdpMid ?? null }
+      : { candidate: '', sdpMLineIndex: 0, sdpMid: null };
+    localChain = localChain.then(() =>
+      client.postCandidate(id, body, signal).catch((err: unknown) => {
+        if (!signal.aborted) errors.push(`candidate: ${err}`);
+      }),
+    );
+  };
+
+  timing.offerAt = performance.now();
+  const offer = await peer.createOffer();
+  await peer.setLocalDescription(offer);
+  const sdp = peer.localDescription?.sdp ?? offer.sdp;
+  if (!sdp) throw new Error('createOffer produced no SDP');
+  await client.postOffer(id, sdp, signal);
+  releaseLocal();
+
+  const answer = await client.waitForAnswer(id, signal);
+  await peer.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+  timing.answerAt = performance.now();
+  // Polled only now, so every VM candidate arrives after the remote description.
+  void client
+    .pollVmCandidates(
+      id,
+      (c) => {
+        // An empty candidate string is end-of-candidates (W3C webrtc-pc §4.4.1.5 addIceCandidate).
+        peer
+          .addIceCandidate({ candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex, sdpMid: c.sdpMid })
+          .catch((err: unknown) => errors.push(`addIceCandidate: ${err}`));
+      },
+      signal,
+    )
+    .catch((err: unknown) => {
+      if (err instanceof ApiError && err.is('session_not_found')) ended = true;
+      else errors.push(`candidates: ${err}`);
+    });
+  if (cfg.measure) video.requestVideoFrameCallback(onFrame);
+  return id;
+}
+
+function onFrame(_now: number, meta: VideoFrameCallbackMetadata): void {
+  if (abort.signal.aborted) return;
+  collector.observe(video, meta.width, { receiveTime: meta.receiveTime });
+  video.requestVideoFrameCallback(onFrame);
+}
+
+async function stats(): Promise<WebrtcStats | null> {
+  if (!pc) return null;
+  const report = await pc.getStats();
+  const byId = new Map<string, Record<string, unknown>>();
+  let inbound: Record<string, unknown> = {};
+  let transport: Record<string, unknown> = {};
+  report.forEach((s: Record<string, unknown>) => {
+    byId.set(String(s.id), s);
+    if (s.type === 'inbound-rtp' && s.kind === 'video') inbound = s;
+    if (s.type === 'transport') transport = s;
+  });
+  let pair = byId.get(String(transport.selectedCandidatePairId));
+  if (!pair) {
+    for (const s of byId.values()) if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+  }
+  const num = (s: Record<string, unknown> | undefined, key: string) => {
+    const v = s?.[key];
+    return typeof v === 'number' ? v : 0;
+  };
+  const str = (s: Record<string, unknown> | undefined, key: string) => {
+    const v = s?.[key];
+    return typeof v === 'string' ? v : '';
+  };
+  const rtt = pair?.currentRoundTripTime;
+  return {
+    timestamp: num(inbound, 'timestamp') || performance.now(),
+    connectionState: pc.connectionState,
+    iceConnectionState: pc.iceConnectionState,
+    dtlsState: str(transport, 'dtlsState') || null,
+    bytesReceived: num(inbound, 'bytesReceived'),
+    packetsReceived: num(inbound, 'packetsReceived'),
+    packetsLost: num(inbound, 'packetsLost'),
+    framesDecoded: num(inbound, 'framesDecoded'),
+    framesDropped: num(inbound, 'framesDropped'),
+    framesPerSecond: num(inbound, 'framesPerSecond'),
+    frameWidth: num(inbound, 'frameWidth'),
+    frameHeight: num(inbound, 'frameHeight'),
+    freezeCount: num(inbound, 'freezeCount'),
+    totalFreezesDuration: num(inbound, 'totalFreezesDuration'),
+    jitterBufferDelay: num(inbound, 'jitterBufferDelay'),
+    jitterBufferEmittedCount: num(inbound, 'jitterBufferEmittedCount'),
+    totalDecodeTime: num(inbound, 'totalDecodeTime'),
+    nackCount: num(inbound, 'nackCount'),
+    pliCount: num(inbound, 'pliCount'),
+    codec: str(byId.get(str(inbound, 'codecId')), 'mimeType'),
+    decoderImplementation: str(inbound, 'decoderImplementation'),
+    rttMs: typeof rtt === 'number' ? rtt * 1000 : null,
+  };
+}
+
+function drain() {
+  const d = collector.drain();
+  const since = (t: number | null | undefined) => (t != null && timing.offerAt != null ? t - timing.offerAt : null);
+  return { ...d, ttffMs: since(d.firstDecodedAt), answerMs: since(timing.answerAt), errors: errors.splice(0) };
+}
+
+async function stop(): Promise<void> {
+  abort.abort();
+  pc?.close();
+  if (signaling && sessionId) await signaling.deleteSession(sessionId).catch(() => {});
+}
+
+const page: RestViewerPage = {
+  start,
+  stats,
+  send(msg) {
+    if (channel?.readyState !== 'open') throw new Error(`input channel is ${channel?.readyState ?? 'not created'}`);
+    channel.send(JSON.stringify(msg));
+  },
+  feedback: () => [...feedback],
+  sessionEnded: () => ended,
+  drain,
+  stop,
+};
+window.restViewer = page;

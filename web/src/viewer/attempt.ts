@@ -1,0 +1,347 @@
+/**
+ * One try at a live connection: a signaling session plus one
+ * RTCPeerConnection. The browser is the offerer (recvonly video + the ordered
+ * `input` data channel, max-bundle); the VM's GStreamer webrtcbin answers.
+ * Each attempt has its own AbortController, and after `close()` it reports
+ * nothing more, so a stale attempt can never touch the current one. What it
+ * reports goes to its owner (viewerConnection.ts), which decides what a loss
+ * or an error means.
+ */
+import { INPUT_CHANNEL_LABEL, InputFeedback, type StoredCandidate } from '@vmlive/protocol';
+import type { BrowserCandidate, SignalingClient } from '../api/signalingClient.js';
+import { AnswerTimeout } from './classifyError.js';
+import { FrameWatchdog, type FrameWatchdogOptions } from './frameWatchdog.js';
+import { type StreamStats, summarizeStats } from './streamStats.js';
+import type { ViewerReason } from './viewerState.js';
+
+export type PeerConnectionConstructor = new (configuration?: RTCConfiguration) => RTCPeerConnection;
+
+export interface AttemptOptions {
+  vmId: string;
+  signaling: SignalingClient;
+  PC: PeerConnectionConstructor;
+  /** Give up when the answer has not arrived after this long. */
+  answerTimeoutMs: number;
+  /** Give up when ICE has not connected this long after the answer. */
+  iceTimeoutMs: number;
+  /** How long `disconnected` may last before the attempt is lost (ICE may recover by itself). */
+  disconnectGraceMs: number;
+  statsIntervalMs: number;
+  watchdog?: FrameWatchdogOptions;
+  now: () => number;
+}
+
+/** What an attempt tells its owner; never called after `close()`. */
+export interface AttemptEvents {
+  session(sessionId: string | null): void;
+  stream(stream: MediaStream | null): void;
+  channel(channel: RTCDataChannel | null): void;
+  stats(stats: StreamStats): void;
+  feedback(feedback: InputFeedback): void;
+  /** ICE and DTLS are up (once per attempt). */
+  connected(): void;
+  /** A recoverable loss (ICE failed, frames stopped, VM offline…). */
+  lost(reason: ViewerReason): void;
+  /** Signaling or WebRTC threw; the owner classifies it. */
+  failed(err: unknown): void;
+}
+
+export class Attempt {
+  private readonly abort = new AbortController();
+  private _sessionId: string | null = null;
+  private _stream: MediaStream | null = null;
+  private pc: RTCPeerConnection | null = null;
+  private _channel: RTCDataChannel | null = null;
+  private remoteDescriptionSet = false;
+  /** VM candidates that arrived before the answer was applied (they must not be dropped). */
+  private readonly pendingRemote: StoredCandidate[] = [];
+  /** Local candidates are posted in order, only after the offer. */
+  private localChain: Promise<void>;
+  private releaseLocal: () => void = () => {};
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private statsTimer: ReturnType<typeof setInterval> | null = null;
+  private disconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly watchdog: FrameWatchdog;
+  private _lastStats: StreamStats | null = null;
+  private connected = false;
+
+  constructor(
+    private readonly opts: AttemptOptions,
+    private readonly events: AttemptEvents,
+  ) {
+    this.localChain = new Promise<void>((resolve) => {
+      this.releaseLocal = resolve;
+    });
+    this.watchdog = new FrameWatchdog(opts.watchdog);
+  }
+
+  get closed(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  get sessionId(): string | null {
+    return this._sessionId;
+  }
+
+  get stream(): MediaStream | null {
+    return this._stream;
+  }
+
+  get channel(): RTCDataChannel | null {
+    return this._channel;
+  }
+
+  get lastStats(): StreamStats | null {
+    return this._lastStats;
+  }
+
+  /** The raw RTCStatsReport of this attempt's peer connection. */
+  async getRawStats(): Promise<RTCStatsReport | null> {
+    return this.pc ? this.pc.getStats() : null;
+  }
+
+  start(): void {
+    void this.run().catch((err: unknown) => this.owner?.failed(err));
+  }
+
+  /** Ends the attempt: aborts its requests, closes the peer and deletes its session. */
+  close(): void {
+    if (this.closed) return;
+    this.abort.abort();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (this.statsTimer !== null) clearInterval(this.statsTimer);
+    this.statsTimer = null;
+    const channel = this._channel;
+    if (channel) {
+      channel.onopen = channel.onclose = channel.onmessage = null;
+      try {
+        channel.close();
+      } catch {
+        // already closed
+      }
+      this.events.channel(null);
+    }
+    const pc = this.pc;
+    if (pc) {
+      pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null;
+      pc.close();
+    }
+    if (this._stream) {
+      this._stream = null;
+      this.events.stream(null);
+    }
+    if (this._sessionId) {
+      void this.opts.signaling.deleteSession(this._sessionId).catch(() => {});
+      this.events.session(null);
+    }
+  }
+
+  /** The owner, while this attempt is open; a closed attempt tells nobody anything. */
+  private get owner(): AttemptEvents | null {
+    return this.closed ? null : this.events;
+  }
+
+  private async run(): Promise<void> {
+    const { signal } = this.abort;
+    const { signaling } = this.opts;
+    const session = await signaling.createSession(this.opts.vmId, signal);
+    if (signal.aborted) {
+      void signaling.deleteSession(session.sessionId).catch(() => {});
+      return;
+    }
+    this._sessionId = session.sessionId;
+    this.owner?.session(session.sessionId);
+    if (!session.vmOnline) {
+      // No agent is polling: no answer will come. Say so now and retry with backoff
+      // rather than spending the answer timeout on a silent "connecting".
+      this.owner?.lost({ code: 'vm-offline' });
+      return;
+    }
+
+    const pc = new this.opts.PC({
+      iceServers: session.iceServers,
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    });
+    this.pc = pc;
+    this.wirePeerConnection(pc);
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    const channel = pc.createDataChannel(INPUT_CHANNEL_LABEL, { ordered: true });
+    this._channel = channel;
+    this.wireChannel(channel);
+
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    if (signal.aborted) return;
+    const sdp = pc.localDescription?.sdp ?? offer.sdp;
+    if (!sdp) throw new Error('createOffer produced no SDP');
+    await signaling.postOffer(session.sessionId, sdp, signal);
+    this.releaseLocal();
+
+    void signaling
+      .pollVmCandidates(session.sessionId, (c) => this.onRemoteCandidate(c), signal)
+      .catch((err: unknown) => this.owner?.failed(err));
+
+    const answer = await this.withAnswerTimeout(signaling.waitForAnswer(session.sessionId, signal));
+    if (signal.aborted) return;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    this.remoteDescriptionSet = true;
+    for (const c of this.pendingRemote.splice(0)) await this.addRemoteCandidate(pc, c);
+    if (!this.connected) {
+      this.setTimer(this.opts.iceTimeoutMs, () => {
+        if (!this.connected) this.owner?.lost({ code: 'ice-timeout' });
+      });
+    }
+  }
+
+  private withAnswerTimeout<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.setTimer(this.opts.answerTimeoutMs, () => reject(new AnswerTimeout()));
+      promise.then(
+        (value) => {
+          this.clearTimer(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.clearTimer(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** A timer that dies with the attempt. */
+  private setTimer(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.closed) fn();
+    }, ms);
+    this.timers.add(timer);
+    return timer;
+  }
+
+  private clearTimer(timer: ReturnType<typeof setTimeout>): void {
+    clearTimeout(timer);
+    this.timers.delete(timer);
+  }
+
+  private wirePeerConnection(pc: RTCPeerConnection): void {
+    pc.onicecandidate = (event) => {
+      // A null candidate means gathering finished: send end-of-candidates (RFC 8838 §8.2).
+      const c = event.candidate;
+      if (c && !c.candidate) return; // Chromium's own empty end-of-candidates event; the null one follows
+      const body: BrowserCandidate = c
+        ? { candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex ?? 0, sdpMid: c.sdpMid ?? null }
+        : { candidate: '', sdpMLineIndex: 0, sdpMid: null };
+      this.localChain = this.localChain.then(async () => {
+        const id = this._sessionId;
+        if (!id || this.closed) return;
+        try {
+          await this.opts.signaling.postCandidate(id, body, this.abort.signal);
+        } catch {
+          // A lost candidate only narrows ICE; a dead session is reported by the candidate poll.
+        }
+      });
+    };
+    pc.ontrack = (event) => {
+      // Ask for the smallest jitter buffer where supported; the VM also sends the
+      // playout-delay header extension (min=max=0), which is what really caps it.
+      const receiver: { playoutDelayHint?: number; jitterBufferTarget?: number | null } = event.receiver;
+      try {
+        if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
+        if ('playoutDelayHint' in receiver) receiver.playoutDelayHint = 0;
+      } catch {
+        // Not supported: the extension still applies.
+      }
+      const stream = event.streams[0] ?? new MediaStream([event.track]);
+      this._stream = stream;
+      this.owner?.stream(stream);
+    };
+    pc.onconnectionstatechange = () => {
+      switch (pc.connectionState) {
+        case 'connected':
+          this.clearDisconnectTimer();
+          if (!this.connected) {
+            this.connected = true;
+            this.watchdog.reset(this.opts.now());
+            this.owner?.connected();
+          }
+          break;
+        case 'disconnected':
+          // ICE may come back on its own (W3C webrtc-pc §4.3.3: "disconnected" is transient).
+          this.disconnectTimer ??= this.setTimer(this.opts.disconnectGraceMs, () => {
+            this.disconnectTimer = undefined;
+            if (pc.connectionState !== 'connected') this.owner?.lost({ code: 'ice-disconnected' });
+          });
+          break;
+        case 'failed':
+          this.owner?.lost({ code: 'ice-failed' });
+          break;
+        default:
+          break;
+      }
+    };
+    this.statsTimer = setInterval(() => void this.sampleStats(pc), this.opts.statsIntervalMs);
+  }
+
+  private clearDisconnectTimer(): void {
+    if (this.disconnectTimer === undefined) return;
+    this.clearTimer(this.disconnectTimer);
+    this.disconnectTimer = undefined;
+  }
+
+  private wireChannel(channel: RTCDataChannel): void {
+    channel.onopen = () => this.owner?.channel(channel);
+    channel.onclose = () => this.owner?.channel(null);
+    channel.onmessage = (event: MessageEvent) => {
+      if (typeof event.data !== 'string') return;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      // Validated where it enters, with the one schema the helper's messages follow.
+      const feedback = InputFeedback.safeParse(parsed);
+      if (feedback.success) this.owner?.feedback(feedback.data);
+    };
+  }
+
+  private async sampleStats(pc: RTCPeerConnection): Promise<void> {
+    let report: RTCStatsReport;
+    try {
+      report = await pc.getStats();
+    } catch {
+      return;
+    }
+    if (this.closed) return;
+    const stats = summarizeStats(report, this._lastStats);
+    if (stats) {
+      this._lastStats = stats;
+      this.owner?.stats(stats);
+    }
+    if (this.connected) {
+      const verdict = this.watchdog.sample(stats?.framesDecoded ?? 0, this.opts.now());
+      if (verdict !== 'ok') this.owner?.lost({ code: verdict });
+    }
+  }
+
+  private onRemoteCandidate(candidate: StoredCandidate): void {
+    if (this.closed || !this.pc) return;
+    if (!this.remoteDescriptionSet) {
+      this.pendingRemote.push(candidate);
+      return;
+    }
+    void this.addRemoteCandidate(this.pc, candidate);
+  }
+
+  private async addRemoteCandidate(pc: RTCPeerConnection, c: StoredCandidate): Promise<void> {
+    try {
+      // An empty candidate string is end-of-candidates (W3C webrtc-pc §4.4.1.5 addIceCandidate).
+      await pc.addIceCandidate({ candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex, sdpMid: c.sdpMid });
+    } catch {
+      // One bad candidate must not end the attempt; ICE uses the others.
+    }
+  }
+}
