@@ -6,6 +6,7 @@
 //   crash-early  exits 3 before ready
 //   silent       never says ready
 //   die-on-stats says ready, then exits 7 when it receives get-stats
+//   mute-stats   says ready, then never answers get-stats
 //   garbage      ready, then prints junk and invalid events before a valid one
 //   ignore-shutdown  ready; ignores `shutdown` and SIGTERM
 //   ready-then-bad-config  appends a line to FAKE_STARTS per start; the first start says ready
@@ -54,6 +55,7 @@ rl.on('line', (line) => {
   out({ type: 'log', peerId: null, level: 'debug', msg: `got ${cmd.type}` });
   if (cmd.type === 'get-stats') {
     if (mode === 'die-on-stats') process.exit(7);
+    if (mode === 'mute-stats') return;
     out({
       type: 'stats',
       peerId: cmd.peerId,
