@@ -167,15 +167,11 @@ export type VmSummary = z.infer<typeof VmSummary>;
 export const ListVmsResponse = z.object({ vms: z.array(VmSummary) }).meta({ id: 'ListVmsResponse' });
 export type ListVmsResponse = z.infer<typeof ListVmsResponse>;
 
-export const ViewerTokenResponse = z
+/** A minted viewer or automation token. */
+export const TokenResponse = z
   .object({ token: z.string().min(1), expiresAt: z.number().int().meta({ description: 'ms epoch' }) })
-  .meta({ id: 'ViewerTokenResponse' });
-export type ViewerTokenResponse = z.infer<typeof ViewerTokenResponse>;
-
-export const AutomationTokenResponse = z
-  .object({ token: z.string().min(1), expiresAt: z.number().int().meta({ description: 'ms epoch' }) })
-  .meta({ id: 'AutomationTokenResponse' });
-export type AutomationTokenResponse = z.infer<typeof AutomationTokenResponse>;
+  .meta({ id: 'TokenResponse' });
+export type TokenResponse = z.infer<typeof TokenResponse>;
 
 /** A JWK Set (RFC 7517 §5) of the controller's public token-signing keys. */
 export const JwkSet = z

@@ -11,7 +11,6 @@ import type { ErrorCode } from './errors.js';
 import { LIMITS } from './limits.js';
 import {
   AnswerBody,
-  AutomationTokenResponse,
   CandidateBody,
   CandidatesQuery,
   CandidatesResponse,
@@ -31,7 +30,7 @@ import {
   OfferBody,
   PostCandidateResponse,
   SessionDescription,
-  ViewerTokenResponse,
+  TokenResponse,
   VmSessionsQuery,
   VmSessionsResponse,
   WaitQuery,
@@ -109,7 +108,7 @@ export const routes = {
     callers: ['operator'],
     pathParams: VM_ID,
     body: json(CreateViewerTokenBody),
-    responses: [{ status: 201, description: 'The token', schema: ViewerTokenResponse }],
+    responses: [{ status: 201, description: 'The token', schema: TokenResponse }],
     errors: [...AUTH, ...BODY, 'vm_not_found'],
   }),
   createAutomationToken: route({
@@ -123,7 +122,7 @@ export const routes = {
     callers: ['operator'],
     pathParams: VM_ID,
     body: json(CreateAutomationTokenBody),
-    responses: [{ status: 201, description: 'The token', schema: AutomationTokenResponse }],
+    responses: [{ status: 201, description: 'The token', schema: TokenResponse }],
     errors: [...AUTH, ...BODY, 'vm_not_found'],
   }),
   heartbeat: route({

@@ -61,6 +61,8 @@ export type ChromiumRole = 'vm-browser' | 'viewer';
 export interface DisableFeaturesOptions {
   /** Started by Playwright's `chromium.launch()`, whose own switch comes before ours. */
   launchedByPlaywright?: boolean;
+  /** A viewer that hides its host addresses behind mDNS names, as a stock Chromium does (tests of that path). */
+  mdnsCandidates?: boolean;
 }
 
 /** The one `--disable-features` switch for a Chromium in this role. */
@@ -68,7 +70,7 @@ export function disableFeaturesFlag(role: ChromiumRole, opts: DisableFeaturesOpt
   const features = [
     ...(opts.launchedByPlaywright ? PLAYWRIGHT_DISABLED_FEATURES : []),
     ...COMMON_DISABLED_FEATURES,
-    ...(role === 'viewer' ? VIEWER_DISABLED_FEATURES : []),
+    ...(role === 'viewer' && !opts.mdnsCandidates ? VIEWER_DISABLED_FEATURES : []),
   ];
   return `--disable-features=${[...new Set(features)].join(',')}`;
 }

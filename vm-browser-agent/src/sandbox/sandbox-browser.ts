@@ -11,7 +11,6 @@ import { CHROMIUM, vmBrowserFlags } from './chromium-flags.js';
 import { SandboxStartError, stopChild } from './xvfb.js';
 
 // helper/testing/viewer.ts imports these from here.
-export { CHROMIUM, CHROMIUM_BASE_FLAGS } from './chromium-flags.js';
 
 export interface SandboxBrowser {
   pid: number;

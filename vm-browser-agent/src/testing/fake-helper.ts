@@ -4,11 +4,17 @@
  * exercised by the e2e suites.
  */
 import { EventEmitter } from 'node:events';
-import { HELPER_EXIT_BAD_CONFIG, type HelperCommand, type HelperEvent } from '@vmlive/protocol';
+import { readFileSync } from 'node:fs';
+import { HELPER_EXIT_BAD_CONFIG, type HelperCommand, type HelperEvent, helperProtocol } from '@vmlive/protocol';
 import { helperErrors } from '../helper/helper-errors.js';
 import type { DiedInfo, HelperLike } from '../helper-supervisor.js';
 
 type StatsEvent = Extract<HelperEvent, { type: 'stats' }>;
+
+/** The stats both fakes report (the child-process one is helper/testing/fake-helper.mjs). */
+const FAKE_STATS = helperProtocol.Stats.pick({ encoder: true, peers: true, process: true }).parse(
+  JSON.parse(readFileSync(new URL('../helper/testing/fake-stats.json', import.meta.url), 'utf8')),
+);
 
 export class FakeHelper extends EventEmitter implements HelperLike {
   // Above Linux's pid_max, so a test that kills a fake helper can never hit a real process.
@@ -52,18 +58,7 @@ export class FakeHelper extends EventEmitter implements HelperLike {
       type: 'stats',
       peerId: null,
       requestId: 1,
-      encoder: {
-        codec: 'vp8',
-        width: 1280,
-        height: 720,
-        fps: 30,
-        bitrateKbps: 900,
-        framesEncoded: 10,
-        keyframesForced: 1,
-        running: true,
-      },
-      peers: {},
-      process: { cpuPercent: 10, rssBytes: 1e6 },
+      ...FAKE_STATS,
     };
   }
 

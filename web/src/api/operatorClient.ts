@@ -7,8 +7,8 @@ import {
   type CreateVmResponse,
   type ListVmsResponse,
   routes,
+  type TokenResponse,
   type ViewerRole,
-  type ViewerTokenResponse,
 } from '@vmlive/protocol';
 
 const enc = encodeURIComponent;
@@ -28,7 +28,7 @@ export class OperatorClient {
     await this.api.call(routes.deleteVm, { params: { vmId } });
   }
 
-  mintViewerToken(vmId: string, role: ViewerRole, ttlSeconds: number): Promise<ViewerTokenResponse> {
+  mintViewerToken(vmId: string, role: ViewerRole, ttlSeconds: number): Promise<TokenResponse> {
     return this.api.call(routes.createViewerToken, { params: { vmId }, body: { role, ttlSeconds } });
   }
 

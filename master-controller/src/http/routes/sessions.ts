@@ -10,7 +10,7 @@ import {
   routes,
   type SessionDescription,
 } from '@vmlive/protocol';
-import { Router } from 'express';
+import { type Request, type Response, Router } from 'express';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError, errors } from '../../errors.js';
 import { topics } from '../../store/types.js';
@@ -63,22 +63,31 @@ export function sessionRoutes(ctx: Ctx): Router {
     res.status(204).end();
   });
 
-  handle(r, routes.getOffer, async (req, res, input) => {
+  /**
+   * GET offer / GET answer: long-poll one SDP field of the session. A viewer's
+   * poll is a sign of life of its session while it waits (presence.ts).
+   */
+  const pollSdp = (field: 'offer' | 'answer') => async (req: Request, res: Response, wait: number) => {
     const p = await authenticate(ctx, req);
     const [s, side] = await loadSession(ctx, req, p);
-    const { wait } = input.query();
     const sessionId = s.sessionId;
-    const offer = await ctx.polls.poll(
+    return ctx.polls.poll(
       res,
       [topics.session(sessionId)],
       wait * 1000,
       async () => {
         const cur = await store.getSession(sessionId);
         if (!cur) throw errors.sessionNotFound(sessionId);
-        return { ready: cur.offer !== null, value: cur.offer };
+        return { ready: cur[field] !== null, value: cur[field] };
       },
       side === 'browser' ? sessionId : undefined,
     );
+  };
+  const offerOf = pollSdp('offer');
+  const answerOf = pollSdp('answer');
+
+  handle(r, routes.getOffer, async (req, res, input) => {
+    const offer = await offerOf(req, res, input.query().wait);
     if (res.headersSent) return;
     if (offer === null) throw new ApiError('offer_not_found', 'this session has no offer yet');
     res.json({ type: 'offer', sdp: offer } satisfies SessionDescription);
@@ -99,21 +108,7 @@ export function sessionRoutes(ctx: Ctx): Router {
   });
 
   handle(r, routes.getAnswer, async (req, res, input) => {
-    const p = await authenticate(ctx, req);
-    const [s, side] = await loadSession(ctx, req, p);
-    const { wait } = input.query();
-    const sessionId = s.sessionId;
-    const answer = await ctx.polls.poll(
-      res,
-      [topics.session(sessionId)],
-      wait * 1000,
-      async () => {
-        const cur = await store.getSession(sessionId);
-        if (!cur) throw errors.sessionNotFound(sessionId);
-        return { ready: cur.answer !== null, value: cur.answer };
-      },
-      side === 'browser' ? sessionId : undefined,
-    );
+    const answer = await answerOf(req, res, input.query().wait);
     if (res.headersSent) return;
     if (answer === null) res.status(204).end();
     else res.json({ type: 'answer', sdp: answer } satisfies SessionDescription);

@@ -12,6 +12,10 @@
 //   ready-then-bad-config  appends a line to FAKE_STARTS per start; the first start says ready
 //                and exits 1 soon after, every later one exits 42 before ready
 import { appendFileSync, readFileSync } from 'node:fs';
+
+/** The stats both fakes report (the in-process one is src/testing/fake-helper.ts). */
+const FAKE_STATS = JSON.parse(readFileSync(new URL('./fake-stats.json', import.meta.url), 'utf8'));
+
 import readline from 'node:readline';
 
 let mode = process.env.FAKE_MODE ?? 'normal';
@@ -60,18 +64,7 @@ rl.on('line', (line) => {
       type: 'stats',
       peerId: cmd.peerId,
       requestId: cmd.requestId,
-      encoder: {
-        codec: 'vp8',
-        width: 1280,
-        height: 720,
-        fps: 30,
-        bitrateKbps: 900,
-        framesEncoded: 10,
-        keyframesForced: 1,
-        running: true,
-      },
-      peers: {},
-      process: { cpuPercent: 12.5, rssBytes: 1000 },
+      ...FAKE_STATS,
     });
   } else if (cmd.type === 'snapshot') {
     const ok = cmd.quality !== 13;

@@ -5,28 +5,19 @@
  */
 import type { HelperEvent } from '@vmlive/protocol';
 import { type Browser, chromium, type LaunchOptions, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_BASE_FLAGS } from '../../sandbox/sandbox-browser.js';
+import { CHROMIUM, viewerFlags } from '../../sandbox/chromium-flags.js';
 import type { HelperProcess } from '../helper-process.js';
 
 export const CHROMIUM_PATH = CHROMIUM;
-export const CHROMIUM_ARGS = [...CHROMIUM_BASE_FLAGS, '--autoplay-policy=no-user-gesture-required'];
 
-/**
- * Chromium honours only the last --disable-features switch and playwright passes its own list,
- * so ours repeats playwright's important entries. WebRtcHideLocalIpsWithMdns makes Chromium
- * send real host candidates instead of mDNS names libnice cannot resolve (issue 3).
- */
-const DISABLE_FEATURES_NO_MDNS =
-  '--disable-features=WebRtcHideLocalIpsWithMdns,PaintHolding,MediaRouter,OptimizationHints,HttpsUpgrades,' +
-  'DestroyProfileOnBrowserClose,AvoidUnnecessaryBeforeUnloadCheckSync,ThirdPartyStoragePartitioning';
-
+/** A headless viewer browser; `mdns: true` (the default) keeps Chromium's mDNS host candidates. */
 export function launchChromium(options: LaunchOptions & { mdns?: boolean } = {}): Promise<Browser> {
   const { mdns = true, ...rest } = options;
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
     ...rest,
-    args: [...CHROMIUM_ARGS, ...(rest.args ?? []), ...(mdns ? [] : [DISABLE_FEATURES_NO_MDNS])],
+    args: [...viewerFlags({ launchedByPlaywright: true, mdnsCandidates: mdns }), ...(rest.args ?? [])],
   });
 }
 
