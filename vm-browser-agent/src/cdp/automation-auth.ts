@@ -12,8 +12,8 @@ import {
   type CompactJWSHeaderParameters,
   createLocalJWKSet,
   type FlattenedJWSInput,
-  errors as jose,
   type JWTVerifyGetKey,
+  errors as jose,
   jwtVerify,
 } from 'jose';
 import type { Logger } from 'pino';

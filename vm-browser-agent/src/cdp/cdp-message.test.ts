@@ -38,7 +38,11 @@ describe('CDP message parsing at the gateway edge', () => {
 
   it('writes errors, results and events with the sessionId only when there is one', () => {
     expect(JSON.parse(errorFrame(1, undefined, -32000, 'm'))).toEqual({ id: 1, error: { code: -32000, message: 'm' } });
-    expect(JSON.parse(errorFrame(1, 'S', -32000, 'm'))).toEqual({ id: 1, sessionId: 'S', error: { code: -32000, message: 'm' } });
+    expect(JSON.parse(errorFrame(1, 'S', -32000, 'm'))).toEqual({
+      id: 1,
+      sessionId: 'S',
+      error: { code: -32000, message: 'm' },
+    });
     expect(JSON.parse(resultFrame(2, 'S', { a: 1 }))).toEqual({ id: 2, sessionId: 'S', result: { a: 1 } });
     expect(JSON.parse(eventFrame('X.y', { a: 1 }, undefined))).toEqual({ method: 'X.y', params: { a: 1 } });
   });

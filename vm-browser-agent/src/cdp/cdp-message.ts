@@ -68,7 +68,9 @@ export const CDP_ERROR = Object.freeze({
 });
 
 export function errorFrame(id: number, sessionId: string | undefined, code: number, message: string): string {
-  return JSON.stringify(sessionId === undefined ? { id, error: { code, message } } : { id, sessionId, error: { code, message } });
+  return JSON.stringify(
+    sessionId === undefined ? { id, error: { code, message } } : { id, sessionId, error: { code, message } },
+  );
 }
 
 export function resultFrame(id: number, sessionId: string | undefined, result: unknown): string {

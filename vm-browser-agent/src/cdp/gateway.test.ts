@@ -64,7 +64,10 @@ describe('CDP gateway: refusals', () => {
     const port = await deadPort();
     open = new CdpGateway(base(port));
     openUrl = (await open.start()).url;
-    authed = new CdpGateway({ ...base(port), auth: new JwksAutomationAuth({ controllerUrl: jwks.url, vmId: VM, log }) });
+    authed = new CdpGateway({
+      ...base(port),
+      auth: new JwksAutomationAuth({ controllerUrl: jwks.url, vmId: VM, log }),
+    });
     authedUrl = (await authed.start()).url;
   });
   afterAll(async () => {

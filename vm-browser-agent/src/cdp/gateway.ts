@@ -5,7 +5,7 @@
  * port, holding every command that could change the page while a person has
  * control. See README.md beside this file.
  */
-import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ControlState } from '@vmlive/protocol';
@@ -95,7 +95,9 @@ export class CdpGateway {
 
   constructor(private readonly o: CdpGatewayOptions) {
     if (!o.auth && !isLoopbackHost(o.host)) {
-      throw new CdpGatewayConfigError(`the CDP gateway listens on ${o.host}, not loopback: an AutomationAuth is required`);
+      throw new CdpGatewayConfigError(
+        `the CDP gateway listens on ${o.host}, not loopback: an AutomationAuth is required`,
+      );
     }
     if (!(o.maxMessageBytes > 0) || !(o.holdMaxMs > 0)) {
       throw new CdpGatewayConfigError('maxMessageBytes and holdMaxMs must be positive');
@@ -294,13 +296,19 @@ export class CdpGateway {
       // Kept for the socket's whole life: an 'error' without a listener would crash the VM agent.
       ws.on('error', (err) => reject(gatewayErrors.browserUnavailable(err.message)));
       ws.once('unexpected-response', (_req, res) => {
-        res.resume();
-        ws.terminate();
-        reject(
-          res.statusCode === 404
-            ? gatewayErrors.notFound(`${path} (no such target)`)
-            : gatewayErrors.browserUnavailable(`the DevTools upgrade was answered ${res.statusCode}`),
-        );
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body = (body + d.toString()).slice(0, 1024);
+        });
+        res.once('end', () => {
+          ws.terminate();
+          // Chromium answers an unknown target id with "500 No such target id: …".
+          reject(
+            res.statusCode === 404 || /no such target/i.test(body)
+              ? gatewayErrors.notFound(`${path} (no such target)`)
+              : gatewayErrors.browserUnavailable(`the DevTools upgrade was answered ${res.statusCode}`),
+          );
+        });
       });
       ws.once('open', () => resolve(ws));
     });

@@ -54,7 +54,12 @@ describe('hold policy: which commands pass while a person has control', () => {
   });
 
   it('lets through what un-pauses the browser for the person: new targets, intercepted requests, the debugger', () => {
-    for (const m of ['Runtime.runIfWaitingForDebugger', 'Fetch.continueRequest', 'Fetch.fulfillRequest', 'Debugger.resume']) {
+    for (const m of [
+      'Runtime.runIfWaitingForDebugger',
+      'Fetch.continueRequest',
+      'Fetch.fulfillRequest',
+      'Debugger.resume',
+    ]) {
       expect(classify(m)).toBe('resume');
     }
   });

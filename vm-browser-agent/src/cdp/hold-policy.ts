@@ -23,7 +23,7 @@ export type AllowedClass = 'read' | 'resume';
 export type MethodClass = AllowedClass | 'vmlive' | 'change';
 
 export interface AllowRule {
-  /** `Domain.method`, `{A,B}.method`, `Domain.*`-free on purpose; `*.get*` is the one wildcard. */
+  /** `Domain.method`; `{A.x,B.y}` or `{A,B}.method` for several; `*.get*` is the one wildcard (no `Domain.*`). */
   readonly pattern: string;
   readonly class: AllowedClass;
   readonly why: string;

@@ -110,7 +110,9 @@ describe('CDP gateway: the automation is held while a person has control', () =>
     const { gw, wsBase } = await fx.gateway({ holdMaxMs: 700 });
     fx.setMode('agent');
     const version = await (await fetch(`${wsBase.replace('ws', 'http')}/json/version`)).json();
-    const raw = await RawCdp.connect(z.object({ webSocketDebuggerUrl: z.string() }).parse(version).webSocketDebuggerUrl);
+    const raw = await RawCdp.connect(
+      z.object({ webSocketDebuggerUrl: z.string() }).parse(version).webSocketDebuggerUrl,
+    );
     fx.setMode('paused', 'operator');
     const t0 = Date.now();
     const held = raw.call('Target.createTarget', { url: 'about:blank' });
@@ -120,7 +122,9 @@ describe('CDP gateway: the automation is held while a person has control', () =>
     expect(waited).toBeGreaterThanOrEqual(650);
     expect(waited).toBeLessThan(3_000);
     expect(r.error?.code).toBe(-32000);
-    expect(r.error?.message).toMatch(/vmlive: held 0\.\d s while a person has control \(mode paused, holder operator\)/);
+    expect(r.error?.message).toMatch(
+      /vmlive: held 0\.\d s while a person has control \(mode paused, holder operator\)/,
+    );
     // The read queued behind it goes once the command before it is answered.
     expect((await read).result).toHaveProperty('product');
     expect(gw.stats.timedOutTotal).toBe(1);
@@ -142,7 +146,10 @@ describe('CDP gateway: the automation is held while a person has control', () =>
     fx.setMode('user', 'session-5');
     // Never held: answered while a person has control.
     // @ts-expect-error as above
-    expect(ControlEvent.parse(await cdp.send('Vmlive.getControl'))).toMatchObject({ mode: 'user', holder: 'session-5' });
+    expect(ControlEvent.parse(await cdp.send('Vmlive.getControl'))).toMatchObject({
+      mode: 'user',
+      holder: 'session-5',
+    });
     fx.setMode('agent');
     for (let i = 0; i < 50 && events.length < 2; i++) await sleep(20);
     expect(events.map((e) => [e.mode, e.holder])).toEqual([

@@ -57,7 +57,10 @@ describe('DevTools HTTP endpoints', () => {
       `/devtools/inspector.html?ws=${base}/devtools/page/ABC`,
     );
     expect(
-      rewriteFrontendUrl('https://x.appspot.com/serve_rev/@1/inspector.html?ws=127.0.0.1:9222/devtools/page/A&x=1', base),
+      rewriteFrontendUrl(
+        'https://x.appspot.com/serve_rev/@1/inspector.html?ws=127.0.0.1:9222/devtools/page/A&x=1',
+        base,
+      ),
     ).toBe(`https://x.appspot.com/serve_rev/@1/inspector.html?ws=${base}/devtools/page/A&x=1`);
   });
 

@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { GatewayError, gatewayErrors } from './errors.js';
+import { type GatewayError, gatewayErrors } from './errors.js';
 
 export interface RequestTarget {
   /** The token from a `/token/<jwt>` prefix, if any. */

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { CDP_ERROR, type Command, errorFrame, parseCommand } from './cdp-message.js';
 import { type HeldCommand, HeldQueue } from './held-queue.js';
-import { classify, decide, isHeldMode } from './hold-policy.js';
+import { classify, decide, isHeldMode, type MethodClass } from './hold-policy.js';
 import { VmliveDomain } from './vmlive-domain.js';
 
 /** RFC 6455 §7.4.1 close codes the relay sends. */
@@ -72,7 +72,12 @@ function toBuffer(data: RawData): Buffer {
 /** Close reasons are at most 123 bytes (RFC 6455 §5.5: control frame payload ≤ 125, 2 for the code). */
 function reason(text: string): string {
   const b = Buffer.from(text);
-  return b.length <= 123 ? text : b.subarray(0, 123).toString('utf8').replace(/\uFFFD$/, '');
+  return b.length <= 123
+    ? text
+    : b
+        .subarray(0, 123)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '');
 }
 
 export class Relay {
@@ -130,11 +135,15 @@ export class Relay {
 
   private fromClient(raw: Buffer, isBinary: boolean): void {
     if (this.closed) return;
-    if (isBinary) return this.close(CLOSE.unsupportedData, 'vmlive: CDP messages are text frames');
+    if (isBinary) {
+      this.close(CLOSE.unsupportedData, 'vmlive: CDP messages are text frames');
+      return;
+    }
     const parsed = parseCommand(raw.toString('utf8'));
     if (parsed.kind === 'malformed') {
       this.log.info({ why: parsed.reason }, 'closing: malformed CDP message');
-      return this.close(CLOSE.invalidPayload, `vmlive: malformed CDP message (${parsed.reason})`);
+      this.close(CLOSE.invalidPayload, `vmlive: malformed CDP message (${parsed.reason})`);
+      return;
     }
     if (parsed.kind === 'invalid') {
       const msg = `vmlive: invalid CDP command (${parsed.reason})`;
@@ -162,14 +171,17 @@ export class Relay {
     }
   }
 
-  private hold(cmd: Command, cls: ReturnType<typeof classify>, raw: Buffer, state: ControlState): void {
+  private hold(cmd: Command, cls: MethodClass, raw: Buffer, state: ControlState): void {
     const refusal = this.queue.refusal(raw.length);
     if (refusal) {
       this.reject(cmd, heldMessage(state, 'full', refusal));
       return;
     }
     if (this.queue.length === 0) {
-      this.log.info({ mode: state.mode, holder: state.holder, method: cmd.method }, 'holding commands: a person has control');
+      this.log.info(
+        { mode: state.mode, holder: state.holder, method: cmd.method },
+        'holding commands: a person has control',
+      );
     }
     this.log.debug({ method: cmd.method, id: cmd.id, sessionId: cmd.sessionId }, 'held');
     this.queue.push(cmd, cls, raw);

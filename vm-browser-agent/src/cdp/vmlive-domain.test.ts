@@ -8,7 +8,11 @@ describe('Vmlive CDP domain', () => {
   it('answers getControl and enable with the control state, on the caller’s session', () => {
     const d = new VmliveDomain();
     expect(JSON.parse(d.handle(cmd(1, 'Vmlive.getControl'), state))).toEqual({ id: 1, result: state });
-    expect(JSON.parse(d.handle(cmd(2, 'Vmlive.enable', 'S1'), state))).toEqual({ id: 2, sessionId: 'S1', result: state });
+    expect(JSON.parse(d.handle(cmd(2, 'Vmlive.enable', 'S1'), state))).toEqual({
+      id: 2,
+      sessionId: 'S1',
+      result: state,
+    });
   });
 
   it('sends controlChanged to each session that enabled it, until it disables it', () => {

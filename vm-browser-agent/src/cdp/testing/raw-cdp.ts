@@ -30,6 +30,8 @@ export class CdpError extends Error {
 
 export class RawCdp {
   readonly events: Incoming[] = [];
+  /** Responses to ids this client did not send through call() (frames written with sendRaw). */
+  readonly unmatched: Incoming[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Incoming) => void }>();
@@ -41,8 +43,11 @@ export class RawCdp {
         this.pending.get(msg.id)?.resolve(msg);
         this.pending.delete(msg.id);
       } else if (msg.method) this.events.push(msg);
+      else this.unmatched.push(msg);
     });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
   }
 
   static connect(url: string, headers: Record<string, string> = {}): Promise<RawCdp> {
@@ -54,7 +59,9 @@ export class RawCdp {
         res.on('data', (d: Buffer) => {
           body += d.toString();
         });
-        res.on('end', () => reject(Object.assign(new Error(`upgrade refused ${res.statusCode}`), { status: res.statusCode, body })));
+        res.on('end', () =>
+          reject(Object.assign(new Error(`upgrade refused ${res.statusCode}`), { status: res.statusCode, body })),
+        );
       });
       ws.once('error', reject);
     });
