@@ -177,4 +177,19 @@ describe('CDP gateway when Chromium goes away', () => {
       await fx.stop();
     }
   });
+
+  it('stops promptly, closing open automation connections with 1001', async () => {
+    const fx = await startFixture();
+    try {
+      const { gw, url } = await fx.gateway();
+      const v = Version.parse(await (await fetch(`${url}/json/version`)).json());
+      const raw = await RawCdp.connect(v.webSocketDebuggerUrl);
+      const t0 = Date.now();
+      await gw.stop();
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      expect((await raw.closed).code).toBe(1001);
+    } finally {
+      await fx.stop();
+    }
+  });
 });

@@ -136,6 +136,7 @@ export class CdpGateway {
   }
 
   async stop(): Promise<void> {
+    if (this.stopping) return;
     this.stopping = true;
     this.unsubscribe?.();
     for (const w of [...this.waiters]) w('stopping');
@@ -283,7 +284,15 @@ export class CdpGateway {
       upstream.close();
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (client) => this.attach(client, upstream, target.path, principal));
+    let attached = false;
+    // ws refuses a bad handshake itself (400) without calling back: the upstream must not outlive it.
+    socket.once('close', () => {
+      if (!attached) upstream.close();
+    });
+    this.wss.handleUpgrade(req, socket, head, (client) => {
+      attached = true;
+      this.attach(client, upstream, target.path, principal);
+    });
   }
 
   private openUpstream(path: string): Promise<WebSocket> {
@@ -332,5 +341,7 @@ export class CdpGateway {
     });
     this.relays.add(relay);
     log.info({ tokenId: principal?.tokenId }, 'automation connected');
+    // Chromium may have closed it between its handshake and ours (the relay missed that 'close').
+    if (upstream.readyState !== WebSocket.OPEN) relay.close(1011, 'vmlive: the browser closed the DevTools connection');
   }
 }
