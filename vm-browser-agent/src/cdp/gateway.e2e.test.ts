@@ -68,8 +68,12 @@ describe('CDP gateway in front of Chromium', () => {
     expect(await page.$eval('#n', (e) => e.textContent)).toBe('1');
     const session = await browser.target().createCDPSession();
     // @ts-expect-error Vmlive is the gateway's own domain, not in Puppeteer's protocol types
-    const control = await session.send('Vmlive.getControl');
+    const control = await session.send('Vmlive.enable');
     expect(control).toEqual(fx.control.get());
+    const changed = new Promise((resolve) => session.on('Vmlive.controlChanged', resolve));
+    fx.setMode('paused', 'operator');
+    expect(await changed).toMatchObject({ mode: 'paused', holder: 'operator' });
+    fx.setMode('agent');
     await page.close();
     await browser.disconnect();
   });
