@@ -29,6 +29,27 @@ export const AGENT_SETTINGS = {
     default: 25,
     help: 'long-poll wait sent to the controller (s)',
   }),
+  cdpUpstream: setting.str('VMLIVE_CDP_UPSTREAM', {
+    default: '',
+    help: "the VM browser's own DevTools HTTP base (e.g. http://127.0.0.1:9222, loopback only); set = serve the CDP gateway",
+  }),
+  cdpHost: setting.str('VMLIVE_CDP_HOST', {
+    default: '127.0.0.1',
+    help: 'CDP gateway listen address; any non-loopback address requires automation tokens',
+  }),
+  cdpPort: setting.int('VMLIVE_CDP_PORT', 0, 65535, { default: 9223, help: 'CDP gateway port (0 = ephemeral)' }),
+  cdpWhileHeld: setting.oneOf('VMLIVE_CDP_WHILE_HELD', ['hold', 'reject'] as const, {
+    default: 'hold',
+    help: "while a person has control: hold the automation's page-changing CDP commands until control returns, or reject them at once",
+  }),
+  cdpHoldMaxS: setting.int('VMLIVE_CDP_HOLD_MAX_S', 1, 86_400, {
+    default: 300,
+    help: 'a CDP command held longer than this fails with an error naming the mode and the holder',
+  }),
+  cdpMaxMessageMiB: setting.int('VMLIVE_CDP_MAX_MESSAGE_MIB', 1, 512, {
+    default: 100,
+    help: 'largest CDP message from the automation (Playwright sends setInputFiles inline, base64)',
+  }),
   logLevel: setting.oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const, {
     default: 'info',
     help: 'pino log level',

@@ -3,6 +3,9 @@
  * and on SIGTERM/SIGINT shuts them down in reverse order, logging each step.
  */
 import { ConfigError } from '@vmlive/protocol';
+import { JwksAutomationAuth } from './cdp/automation-auth.js';
+import { ControlCell } from './cdp/control-view.js';
+import { CdpGateway, isLoopbackHost } from './cdp/gateway.js';
 import { type AgentConfig, describeAgentSettings, parseAgentConfig } from './config.js';
 import { ControllerClient } from './controller/controller-client.js';
 import { HelperProcess } from './helper/helper-process.js';
@@ -32,6 +35,24 @@ async function main(): Promise<void> {
       new HelperProcess({ python: config.python, script: config.helperScript, settings: config.helper, logger: log }),
     log.child({ module: 'supervisor' }),
   );
+  // The CDP gateway: the automation's way into the VM browser, holding its page-changing
+  // commands while a person has control (cdp/README.md).
+  const control = new ControlCell();
+  const gateway = config.cdpUpstream
+    ? new CdpGateway({
+        upstreamUrl: config.cdpUpstream,
+        host: config.cdpHost,
+        port: config.cdpPort,
+        control,
+        whileHeld: config.cdpWhileHeld,
+        holdMaxMs: config.cdpHoldMaxS * 1000,
+        maxMessageBytes: config.cdpMaxMessageMiB * 1024 * 1024,
+        ...(isLoopbackHost(config.cdpHost)
+          ? {}
+          : { auth: new JwksAutomationAuth({ controllerUrl: config.controllerUrl, vmId: config.vmId, log }) }),
+        log: log.child({ module: 'cdp-gateway' }),
+      })
+    : undefined;
   const server = new WebRtcServer({
     client,
     supervisor,
@@ -39,6 +60,8 @@ async function main(): Promise<void> {
     iceServers: config.iceServers,
     heartbeatMs: config.heartbeatMs,
     longPollSeconds: config.longPollSeconds,
+    onControl: (c) => control.set(c),
+    ...(gateway ? { extraStats: () => ({ cdpGateway: gateway.stats }) } : {}),
   });
 
   let stopping = false;
@@ -46,6 +69,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    if (gateway) {
+      await gateway.stop();
+      log.info('cdp gateway stopped');
+    }
     await server.stop();
     log.info('stopped');
     process.exit(0);
@@ -67,6 +94,21 @@ async function main(): Promise<void> {
     'agent starting',
   );
   await server.start();
+  if (gateway) {
+    // Serve the automation only once the real control state is known: a restarted VM agent must
+    // not let commands through while a person still holds control at the controller.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 10_000);
+      if (control.get().since > 0) resolve();
+      const off = control.subscribe(() => {
+        off();
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    const { url } = await gateway.start();
+    log.info({ url, whileHeld: config.cdpWhileHeld, auth: !isLoopbackHost(config.cdpHost) }, 'cdp gateway listening');
+  }
   log.info('agent running');
 }
 

@@ -48,6 +48,10 @@ export interface WebRtcServerOptions {
   iceServers: IceServer[];
   heartbeatMs: number;
   longPollSeconds: number;
+  /** Told every control change the VM agent learns (e.g. the CDP gateway's ControlCell). */
+  onControl?: (control: ControlState) => void;
+  /** Extra fields for the heartbeat's stats (e.g. the CDP gateway's counters). */
+  extraStats?: () => Record<string, unknown>;
 }
 
 export class WebRtcServer {
@@ -285,6 +289,7 @@ export class WebRtcServer {
     this.control = control;
     this.opts.log.info({ mode: control.mode, holder: control.holder }, 'control changed');
     this.pushControlHolder();
+    this.opts.onControl?.(control);
   }
 
   private pushControlHolder(): void {
@@ -294,6 +299,7 @@ export class WebRtcServer {
 
   private async collectStats(): Promise<Record<string, unknown>> {
     const base = {
+      ...this.opts.extraStats?.(),
       peers: this.peers.size,
       helperRestarts: this.opts.supervisor.restartCount,
       helperPid: this.opts.supervisor.helper?.pid ?? null,

@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,6 +31,8 @@ export interface LocalSystemOptions {
   logDir?: string;
   /** Extra env for the agent (and through it the helper). */
   agentEnv?: Record<string, string>;
+  /** Port of the VM agent's CDP gateway, the automation's entry; 0 (default) picks a free one. */
+  cdpPort?: number;
   logLevel?: string;
 }
 
@@ -39,6 +42,9 @@ export interface LocalSystem {
   vmId: string;
   vmToken: string;
   display: string;
+  /** The VM agent's CDP gateway: where an automation connects (`chromium.connectOverCDP(cdpUrl)`). */
+  cdpUrl: string;
+  /** The sandbox browser's own DevTools, behind the gateway: tests read the page through it, automations never use it. */
   sandboxCdpUrl: string;
   logDir: string;
   mintViewerToken(role: 'view' | 'control', ttlSeconds?: number): Promise<string>;
@@ -83,6 +89,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     });
     cleanups.push(() => browser.stop());
 
+    const cdpPort = opts.cdpPort || (await freePort());
     const agent = spawnLogged(
       process.execPath,
       [join(REPO_ROOT, 'vm-browser-agent/dist/main.js')],
@@ -97,6 +104,8 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         VMLIVE_WIDTH: String(width),
         VMLIVE_HEIGHT: String(height),
         VMLIVE_FPS: String(opts.fps ?? 30),
+        VMLIVE_CDP_UPSTREAM: browser.cdpUrl,
+        VMLIVE_CDP_PORT: String(cdpPort),
         LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info',
       },
       join(logDir, 'agent.log'),
@@ -118,6 +127,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       throw new SandboxStartError('agent', `helper not up within ${timeoutMs} ms; see ${logDir}/agent.log`);
     };
     await waitHelperUp(60_000);
+    await waitHttpOk(`http://127.0.0.1:${cdpPort}/json/version`, 20_000, 'the CDP gateway', logDir);
 
     const mintViewerToken = async (role: 'view' | 'control', ttlSeconds = 3600) => {
       const res = (await api('POST', `/api/vms/${vm.vmId}/viewer-tokens`, { role, ttlSeconds })) as { token: string };
@@ -129,6 +139,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       vmId: vm.vmId,
       vmToken: vm.vmToken,
       display: xvfb.display,
+      cdpUrl: `http://127.0.0.1:${cdpPort}`,
       sandboxCdpUrl: browser.cdpUrl,
       logDir,
       mintViewerToken,
@@ -154,6 +165,31 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     await stop();
     throw err;
   }
+}
+
+async function waitHttpOk(url: string, timeoutMs: number, what: string, logDir: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new SandboxStartError('agent', `${what} did not answer ${url} within ${timeoutMs} ms; see ${logDir}/agent.log`);
+}
+
+/** A TCP port free on loopback right now (the agent binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** The helper is the agent's child running the Python helper script. */

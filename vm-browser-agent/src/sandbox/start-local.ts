@@ -1,7 +1,8 @@
 /**
  * `./vmlive start`: controller + one sandbox VM + viewer on this machine.
  * Prints the viewer URL and keeps running until Ctrl-C / SIGTERM.
- * Honours PORT (default 8080), HOST, VMLIVE_OPERATOR_TOKEN, VMLIVE_START_URL, VMLIVE_CODEC.
+ * Honours PORT (default 8080), HOST, VMLIVE_OPERATOR_TOKEN, VMLIVE_START_URL, VMLIVE_CODEC,
+ * VMLIVE_CDP_PORT (the CDP gateway, default 9223).
  */
 import { join } from 'node:path';
 import { REPO_ROOT, startLocalSystem } from './local-system.js';
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     startUrl: process.env.VMLIVE_START_URL || undefined,
     codec,
     logDir,
+    cdpPort: envInt('VMLIVE_CDP_PORT', 9223),
   });
   const viewer = await sys.viewerUrl('control', 24 * 3600);
   process.stdout.write(
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
       `  Operator console:        ${sys.controllerUrl}/`,
       `  Operator token:          ${sys.operatorToken}`,
       `  VM id:                   ${sys.vmId}  (display ${sys.display})`,
-      `  Sandbox browser CDP:     ${sys.sandboxCdpUrl}`,
+      `  Automation CDP gateway:  ${sys.cdpUrl}   (chromium.connectOverCDP / puppeteer.connect({browserURL}))`,
       `  Logs:                    ${sys.logDir}`,
       '',
       'Press Ctrl-C to stop.',

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM, CHROMIUM_BASE_FLAGS } from '../../sandbox/sandbox-browser.js';
+import { CHROMIUM, CHROMIUM_BASE_FLAGS } from '../../sandbox/chromium-flags.js';
 import { stopChild } from '../../sandbox/xvfb.js';
 
 export interface HeadlessChromium {
