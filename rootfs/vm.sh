@@ -52,6 +52,10 @@ PROG=rootfs/vm.sh
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib/common.sh
 . "$REPO/rootfs/lib/common.sh"
+# shellcheck source=lib/vm-network.sh
+. "$REPO/rootfs/lib/vm-network.sh"
+# shellcheck source=lib/vm-state.sh
+. "$REPO/rootfs/lib/vm-state.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 bad_usage() {
@@ -62,47 +66,6 @@ bad_usage() {
 STATE_DIR=${VMLIVE_STATE_DIR:-/var/lib/vmlive/vms}
 NET_PREFIX=${VMLIVE_NET_PREFIX:-10.231}
 MAX_INDEX=16383
-
-# ---------------------------------------------------------------------------
-# Addresses and names, all derived from the VM's index.
-
-# addr INDEX HOSTPART — the HOSTPART-th address of the index's /30.
-addr() {
-  local off=$(($1 * 4 + $2))
-  echo "$NET_PREFIX.$((off / 256)).$((off % 256))"
-}
-netns_name() { echo "vmlive-$1"; }
-host_if_name() { echo "vmlive$1"; }
-mac_for() { printf '52:54:00:e7:%02x:%02x' $(($1 / 256)) $(($1 % 256)); }
-
-meta_get() { env_get "$STATE_DIR/$1/vm.meta" "$2"; }
-
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-
-# The VM's nspawn or QEMU process, if it still runs. Its command line names the VM,
-# so a pid reused after a host reboot is not mistaken for it.
-vm_pid() {
-  local d=$STATE_DIR/$1 pid
-  pid=$(cat "$d/pid" 2>/dev/null || true)
-  if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "vmlive-$1 "; then
-    echo "$pid"
-  fi
-  return 0
-}
-
-# Lowest index no VM uses and whose link name and namespace are free on this host.
-allocate_index() {
-  local i used
-  used=$(cat "$STATE_DIR"/*/vm.meta 2>/dev/null | sed -n 's/^INDEX=//p' | sort -n)
-  for ((i = 1; i <= MAX_INDEX; i++)); do
-    grep -qx "$i" <<<"$used" && continue
-    ip link show "$(host_if_name "$i")" >/dev/null 2>&1 && continue
-    [ -e "/run/netns/$(netns_name "$i")" ] && continue
-    echo "$i"
-    return 0
-  done
-  die "no free VM index (all $MAX_INDEX /30 links in $NET_PREFIX.0.0/16 are taken)"
-}
 
 # ---------------------------------------------------------------------------
 # Controller calls: rootfs/src/vm-controller.ts (`node rootfs/dist/vm-controller.js
@@ -119,89 +82,6 @@ need_cli() {
 # The operator token goes in the CLI's environment, not on its command line,
 # where every user of the host could read it.
 vm_controller() { VMLIVE_OPERATOR_TOKEN=$OPERATOR_TOKEN node "$CLI" "$@"; }
-
-# ---------------------------------------------------------------------------
-# Forwarding: one nftables table for every VM on the host, made with the first
-# VM and removed with the last vmlive link.
-
-firewall_setup() {
-  nft list table ip vmlive >/dev/null 2>&1 && return 0
-  nft -f - <<EOF
-table ip vmlive {
-  set nat_ifs {
-    type ifname
-    comment "host ends of the links of VMs provisioned with NAT"
-  }
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    iifname @nat_ifs oifname != "vmlive*" masquerade
-  }
-  chain forward {
-    type filter hook forward priority filter; policy accept;
-    iifname "vmlive*" oifname "vmlive*" drop comment "VMs never reach each other"
-    iifname @nat_ifs accept
-    iifname "vmlive*" drop comment "a VM provisioned with --no-nat reaches the host only"
-    oifname "vmlive*" ct state established,related accept
-    oifname "vmlive*" drop comment "nothing outside opens a connection to a VM"
-  }
-}
-EOF
-}
-
-nat_enable() {
-  sysctl -qw net.ipv4.ip_forward=1
-  nft add element ip vmlive nat_ifs "{ $1 }"
-}
-
-firewall_release() {
-  local ifname=$1
-  command -v nft >/dev/null 2>&1 || return 0
-  nft list table ip vmlive >/dev/null 2>&1 || return 0
-  [ -z "$ifname" ] || nft delete element ip vmlive nat_ifs "{ $ifname }" 2>/dev/null || true
-  ip -o link show | grep -qE '^[0-9]+: vmlive[0-9]+[@:]' && return 0
-  nft delete table ip vmlive
-}
-
-# The host's IPv4 name servers, minus loopback ones (a stub resolver on the
-# host's lo is not reachable from a VM).
-host_dns() {
-  sed -n 's/^nameserver[[:space:]]\{1,\}\([0-9.]*\)[[:space:]]*$/\1/p' /etc/resolv.conf 2>/dev/null |
-    grep -vE '^(127\.|$)' | head -3 | tr '\n' ' ' | sed 's/ $//'
-}
-
-# ---------------------------------------------------------------------------
-# Teardown: every step tolerates a half-made VM, so it serves destroy and a
-# failed provision alike.
-
-teardown() {
-  local name=$1 d=$STATE_DIR/$1 pid idx runtime i
-  [ -d "$d" ] || return 0
-  idx=$(meta_get "$name" INDEX)
-  runtime=$(meta_get "$name" RUNTIME)
-  pid=$(vm_pid "$name")
-  if [ -n "$pid" ]; then
-    # nspawn turns SIGTERM into a clean poweroff of the container; QEMU exits.
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then
-      warn "$name did not stop in 20 s; killing it"
-      local leader
-      leader=$(cat "$d/leader" 2>/dev/null || true)
-      [ -z "$leader" ] || kill -KILL "$leader" 2>/dev/null || true
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
-    fi
-  fi
-  if [ "$runtime" = container ]; then
-    unmount_below "$d/root"
-  fi
-  if [ -n "$idx" ]; then
-    [ ! -e "/run/netns/$(netns_name "$idx")" ] || ip netns delete "$(netns_name "$idx")" 2>/dev/null || true
-    ! ip link show "$(host_if_name "$idx")" >/dev/null 2>&1 || ip link delete "$(host_if_name "$idx")" 2>/dev/null || true
-  fi
-  rm -rf "$d"
-  firewall_release "$([ -z "$idx" ] || host_if_name "$idx")"
-}
 
 # ---------------------------------------------------------------------------
 
