@@ -62,8 +62,9 @@ done
 need_root "debootstrap, chroot and mkfs need it"
 need_cmds debootstrap:debootstrap chroot:coreutils mkfs.ext4:e2fsprogs node:nodejs npm:npm \
   sha256sum:coreutils tar:tar gzip:gzip openssl:openssl base64:coreutils
-[ -x "$REPO/node_modules/.bin/tsc" ] && [ -x "$REPO/node_modules/.bin/esbuild" ] ||
+if [ ! -x "$REPO/node_modules/.bin/tsc" ] || [ ! -x "$REPO/node_modules/.bin/esbuild" ]; then
   die "the repo's npm dependencies are missing: run scripts/install-deps.sh (or ./vmlive image, which does)"
+fi
 mkdir -p "$OUT/cache" "$OUT/images"
 OUT=$(realpath "$OUT")
 T0=$(now)
@@ -172,6 +173,7 @@ if [ ! -d "$BASE" ]; then
   step "(debootstrap and apt output: $BASE_LOG)"
   build_base "$PARTIAL" >"$BASE_LOG" 2>&1
   BASE_LOG=""
+  # shellcheck disable=SC2016 # a dpkg-query format, not shell expansions
   chroot "$PARTIAL" dpkg-query -W -f '${Package}\t${Version}\n' >"$BASE.packages.tsv"
   mv "$PARTIAL" "$BASE"
   PARTIAL=""
@@ -267,7 +269,7 @@ mkdir -p "$PARTIAL"
 assemble_image "$PARTIAL/rootfs"
 KERNEL=$(find "$PARTIAL/rootfs/boot" -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -1)
 INITRD=$(find "$PARTIAL/rootfs/boot" -maxdepth 1 -name 'initrd.img-*' | sort -V | tail -1)
-[ -n "$KERNEL" ] && [ -n "$INITRD" ] || die "no kernel or initrd under /boot of the base stage"
+if [ -z "$KERNEL" ] || [ -z "$INITRD" ]; then die "no kernel or initrd under /boot of the base stage"; fi
 install -m 0644 "$KERNEL" "$PARTIAL/vmlinuz"
 install -m 0644 "$INITRD" "$PARTIAL/initrd.img"
 ASSEMBLE_SECONDS=$(elapsed "$t")

@@ -43,13 +43,19 @@
 # destroy stops the VM, removes its disk overlay, network link and state; with
 # --delete-from-controller it also deletes the VM from the controller.
 #
-# State lives in $VMLIVE_STATE_DIR (default /var/lib/vmlive/vms). Needs root.
+# State lives in $VMLIVE_STATE_DIR (default /var/lib/vmlive/vms). Needs root, and
+# the repo built (npm run build; ./vmlive vm builds it): the controller calls are
+# rootfs/src/vm-controller.ts, on the protocol's REST client, run from rootfs/dist.
 # Exit codes: 0 done, 1 failed (everything it created is undone), 2 bad usage.
 set -euo pipefail
 PROG=rootfs/vm.sh
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib/common.sh
 . "$REPO/rootfs/lib/common.sh"
+# shellcheck source=lib/vm-network.sh
+. "$REPO/rootfs/lib/vm-network.sh"
+# shellcheck source=lib/vm-state.sh
+. "$REPO/rootfs/lib/vm-state.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 bad_usage() {
@@ -62,153 +68,20 @@ NET_PREFIX=${VMLIVE_NET_PREFIX:-10.231}
 MAX_INDEX=16383
 
 # ---------------------------------------------------------------------------
-# Addresses and names, all derived from the VM's index.
+# Controller calls: rootfs/src/vm-controller.ts (`node rootfs/dist/vm-controller.js
+# --help`), which makes them with the protocol's REST client and validates every
+# answer. It says what went wrong on stderr; its exit codes: 0 done, 1 refused,
+# 2 bad usage, 3 unreachable, 4 not online in time, 5 the --pid process ended.
 
-# addr INDEX HOSTPART — the HOSTPART-th address of the index's /30.
-addr() {
-  local off=$(($1 * 4 + $2))
-  echo "$NET_PREFIX.$((off / 256)).$((off % 256))"
-}
-netns_name() { echo "vmlive-$1"; }
-host_if_name() { echo "vmlive$1"; }
-mac_for() { printf '52:54:00:e7:%02x:%02x' $(($1 / 256)) $(($1 % 256)); }
+CLI=$REPO/rootfs/dist/vm-controller.js
 
-meta_get() { env_get "$STATE_DIR/$1/vm.meta" "$2"; }
-
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-
-# The VM's nspawn or QEMU process, if it still runs. Its command line names the VM,
-# so a pid reused after a host reboot is not mistaken for it.
-vm_pid() {
-  local d=$STATE_DIR/$1 pid
-  pid=$(cat "$d/pid" 2>/dev/null || true)
-  if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "vmlive-$1 "; then
-    echo "$pid"
-  fi
-  return 0
+need_cli() {
+  [ -f "$CLI" ] || die "$CLI is missing: run npm run build in $REPO (./vmlive vm does)"
 }
 
-# Lowest index no VM uses and whose link name and namespace are free on this host.
-allocate_index() {
-  local i used
-  used=$(cat "$STATE_DIR"/*/vm.meta 2>/dev/null | sed -n 's/^INDEX=//p' | sort -n)
-  for ((i = 1; i <= MAX_INDEX; i++)); do
-    grep -qx "$i" <<<"$used" && continue
-    ip link show "$(host_if_name "$i")" >/dev/null 2>&1 && continue
-    [ -e "/run/netns/$(netns_name "$i")" ] && continue
-    echo "$i"
-    return 0
-  done
-  die "no free VM index (all $MAX_INDEX /30 links in $NET_PREFIX.0.0/16 are taken)"
-}
-
-# ---------------------------------------------------------------------------
-# Controller calls (curl; JSON read with node).
-
-controller() {
-  local method=$1 path=$2 body=${3:-}
-  local args=(-sS -X "$method" -H "authorization: Bearer $OPERATOR_TOKEN" -w '\n%{http_code}' --max-time 10)
-  [ -z "$body" ] || args+=(-H 'content-type: application/json' --data "$body")
-  curl "${args[@]}" "$CONTROLLER$path"
-}
-
-# Splits a controller() reply into REPLY_BODY and REPLY_STATUS.
-split_reply() {
-  REPLY_STATUS=${1##*$'\n'}
-  REPLY_BODY=${1%$'\n'*}
-}
-
-vm_online() {
-  local reply
-  reply=$(controller GET /api/vms 2>/dev/null) || return 1
-  split_reply "$reply"
-  [ "$REPLY_STATUS" = 200 ] || return 1
-  node -e 'const b=JSON.parse(process.argv[1]);process.exit(b.vms.some(v=>v.vmId===process.argv[2]&&v.online)?0:1)' \
-    "$REPLY_BODY" "$1"
-}
-
-# ---------------------------------------------------------------------------
-# Forwarding: one nftables table for every VM on the host, made with the first
-# VM and removed with the last vmlive link.
-
-firewall_setup() {
-  nft list table ip vmlive >/dev/null 2>&1 && return 0
-  nft -f - <<EOF
-table ip vmlive {
-  set nat_ifs {
-    type ifname
-    comment "host ends of the links of VMs provisioned with NAT"
-  }
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    iifname @nat_ifs oifname != "vmlive*" masquerade
-  }
-  chain forward {
-    type filter hook forward priority filter; policy accept;
-    iifname "vmlive*" oifname "vmlive*" drop comment "VMs never reach each other"
-    iifname @nat_ifs accept
-    iifname "vmlive*" drop comment "a VM provisioned with --no-nat reaches the host only"
-    oifname "vmlive*" ct state established,related accept
-    oifname "vmlive*" drop comment "nothing outside opens a connection to a VM"
-  }
-}
-EOF
-}
-
-nat_enable() {
-  sysctl -qw net.ipv4.ip_forward=1
-  nft add element ip vmlive nat_ifs "{ $1 }"
-}
-
-firewall_release() {
-  local ifname=$1
-  command -v nft >/dev/null 2>&1 || return 0
-  nft list table ip vmlive >/dev/null 2>&1 || return 0
-  [ -z "$ifname" ] || nft delete element ip vmlive nat_ifs "{ $ifname }" 2>/dev/null || true
-  ip -o link show | grep -qE '^[0-9]+: vmlive[0-9]+[@:]' && return 0
-  nft delete table ip vmlive
-}
-
-# The host's IPv4 name servers, minus loopback ones (a stub resolver on the
-# host's lo is not reachable from a VM).
-host_dns() {
-  sed -n 's/^nameserver[[:space:]]\{1,\}\([0-9.]*\)[[:space:]]*$/\1/p' /etc/resolv.conf 2>/dev/null |
-    grep -vE '^(127\.|$)' | head -3 | tr '\n' ' ' | sed 's/ $//'
-}
-
-# ---------------------------------------------------------------------------
-# Teardown: every step tolerates a half-made VM, so it serves destroy and a
-# failed provision alike.
-
-teardown() {
-  local name=$1 d=$STATE_DIR/$1 pid idx runtime i
-  [ -d "$d" ] || return 0
-  idx=$(meta_get "$name" INDEX)
-  runtime=$(meta_get "$name" RUNTIME)
-  pid=$(vm_pid "$name")
-  if [ -n "$pid" ]; then
-    # nspawn turns SIGTERM into a clean poweroff of the container; QEMU exits.
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then
-      warn "$name did not stop in 20 s; killing it"
-      local leader
-      leader=$(cat "$d/leader" 2>/dev/null || true)
-      [ -z "$leader" ] || kill -KILL "$leader" 2>/dev/null || true
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
-    fi
-  fi
-  if [ "$runtime" = container ]; then
-    unmount_below "$d/root"
-  fi
-  if [ -n "$idx" ]; then
-    [ ! -e "/run/netns/$(netns_name "$idx")" ] || ip netns delete "$(netns_name "$idx")" 2>/dev/null || true
-    ! ip link show "$(host_if_name "$idx")" >/dev/null 2>&1 || ip link delete "$(host_if_name "$idx")" 2>/dev/null || true
-  fi
-  rm -rf "$d"
-  firewall_release "$([ -z "$idx" ] || host_if_name "$idx")"
-}
+# The operator token goes in the CLI's environment, not on its command line,
+# where every user of the host could read it.
+vm_controller() { VMLIVE_OPERATOR_TOKEN=$OPERATOR_TOKEN node "$CLI" "$@"; }
 
 # ---------------------------------------------------------------------------
 
@@ -242,8 +115,8 @@ cmd_provision() {
   [[ "$name" =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]] || bad_usage "NAME must be 1-32 lowercase letters, digits and dashes: $name"
   [[ "$runtime" =~ ^(container|qemu)$ ]] || bad_usage "--runtime must be container or qemu: $runtime"
   [[ "$codec" =~ ^(vp8|h264)$ ]] || bad_usage "--codec must be vp8 or h264: $codec"
-  [[ "$memory" =~ ^[0-9]+$ ]] && [ "$memory" -ge 512 ] || bad_usage "--memory must be at least 512 (MB): $memory"
-  [[ "$cpus" =~ ^[0-9]+$ ]] && [ "$cpus" -ge 1 ] || bad_usage "--cpus must be a positive number: $cpus"
+  if ! [[ "$memory" =~ ^[0-9]+$ ]] || [ "$memory" -lt 512 ]; then bad_usage "--memory must be at least 512 (MB): $memory"; fi
+  if ! [[ "$cpus" =~ ^[0-9]+$ ]] || [ "$cpus" -lt 1 ]; then bad_usage "--cpus must be a positive number: $cpus"; fi
   [ -n "$wait" ] || wait=$([ "$runtime" = qemu ] && echo 300 || echo 60)
   [[ "$wait" =~ ^[0-9]+$ ]] || bad_usage "--wait must be seconds: $wait"
   [ -n "$CONTROLLER" ] || bad_usage "--controller is required (or VMLIVE_CONTROLLER_URL)"
@@ -255,13 +128,17 @@ cmd_provision() {
   [[ "$CONTROLLER" =~ ^https?://[^/]+ ]] || bad_usage "--controller must be an http(s) URL: $CONTROLLER"
   CONTROLLER=${CONTROLLER%/}
   if [ -n "$vm_id" ] || [ -n "$vm_token" ]; then
-    [ -n "$vm_id" ] && [ -n "$vm_token" ] || bad_usage "--vm-id and --vm-token go together"
+    if [ -z "$vm_id" ] || [ -z "$vm_token" ]; then bad_usage "--vm-id and --vm-token go together"; fi
+    # Both go into the VM's vm.env as KEY=VALUE lines. The id is the protocol's Id (protocol/src/rest.ts).
+    [[ "$vm_id" =~ ^[A-Za-z0-9_-]{1,64}$ ]] || bad_usage "--vm-id must be 1-64 characters of A-Z a-z 0-9 _ -: $vm_id"
+    [[ "$vm_token" =~ ^[^[:space:]]+$ ]] || bad_usage "--vm-token must not contain whitespace"
   else
     [ -n "$OPERATOR_TOKEN" ] || bad_usage "give --operator-token (to create the VM) or --vm-id and --vm-token"
   fi
 
   need_root "it creates network links, mounts and VMs"
-  need_cmds ip:iproute2 curl:curl node:nodejs flock:util-linux nft:nftables sysctl:procps
+  need_cmds ip:iproute2 node:nodejs flock:util-linux nft:nftables sysctl:procps
+  need_cli
   if [ "$runtime" = container ]; then
     need_cmds systemd-nspawn:systemd-container mount:mount
     grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || die "the kernel lacks overlayfs (container VMs need it)"
@@ -291,7 +168,8 @@ cmd_provision() {
   # shellcheck disable=SC2154 # rc is assigned inside the trap string
   trap 'rc=$?; if [ -n "${PROVISIONING:-}" ]; then
           echo "$PROG: provisioning $PROVISIONING failed; undoing it" >&2
-          [ "$created_in_controller" = 0 ] || controller DELETE "/api/vms/$vm_id" >/dev/null 2>&1 || true
+          [ "$created_in_controller" = 0 ] || vm_controller delete --controller "$CONTROLLER" --vm-id "$vm_id" ||
+            warn "VM $vm_id stays registered in the controller at $CONTROLLER: delete it there"
           teardown "$PROVISIONING"; fi; exit $rc' EXIT
 
   local host_addr guest_addr ifname ns mac
@@ -336,21 +214,18 @@ EOF
   guest_controller=${guest_controller%/}
   echo "GUEST_CONTROLLER=$guest_controller" >>"$d/vm.meta"
   if [ "$runtime" = container ]; then
-    ip netns exec "$ns" curl -fsS --max-time 5 -o /dev/null "$guest_controller/healthz" ||
+    ip netns exec "$ns" node "$CLI" reachable --controller "$guest_controller" --timeout 5 ||
       die "the VM cannot reach the controller at $guest_controller/healthz (make it listen on $host_addr or 0.0.0.0, e.g. HOST=0.0.0.0, or pass --guest-controller)"
   else
-    curl -fsS --max-time 5 -o /dev/null "$guest_controller/healthz" 2>/dev/null ||
+    node "$CLI" reachable --controller "$guest_controller" --timeout 5 2>/dev/null ||
       warn "the controller does not answer at $guest_controller/healthz from the host; the VM will not come online unless it does"
   fi
 
   if [ -z "$vm_id" ]; then
-    local reply
-    reply=$(controller POST /api/vms "{\"name\":\"$name\"}") || die "cannot reach the controller at $CONTROLLER"
-    split_reply "$reply"
-    [ "$REPLY_STATUS" = 201 ] || [ "$REPLY_STATUS" = 200 ] ||
-      die "the controller refused POST /api/vms ($REPLY_STATUS): $REPLY_BODY"
-    vm_id=$(json_field vmId <<<"$REPLY_BODY")
-    vm_token=$(json_field vmToken <<<"$REPLY_BODY")
+    local created
+    # On failure the CLI has said why (refused, unreachable); the trap undoes the rest.
+    created=$(vm_controller create --controller "$CONTROLLER" --name "$name") || exit 1
+    IFS=$'\t' read -r vm_id vm_token <<<"$created"
     created_in_controller=1
     echo "CREATED_IN_CONTROLLER=1" >>"$d/vm.meta"
   fi
@@ -425,15 +300,15 @@ EOF
 
   echo "$name: $runtime VM $vm_id booting at $guest_addr (state $d, console $d/console.log)" >&2
   if [ "$wait" -gt 0 ] && [ -n "$OPERATOR_TOKEN" ]; then
-    local deadline=$(($(date +%s) + wait))
-    until vm_online "$vm_id"; do
-      if [ "$(date +%s)" -ge "$deadline" ]; then
-        die "$name did not come online within $wait s (still running; see $d/console.log, or destroy it)"
-      fi
-      alive "$(vm_pid "$name")" || die "$name stopped while booting: $(tail -5 "$d/console.log")"
-      sleep 0.5
-    done
-    echo "$name: online in $(elapsed "$t0") s" >&2
+    local waited=0
+    vm_controller wait-online --controller "$CONTROLLER" --vm-id "$vm_id" --timeout "$wait" --pid "$(cat "$d/pid")" ||
+      waited=$?
+    case "$waited" in
+      0) echo "$name: online in $(elapsed "$t0") s" >&2 ;;
+      4) die "$name did not come online within $wait s (still running; see $d/console.log, or destroy it)" ;;
+      5) die "$name stopped while booting: $(tail -5 "$d/console.log")" ;;
+      *) die "cannot tell whether $name came online (see above; it is still running: see $d/console.log, or destroy it)" ;;
+    esac
   fi
   printf '%s\t%s\t%s\n' "$name" "$vm_id" "$guest_addr"
 }
@@ -477,8 +352,12 @@ cmd_destroy() {
     for d in "$STATE_DIR"/*/; do [ -f "$d/vm.meta" ] && names+=("$(basename "$d")"); done
   fi
   ((${#names[@]})) || [ "$all" -eq 1 ] || bad_usage "destroy needs NAME... or --all"
-  [ "$delete" -eq 0 ] || [ -n "$OPERATOR_TOKEN" ] || bad_usage "--delete-from-controller needs --operator-token"
+  if [ "$delete" -eq 1 ]; then
+    [ -n "$OPERATOR_TOKEN" ] || bad_usage "--delete-from-controller needs --operator-token"
+    [ -z "$CONTROLLER" ] || [[ "$CONTROLLER" =~ ^https?://[^/]+ ]] || bad_usage "--controller must be an http(s) URL: $CONTROLLER"
+  fi
   need_root "it removes network links, mounts and VMs"
+  [ "$delete" -eq 0 ] || { need_cmds node:nodejs; need_cli; }
   local name failed=0
   for name in "${names[@]}"; do
     if [ ! -f "$STATE_DIR/$name/vm.meta" ]; then
@@ -487,18 +366,13 @@ cmd_destroy() {
       continue
     fi
     if [ "$delete" -eq 1 ]; then
-      local vm_id saved=$CONTROLLER reply
+      local vm_id url
       vm_id=$(meta_get "$name" VM_ID)
-      [ -n "$CONTROLLER" ] || CONTROLLER=$(meta_get "$name" CONTROLLER)
-      if [ -n "$vm_id" ]; then
-        reply=$(controller DELETE "/api/vms/$vm_id" 2>&1) || reply=$'\n000'
-        split_reply "$reply"
-        case "$REPLY_STATUS" in
-          204 | 404) ;;
-          *) warn "controller DELETE /api/vms/$vm_id answered $REPLY_STATUS: $REPLY_BODY" ;;
-        esac
+      url=${CONTROLLER:-$(meta_get "$name" CONTROLLER)}
+      # A VM the controller no longer has counts as deleted; any other failure is said, and the VM goes anyway.
+      if [ -n "$vm_id" ] && ! vm_controller delete --controller "$url" --vm-id "$vm_id"; then
+        warn "VM $vm_id ($name) may still be registered in the controller at $url; destroying $name here anyway"
       fi
-      CONTROLLER=$saved
     fi
     teardown "$name"
     echo "$name: destroyed" >&2

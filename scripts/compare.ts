@@ -2,26 +2,33 @@
  * Side-by-side: the same clock page on the same X display, measured the same
  * way through (a) vmlive WebRTC, (b) x11vnc + websockify + noVNC, (c) CDP
  * Page.startScreencast relayed over a WebSocket. Runs are interleaved (the order
- * rotates every repeat) and the table shows medians over repeats.
+ * rotates every repeat) and the table shows medians over repeats
+ * (lib/compare/results.ts: the rows, the summary, its table and the verdicts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { parseArgs } from './lib/args.js';
 import { type ChromiumProcess, firstPage, launchChromium, startXvfb, type Xvfb } from './lib/chromium.js';
+import {
+  APPROACHES,
+  type Approach,
+  CASES,
+  type Case,
+  failedRun,
+  printSummary,
+  type RunRow,
+  summarizeRuns,
+  targetVerdicts,
+} from './lib/compare/results.js';
 import { ProcSampler, SystemCpu } from './lib/proc.js';
-import { EXIT, fmt, machineLine, runMain, table, writeJson } from './lib/report.js';
+import { EXIT, fmt, machineLine, runMain, writeJson } from './lib/report.js';
 import { runWindow } from './lib/run.js';
 import { checkVncPrerequisites, startScreencast, startVnc } from './lib/senders.js';
 import { startPageServer } from './lib/server.js';
-import { median, summarize } from './lib/stats.js';
+import { summarize } from './lib/stats.js';
 import { type LocalSystem, startLocalSystem, type Target } from './lib/system.js';
 import { openCdpViewer, openNovncViewer, openWebrtcViewer, type WebrtcStats } from './lib/viewers.js';
-
-const APPROACHES = ['vmlive', 'novnc', 'cdp'] as const;
-type Approach = (typeof APPROACHES)[number];
-const CASES = ['static', 'busy'] as const;
-type Case = (typeof CASES)[number];
 
 const opts = parseArgs(
   'compare',
@@ -43,56 +50,6 @@ const opts = parseArgs(
     },
   },
 );
-
-interface RunRow {
-  approach: Approach;
-  case: Case;
-  repeat: number;
-  samples: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  fps: number;
-  kBps: number;
-  senderCpu: number;
-  pageCpu: number;
-  systemCpu: number;
-  ttffMs: number | null;
-  rejected: Record<string, number>;
-  /** frames the clock page itself painted per second at the end of the window */
-  pageFps: number;
-  /** painted → bytes arrived at the viewer (WebRTC: rVFC receiveTime; CDP: WebSocket message) */
-  receiveP50: number;
-  /** CDP only: Chromium's frame timestamp → the relay got it (capture, JPEG, CDP transport) */
-  relayDelayP50?: number;
-  /** WebRTC only */
-  jitterBufferMs?: number;
-  decodedFps?: number;
-  codec?: string;
-  error?: string;
-}
-
-interface SummaryRow {
-  case: Case;
-  approach: Approach;
-  runs: number;
-  failed: number;
-  p50: number;
-  /** Lowest and highest per-run p50: runs differ by the phase between the capture tick and the page's paints. */
-  p50Min: number;
-  p50Max: number;
-  p95: number;
-  fps: number;
-  kBps: number;
-  senderCpu: number;
-  pageCpu: number;
-  systemCpu: number;
-  ttffMs: number;
-  pageFps: number;
-  decodedFps: number;
-  jitterBufferMs: number;
-  receiveP50: number;
-}
 
 interface Env {
   display: string;
@@ -342,25 +299,7 @@ async function main(): Promise<number> {
           } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);
             process.stderr.write(`FAILED: ${msg}\n`);
-            rows.push({
-              approach: a,
-              case: c,
-              repeat: r,
-              samples: 0,
-              p50: NaN,
-              p95: NaN,
-              p99: NaN,
-              fps: NaN,
-              kBps: NaN,
-              senderCpu: NaN,
-              pageCpu: NaN,
-              systemCpu: NaN,
-              ttffMs: null,
-              rejected: {},
-              pageFps: NaN,
-              receiveP50: NaN,
-              error: msg,
-            });
+            rows.push(failedRun(a, c, r, msg));
           }
           await sleep(500);
         }
@@ -370,99 +309,9 @@ async function main(): Promise<number> {
     await cleanup();
   }
 
-  // ---- summary ----
-  const summary: SummaryRow[] = [];
-  for (const c of cases) {
-    for (const a of approaches) {
-      const rs = rows.filter((r) => r.approach === a && r.case === c && !r.error);
-      const m = (f: (r: RunRow) => number | null | undefined) => median(rs.map((r) => f(r) ?? NaN));
-      summary.push({
-        case: c,
-        approach: a,
-        runs: rs.length,
-        failed: rows.filter((r) => r.approach === a && r.case === c && r.error).length,
-        p50: m((r) => r.p50),
-        p50Min: Math.min(...rs.map((r) => r.p50 ?? Number.POSITIVE_INFINITY)),
-        p50Max: Math.max(...rs.map((r) => r.p50 ?? Number.NEGATIVE_INFINITY)),
-        p95: m((r) => r.p95),
-        fps: m((r) => r.fps),
-        kBps: m((r) => r.kBps),
-        senderCpu: m((r) => r.senderCpu),
-        pageCpu: m((r) => r.pageCpu),
-        systemCpu: m((r) => r.systemCpu),
-        ttffMs: m((r) => r.ttffMs),
-        pageFps: m((r) => r.pageFps),
-        decodedFps: a === 'vmlive' ? m((r) => r.decodedFps) : NaN,
-        jitterBufferMs: a === 'vmlive' ? m((r) => r.jitterBufferMs) : NaN,
-        receiveP50: m((r) => r.receiveP50),
-      });
-    }
-  }
-  console.log(
-    `\ncompare: medians of ${opts.repeats} interleaved runs × ${opts.duration} s, 1280x720, ${new Date().toISOString()}, ${machineLine()}`,
-  );
-  console.log(
-    table(
-      [
-        'case',
-        'approach',
-        'runs',
-        'p50 ms',
-        'p50 range',
-        'p95 ms',
-        'fps',
-        'decoded fps',
-        'kB/s',
-        'sender CPU %',
-        'page CPU %',
-        'machine CPU %',
-        'TTFF ms',
-        'page fps',
-        'jbuf ms',
-        'recv p50 ms',
-      ],
-      summary.map((s) => [
-        s.case,
-        s.approach,
-        `${s.runs}${s.failed ? ` (${s.failed} failed)` : ''}`,
-        fmt(s.p50),
-        Number.isFinite(s.p50Min) ? `${fmt(s.p50Min)}–${fmt(s.p50Max)}` : '-',
-        fmt(s.p95),
-        fmt(s.fps, 1),
-        fmt(s.decodedFps, 1),
-        fmt(s.kBps),
-        fmt(s.senderCpu),
-        fmt(s.pageCpu),
-        fmt(s.systemCpu),
-        fmt(s.ttffMs),
-        fmt(s.pageFps),
-        fmt(s.jitterBufferMs, 1),
-        fmt(s.receiveP50),
-      ]),
-    ),
-  );
-  console.log(
-    'sender CPU: vmlive = GStreamer helper; novnc = x11vnc + websockify; cdp = sandbox Chromium minus its own load without screencast.\n' +
-      'CPU in % of one core (2 cores = 200 %). kB/s: vmlive from getStats bytesReceived, novnc/cdp counted on the WebSocket.\n' +
-      'fps: distinct clock values the viewer showed per second; decoded fps (vmlive): frames the decoder produced (getStats).\n' +
-      "p50 range: lowest–highest p50 of single runs. A run's p50 depends on the phase between the capture tick and the\n" +
-      'page paints, fixed for the run, so single runs of one setting differ by 10-25 ms: compare medians of 5+ repeats.',
-  );
-
-  // Targets of issue 5, vmlive against noVNC measured in the same run.
-  const verdicts: string[] = [];
-  const get = (a: Approach, c: Case) => summary.find((s) => s.approach === a && s.case === c);
-  for (const c of cases) {
-    const v = get('vmlive', c);
-    const n = get('novnc', c);
-    if (!v || !n || !v.runs || !n.runs) continue;
-    const ok = (cond: boolean, what: string) => verdicts.push(`${cond ? 'meets ' : 'MISSES'} ${c}: ${what}`);
-    ok(v.p50 <= n.p50, `latency p50 ${fmt(v.p50)} ms vs noVNC ${fmt(n.p50)} ms`);
-    if (c === 'static') ok(v.p50 < 50, `latency p50 ${fmt(v.p50)} ms < 50 ms`);
-    ok(v.fps >= 29, `${fmt(v.fps, 1)} fps ≥ 29`);
-    if (c === 'busy') ok(v.kBps <= 0.2 * n.kBps, `${fmt(v.kBps)} kB/s ≤ 0.2 × noVNC's ${fmt(n.kBps)}`);
-    ok(v.ttffMs <= 250, `time to first frame ${fmt(v.ttffMs)} ms ≤ 250 ms`);
-  }
+  const summary = summarizeRuns(rows, cases, approaches);
+  printSummary(summary, { repeats: opts.repeats, duration: opts.duration });
+  const verdicts = targetVerdicts(summary, cases);
   if (verdicts.length) console.log(`\nvmlive targets (issue 5):\n  ${verdicts.join('\n  ')}`);
 
   if (opts.json) {

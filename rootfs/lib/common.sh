@@ -58,8 +58,3 @@ env_get() {
   local file=$1 key=$2
   sed -n "s/^$key=//p" "$file" | tail -1
 }
-
-# json_field FIELD < json — prints one top-level string/number/boolean field.
-json_field() {
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];if(v===undefined)process.exit(1);process.stdout.write(String(v))})' "$1"
-}
