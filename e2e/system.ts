@@ -31,3 +31,17 @@ export async function launchViewerBrowser(extraArgs: string[] = []): Promise<Bro
     args: [...viewerFlags({ launchedByPlaywright: true }), ...extraArgs],
   });
 }
+
+/**
+ * A viewer Chromium that a test can kill outright (SIGKILL to its process group): no `pagehide`,
+ * no DELETE, its connections just stop, as when the browser crashes or the machine loses power.
+ */
+export async function launchKillableViewerBrowser(): Promise<{ browser: Browser; kill(): Promise<void> }> {
+  const server = await chromium.launchServer({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: viewerFlags({ launchedByPlaywright: true }),
+  });
+  const browser = await chromium.connect(server.wsEndpoint());
+  return { browser, kill: () => server.kill() };
+}

@@ -3,6 +3,7 @@
  */
 import {
   type ApiClient,
+  type ControlAction,
   type ControlState,
   type CreateVmResponse,
   type ListVmsResponse,
@@ -32,12 +33,11 @@ export class OperatorClient {
     return this.api.call(routes.createViewerToken, { params: { vmId }, body: { role, ttlSeconds } });
   }
 
-  async endSession(sessionId: string): Promise<void> {
-    await this.api.call(routes.deleteSession, { params: { id: sessionId } });
-  }
-
-  /** Pause or resume the agent. The operator acts without a session: only viewers name theirs. */
-  control(vmId: string, action: 'pause' | 'resume'): Promise<ControlState> {
+  /**
+   * Pause or resume the agent, take control over (holder "operator"), or end whoever's control
+   * (back to the automation). The operator acts without a session: only viewers name theirs.
+   */
+  control(vmId: string, action: ControlAction): Promise<ControlState> {
     return this.api.call(routes.postControl, { params: { vmId }, body: { action } });
   }
 }

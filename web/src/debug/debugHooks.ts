@@ -3,7 +3,8 @@
  * with DevTools open. Documented in web/README.md. One viewer per page: the
  * most recently mounted viewer owns the hooks. Tokens are never exposed.
  */
-import type { ControlState } from '@vmlive/protocol';
+import type { ControlState, InputFeedback } from '@vmlive/protocol';
+import type { TakeoverPhase } from '../control/takeover.js';
 import type { StreamStats } from '../viewer/streamStats.js';
 import { statsEntries } from '../viewer/streamStats.js';
 import type { ViewerConnection } from '../viewer/viewerConnection.js';
@@ -25,6 +26,10 @@ export interface VmliveDebug {
   history: VmliveDebugTransition[];
   sessionId: string | null;
   control: ControlState | null;
+  /** Where this viewer's takeover stands: idle, requesting, confirming (waiting for the VM's grant), in-control, paused. */
+  takeover: TakeoverPhase;
+  /** Every message the helper sent on the input channel since the viewer mounted (oldest first, capped at 200). */
+  feedback: Array<InputFeedback & { at: number }>;
   /** True while the screenshot fallback is shown instead of live video. */
   fallback: boolean;
   /** Latest summarized stats (updated every second while a peer connection exists). */
@@ -44,7 +49,7 @@ declare global {
 }
 
 export function installDebugHooks(connection: ViewerConnection): {
-  update(patch: Partial<Pick<VmliveDebug, 'control' | 'fallback'>>): void;
+  update(patch: Partial<Pick<VmliveDebug, 'control' | 'fallback' | 'takeover'>>): void;
   dispose(): void;
 } {
   if (typeof window === 'undefined') return { update() {}, dispose() {} };
@@ -55,6 +60,8 @@ export function installDebugHooks(connection: ViewerConnection): {
     history: [],
     sessionId: connection.sessionId,
     control: null,
+    takeover: 'idle',
+    feedback: [],
     fallback: false,
     stats: null,
     async getStats() {
@@ -86,6 +93,10 @@ export function installDebugHooks(connection: ViewerConnection): {
     }),
     connection.on('stats', (stats) => {
       hooks.stats = stats;
+    }),
+    connection.on('feedback', (feedback) => {
+      hooks.feedback.push({ ...feedback, at: Date.now() });
+      if (hooks.feedback.length > 200) hooks.feedback.shift();
     }),
   ];
   window.__vmlive = hooks;

@@ -1,6 +1,7 @@
 import { ApiError, type ViewerRole, type VmSummary } from '@vmlive/protocol';
 import { useState } from 'react';
 import type { OperatorClient } from '../api/operatorClient.js';
+import { controlActions, controlHolderText, relativeTime } from './controlSummary.js';
 
 const TTL_CHOICES: Array<[number, string]> = [
   [900, '15 minutes'],
@@ -14,13 +15,6 @@ export interface VmRowProps {
   client: OperatorClient;
   linkFor(vmId: string, token: string): string;
   onError(message: string): void;
-}
-
-function controlText(vm: VmSummary): string {
-  const { mode, holder } = vm.control;
-  if (mode === 'agent') return 'Agent';
-  if (mode === 'paused') return 'Paused';
-  return holder === 'operator' ? 'Operator' : 'A viewer';
 }
 
 const message = (err: unknown) =>
@@ -77,8 +71,7 @@ export function VmRow({ vm, client, linkFor, onError }: VmRowProps) {
     }
   };
 
-  const holderSession =
-    vm.control.mode === 'user' && vm.control.holder && vm.control.holder !== 'operator' ? vm.control.holder : null;
+  const can = controlActions(vm.control);
 
   return (
     <tr>
@@ -90,7 +83,12 @@ export function VmRow({ vm, client, linkFor, onError }: VmRowProps) {
         <span className={`badge ${vm.online ? 'badge--ok' : 'badge--off'}`}>{vm.online ? 'Online' : 'Offline'}</span>
       </td>
       <td data-label="Viewers">{vm.viewers}</td>
-      <td data-label="Control">{controlText(vm)}</td>
+      <td data-label="Control">
+        <span className="control-holder">{controlHolderText(vm.control)}</span>{' '}
+        <time className="control-since" dateTime={new Date(vm.control.since).toISOString()}>
+          since {relativeTime(vm.control.since, Date.now())}
+        </time>
+      </td>
       <td className="actions">
         <button type="button" onClick={openViewer} disabled={busy}>
           Open viewer
@@ -112,13 +110,22 @@ export function VmRow({ vm, client, linkFor, onError }: VmRowProps) {
             Pause agent
           </button>
         )}
-        {holderSession && (
+        {can.takeOver && (
           <button
             type="button"
             disabled={busy}
-            onClick={() => void run('Ending the session', () => client.endSession(holderSession))}
+            onClick={() => void run('Taking over', () => client.control(vm.vmId, 'take'))}
           >
-            End controlling session
+            Take over
+          </button>
+        )}
+        {can.endControl && (
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() => void run('Ending control', () => client.control(vm.vmId, 'release'))}
+          >
+            End control
           </button>
         )}
         <button

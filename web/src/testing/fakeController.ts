@@ -3,7 +3,15 @@
  * function, for unit tests. Long-polls hang until something arrives or the
  * request is aborted, like the real ones. Test-only.
  */
-import { CandidateBody, ERROR_CODES, type ErrorCode, OfferBody, type StoredCandidate } from '@vmlive/protocol';
+import {
+  CandidateBody,
+  ControlBody,
+  type ControlState,
+  ERROR_CODES,
+  type ErrorCode,
+  OfferBody,
+  type StoredCandidate,
+} from '@vmlive/protocol';
 
 export interface RecordedRequest {
   method: string;
@@ -61,8 +69,20 @@ export class FakeController {
   /** What POST /api/webrtc/session reports as `vmOnline`. */
   vmOnline = true;
 
+  /**
+   * The VM's control state behind GET/POST /api/vms/:vmId/control. Every session here belongs to
+   * one viewer token, so (as with the real lease) any of them may take over from another, even an
+   * ended one; a holder that is not one of them (the operator, another viewer) gets control_held.
+   */
+  control: ControlState = { mode: 'agent', holder: null, since: 1 };
+  /** Make the next POST …/control calls fail with these codes (shifted one per call). */
+  controlFailures: ErrorCode[] = [];
+
   private async route(method: string, url: URL, body: unknown, signal?: AbortSignal): Promise<Response> {
     const parts = url.pathname.split('/').filter(Boolean); // api webrtc session :id ...
+    if (parts[0] === 'api' && parts[1] === 'vms' && parts[2] && parts[3] === 'control' && !parts[4]) {
+      return this.routeControl(method, url, body, signal);
+    }
     if (method === 'POST' && url.pathname === '/api/webrtc/session') {
       const failure = this.createSessionFailures.shift();
       if (failure) return error(failure);
@@ -109,6 +129,29 @@ export class FakeController {
     return error('not_found');
   }
 
+  private async routeControl(method: string, url: URL, body: unknown, signal?: AbortSignal): Promise<Response> {
+    if (method === 'GET') {
+      const since = Number(url.searchParams.get('since') ?? 0);
+      if (Number(url.searchParams.get('wait') ?? 0) > 0) await this.waitFor(() => this.control.since > since, signal);
+      return json(200, this.control);
+    }
+    if (method !== 'POST') return error('not_found');
+    const failure = this.controlFailures.shift();
+    if (failure) return error(failure);
+    const { action, sessionId } = ControlBody.parse(body);
+    const { mode, holder } = this.control;
+    if (action === 'take') {
+      if (holder !== null && holder !== sessionId && !this.sessions.has(holder)) return error('control_held');
+      if (mode !== 'user' || holder !== sessionId) this.setControl('user', sessionId ?? 'operator');
+    } else if (action === 'release') {
+      if (sessionId !== undefined && holder !== sessionId) return error('not_holder');
+      this.setControl('agent', null);
+    } else {
+      this.setControl(action === 'pause' ? 'paused' : holder === null ? 'agent' : 'user', holder);
+    }
+    return json(200, this.control);
+  }
+
   private waitFor(ready: () => boolean, signal?: AbortSignal): Promise<void> {
     if (ready()) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -145,6 +188,12 @@ export class FakeController {
     this.must(sessionId).vmCandidates.push(stored);
     this.wake();
     return stored;
+  }
+
+  /** Control changes as the operator, the VM or a lease expiry would make them. */
+  setControl(mode: ControlState['mode'], holder: string | null): void {
+    this.control = { mode, holder, since: this.control.since + 1 };
+    this.wake();
   }
 
   endSession(sessionId: string): void {

@@ -25,6 +25,14 @@ export class FakeDataChannel {
     this.readyState = 'open';
     this.onopen?.();
   }
+  /** A message from the helper's side (serialized as it would be on the wire). */
+  receive(message: unknown): void {
+    this.onmessage?.({ data: JSON.stringify(message) });
+  }
+  /** The messages the code under test sent, parsed. */
+  get sentMessages(): unknown[] {
+    return this.sent.map((data) => JSON.parse(data));
+  }
 }
 
 export class FakePeerConnection {

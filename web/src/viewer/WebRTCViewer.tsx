@@ -3,14 +3,15 @@
  * React only renders; the connection, state machine, stats and input logic
  * are plain modules (viewerConnection.ts and friends).
  */
-import { ApiClient, ApiError, type ControlState, type InputFeedback } from '@vmlive/protocol';
+import { ApiClient, type ControlState } from '@vmlive/protocol';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ControlClient, describeHolder } from '../api/controlClient.js';
 import { readTokenClaims } from '../api/tokenClaims.js';
+import { sessionStorageOrNull, tabControlMemory } from '../control/controlMemory.js';
 import { InputSender } from '../control/inputSender.js';
 import { LEAVE_SHORTCUT_LABEL } from '../control/keyboardInput.js';
 import { attachRemoteInput } from '../control/remoteInput.js';
-import { decideRetake } from '../control/retakePolicy.js';
+import { Takeover, type TakeoverOptions, type TakeoverPhase, type TakeoverState } from '../control/takeover.js';
 import { installDebugHooks } from '../debug/debugHooks.js';
 import { SnapshotFallback } from './SnapshotFallback.js';
 import { StatsOverlay } from './StatsOverlay.js';
@@ -31,6 +32,8 @@ export interface WebRTCViewerProps {
   fill?: boolean;
   /** Test/dev seams passed to ViewerConnection (e.g. RTCPeerConnection, timeouts). */
   connectionOptions?: Partial<Omit<ViewerConnectionOptions, 'baseUrl' | 'vmId' | 'token'>>;
+  /** Test/dev seams passed to Takeover (e.g. the grant timeout). */
+  takeoverOptions?: Pick<TakeoverOptions, 'grantTimeoutMs' | 'heldInputWindowMs'>;
 }
 
 const PHASE_LABEL: Record<ViewerPhase, string> = {
@@ -42,6 +45,23 @@ const PHASE_LABEL: Record<ViewerPhase, string> = {
   ended: 'Ended',
 };
 
+/** Who holds control, in words, as this viewer sees it. */
+function holderTextFor(phase: TakeoverPhase, control: ControlState, sessionId: string | null): string {
+  switch (phase) {
+    case 'requesting':
+    case 'confirming':
+      return 'Taking control…';
+    case 'in-control':
+      return 'You are in control';
+    case 'paused':
+      return 'Paused by the operator; your control resumes with the VM';
+    case 'idle': {
+      const holder = describeHolder(control, sessionId);
+      return holder.kind === 'you' ? 'Releasing control…' : holder.text;
+    }
+  }
+}
+
 export function WebRTCViewer(props: WebRTCViewerProps) {
   const { baseUrl, vmId, token, autoFallbackMs = 8000, fill = false } = props;
   const stageRef = useRef<HTMLDivElement>(null);
@@ -52,28 +72,32 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
   const onStateChangeRef = useRef(props.onStateChange);
   onStateChangeRef.current = props.onStateChange;
   const optionsRef = useRef(props.connectionOptions);
+  const takeoverOptionsRef = useRef(props.takeoverOptions);
+  const takeoverRef = useRef<Takeover | null>(null);
 
   const [state, setState] = useState<ViewerState | null>(null);
-  const [sessionId, setSessionId] = useState<string | null>(null);
-  const [channel, setChannel] = useState<RTCDataChannel | null>(null);
+  const [takeover, setTakeover] = useState<TakeoverState | null>(null);
   const [stats, setStats] = useState<StreamStats | null>(null);
   const [showStats, setShowStats] = useState(false);
   const [fallback, setFallback] = useState(false);
   const [hasVideo, setHasVideo] = useState(false);
-  const [control, setControl] = useState<ControlState | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [fullscreen, setFullscreen] = useState(false);
 
   const role = useMemo(() => readTokenClaims(token)?.role ?? null, [token]);
-  const controlClient = useMemo(
-    () => new ControlClient(new ApiClient({ baseUrl, token }), { vmId }),
-    [baseUrl, token, vmId],
-  );
 
-  // The connection: one per (baseUrl, vmId, token).
+  // The connection and the takeover on it: one per (baseUrl, vmId, token).
   useEffect(() => {
     const connection = new ViewerConnection({ ...optionsRef.current, baseUrl, vmId, token });
     connectionRef.current = connection;
+    const takeover = new Takeover({
+      ...takeoverOptionsRef.current,
+      control: new ControlClient(new ApiClient({ baseUrl, token }), { vmId }),
+      connection,
+      canControl: readTokenClaims(token)?.role === 'control',
+      memory: tabControlMemory(sessionStorageOrNull(), vmId),
+    });
+    takeoverRef.current = takeover;
     const debug = installDebugHooks(connection);
     debugRef.current = debug;
     const offs = [
@@ -81,8 +105,11 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
         setState(s);
         onStateChangeRef.current?.(s);
       }),
-      connection.on('session', setSessionId),
-      connection.on('channel', setChannel),
+      takeover.on('state', (t) => {
+        setTakeover(t);
+        debug.update({ control: t.control, takeover: t.phase });
+      }),
+      takeover.on('notice', setNotice),
       connection.on('stats', setStats),
       connection.on('stream', (stream) => {
         // Keep the last frame on screen while reconnecting (dimmed, with the reason on top);
@@ -93,24 +120,27 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
           void video.play().catch(() => {});
         }
       }),
-      connection.on('feedback', (feedback: InputFeedback) => {
-        if (feedback.t === 'rejected') setNotice(`Input rejected by the VM (${feedback.reason})`);
-      }),
     ];
-    // Tell the controller right away when the tab goes (keepalive DELETE).
-    const onPageHide = () => connection.close();
+    // Tell the controller right away when the tab goes (keepalive DELETE): a closed tab ends its
+    // session at once; a reload takes control back within the controller's grace (controlMemory.ts).
+    const onPageHide = () => {
+      takeover.dispose();
+      connection.close();
+    };
     window.addEventListener('pagehide', onPageHide);
+    takeover.start();
     connection.start();
     return () => {
       window.removeEventListener('pagehide', onPageHide);
       for (const off of offs) off();
+      takeover.dispose();
       connection.close();
       debug.dispose();
       connectionRef.current = null;
+      takeoverRef.current = null;
       debugRef.current = null;
       setState(null);
-      setSessionId(null);
-      setChannel(null);
+      setTakeover(null);
     };
   }, [baseUrl, vmId, token]);
 
@@ -134,36 +164,32 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
   }, [live, failed, autoFallbackMs]);
 
   useEffect(() => {
-    debugRef.current?.update({ fallback, control });
-  }, [fallback, control]);
+    debugRef.current?.update({ fallback });
+  }, [fallback]);
 
-  // Who holds control (long-poll). View tokens may be refused (forbidden): then we just show nothing.
-  useEffect(() => {
-    const abort = new AbortController();
-    void controlClient.watch(setControl, abort.signal);
-    return () => abort.abort();
-  }, [controlClient]);
+  const control = takeover?.control ?? null;
+  const sessionId = takeover?.sessionId ?? null;
+  const phaseOfControl = takeover?.phase ?? 'idle';
+  const holding = phaseOfControl === 'in-control';
+  // Ours at the controller (input held or flowing, or paused by the operator): the button releases it.
+  const ours = phaseOfControl === 'confirming' || phaseOfControl === 'in-control' || phaseOfControl === 'paused';
 
-  const holding = control?.mode === 'user' && sessionId !== null && control.holder === sessionId;
-
-  // Keep control across reconnects (see control/retakePolicy.ts).
-  const wantControlRef = useRef(false);
-  const mySessionsRef = useRef(new Set<string>());
-  const retakenForRef = useRef<string | null>(null);
-  if (sessionId) mySessionsRef.current.add(sessionId);
-
-  // Takeover input: only while holding control and the channel is open.
+  // Takeover input: from "Take control" on; held by the takeover until the VM confirms (InputGate).
+  const input = takeover?.input ?? null;
   useEffect(() => {
     const stage = stageRef.current;
     const video = videoRef.current;
-    if (!holding || !channel || !stage || !video) return;
-    const sender = new InputSender(channel);
+    if (!input || !stage || !video) return;
+    const sender = new InputSender(input);
     const detach = attachRemoteInput(stage, video, sender, () => releaseButtonRef.current?.focus());
     return () => {
-      detach();
+      // Stop sending before detaching: at every change of holder (and when the session ends) the
+      // helper itself releases every key and button this viewer still holds down, and key-ups sent
+      // now would only be rejected (not-holder).
       sender.dispose();
+      detach();
     };
-  }, [holding, channel]);
+  }, [input]);
 
   useEffect(() => {
     const onChange = () => setFullscreen(document.fullscreenElement === stageRef.current);
@@ -177,42 +203,12 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
     return () => clearTimeout(timer);
   }, [notice]);
 
-  const act = useCallback(
-    async (action: 'take' | 'release') => {
-      if (!sessionId) return;
-      if (action === 'release') wantControlRef.current = false;
-      try {
-        setControl(await controlClient.act(action, sessionId));
-        if (action === 'take') {
-          wantControlRef.current = true;
-          stageRef.current?.focus({ preventScroll: true });
-        }
-      } catch (err) {
-        if (err instanceof ApiError && err.is('control_held')) setNotice('Someone else holds control right now.');
-        else if (err instanceof ApiError && err.is('not_holder')) setNotice('You no longer hold control.');
-        else if (err instanceof ApiError && err.is('forbidden')) setNotice('This link does not allow control.');
-        else setNotice(`Could not ${action} control: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    },
-    [controlClient, sessionId],
-  );
-
-  useEffect(() => {
-    const decision = decideRetake({
-      wantControl: wantControlRef.current,
-      control,
-      sessionId,
-      live,
-      mySessions: mySessionsRef.current,
-    });
-    if (decision === 'forget') {
-      wantControlRef.current = false;
-      setNotice('Another viewer took control.');
-    } else if (decision === 'take' && sessionId && retakenForRef.current !== sessionId) {
-      retakenForRef.current = sessionId; // one automatic try per session
-      void act('take');
-    }
-  }, [control, sessionId, live, act]);
+  const takeControl = useCallback(() => {
+    takeoverRef.current?.take();
+    // Typing may start at once: the stage has focus, and input is held until the VM confirms.
+    stageRef.current?.focus({ preventScroll: true });
+  }, []);
+  const releaseControl = useCallback(() => takeoverRef.current?.release(), []);
 
   const toggleFullscreen = useCallback(() => {
     const stage = stageRef.current;
@@ -223,7 +219,7 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
 
   const retry = useCallback(() => connectionRef.current?.retryNow(), []);
 
-  const holderText = control ? describeHolder(control, sessionId).text : null;
+  const holderText = control ? holderTextFor(phaseOfControl, control, sessionId) : null;
   const quiet = live || (phase === 'connecting' && state?.reason.code === 'starting');
   const statusText = state ? `${PHASE_LABEL[phase]}${quiet ? '' : ` — ${describeReason(state.reason)}`}` : 'Starting';
 
@@ -244,15 +240,15 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
         )}
         <span className="vm-toolbar__spacer" />
         {role === 'control' &&
-          (holding ? (
-            <button ref={releaseButtonRef} type="button" onClick={() => void act('release')}>
+          (ours ? (
+            <button ref={releaseButtonRef} type="button" onClick={releaseControl}>
               Release control
             </button>
           ) : (
             <button
               type="button"
-              onClick={() => void act('take')}
-              disabled={!sessionId || !live || control?.mode === 'paused'}
+              onClick={takeControl}
+              disabled={!sessionId || !live || control?.mode === 'paused' || phaseOfControl === 'requesting'}
               title={control?.mode === 'paused' ? 'The operator paused this VM' : undefined}
             >
               Take control
@@ -269,6 +265,7 @@ export function WebRTCViewer(props: WebRTCViewerProps) {
       <div
         ref={stageRef}
         className={`vm-stage${holding ? ' vm-stage--control' : ''}`}
+        data-takeover={phaseOfControl}
         // biome-ignore lint/a11y/noNoninteractiveTabindex: the stage receives keyboard input for the VM
         tabIndex={0}
         role="application"
