@@ -309,35 +309,33 @@ describe('golden VM image', () => {
     expect(stats.frameWidth).toBe(1280);
     expect(stats.frameHeight).toBe(720);
 
-    // The kiosk browser answers DevTools inside the VM, showing the start page, and only there.
+    // The automation's entry is the VM agent's CDP gateway inside the VM (127.0.0.1:9223), showing the
+    // start page; the browser's own DevTools port refuses everyone but the VM agent (root included),
+    // and nothing listens on the VM's link address.
     const meta = readMeta(stateDir, 'e2e-ct');
-    const pages = await run(
-      'ip',
-      [
-        'netns',
-        'exec',
-        `vmlive-${meta.INDEX}`,
-        'curl',
-        '-sS',
-        '--retry',
-        '20',
-        '--retry-connrefused',
-        '--retry-delay',
-        '1',
-        'http://127.0.0.1:9222/json/list',
-      ],
-      {},
-      60_000,
-    );
+    const inVm = (url: string, extra: string[] = []) =>
+      run('ip', ['netns', 'exec', `vmlive-${meta.INDEX}`, 'curl', '-sS', ...extra, url], {}, 60_000);
+    const pages = await inVm('http://127.0.0.1:9223/json/list', [
+      '--retry',
+      '20',
+      '--retry-connrefused',
+      '--retry-delay',
+      '1',
+    ]);
     expect(pages.code, pages.stderr).toBe(0);
     expect(pages.stdout).toContain('file:///opt/vmlive/pages/demo.html');
-    const fromHost = await run(
-      'curl',
-      ['-sS', '--max-time', '3', `http://${meta.GUEST_ADDR}:9222/json/version`],
-      {},
-      10_000,
-    );
-    expect(fromHost.code).toBe(7); // connection refused: nothing listens on the VM's link address
+    expect(pages.stdout).toContain('ws://127.0.0.1:9223/devtools/page/');
+    const direct = await inVm('http://127.0.0.1:9222/json/version', ['--max-time', '3']);
+    expect(direct.code, direct.stdout).toBe(7); // refused by the DevTools guard (tcp reset)
+    for (const port of [9222, 9223]) {
+      const fromHost = await run(
+        'curl',
+        ['-sS', '--max-time', '3', `http://${meta.GUEST_ADDR}:${port}/json/version`],
+        {},
+        10_000,
+      );
+      expect(fromHost.code).toBe(7); // connection refused: nothing listens on the VM's link address
+    }
 
     const pid = Number(readFileSync(join(stateDir, 'e2e-ct/pid'), 'utf8'));
     expect(pidAlive(pid)).toBe(true);

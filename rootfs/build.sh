@@ -225,10 +225,12 @@ assemble_image() {
   cp -a --reflink=auto "$BASE" "$root"
   cp -a "$STAGE/." "$root/"
   chroot "$root" useradd --system --user-group --create-home --home-dir /var/lib/vmlive --shell /usr/sbin/nologin vmlive
+  # The VM agent runs apart from the browser: the DevTools guard (guest/devtools-guard.nft) admits only its uid.
+  chroot "$root" useradd --system --user-group --create-home --home-dir /var/lib/vmlive-agent --shell /usr/sbin/nologin vmlive-agent
   mkdir -p "$root/etc/vmlive"
   chmod 0755 "$root/etc/vmlive"
   local unit
-  for unit in vmlive-xvfb.service vmlive-browser.service vmlive-agent.service vmlive-network.service; do
+  for unit in vmlive-xvfb.service vmlive-devtools-guard.service vmlive-browser.service vmlive-agent.service vmlive-network.service; do
     ln -sf "/etc/systemd/system/$unit" "$root/etc/systemd/system/multi-user.target.wants/$unit"
   done
   mkdir -p "$root/etc/systemd/system/local-fs.target.wants"

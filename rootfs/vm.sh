@@ -272,10 +272,6 @@ EOF
     [ -z "$leader" ] || echo "$leader" >"$d/leader"
   else
     qemu-img create -q -f qcow2 -F raw -b "$image/disk.ext4" "$d/disk.qcow2"
-    mkdir -p "$d/config"
-    install -m 0600 "$env_file" "$d/config/vm.env"
-    mkfs.ext4 -q -F -L vmlive-cfg -d "$d/config" "$d/config.img" 4M >/dev/null
-    rm -rf "$d/config"
     local accel cpu
     if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
       accel=kvm cpu=host
@@ -283,6 +279,12 @@ EOF
       accel=tcg cpu=max
       warn "the CPU offers no vmx/svm: $name runs under TCG emulation (slow; a present /dev/kvm is not enough)"
     fi
+    # Under emulation the GStreamer helper takes minutes to say ready; the VM agent stays online meanwhile.
+    [ "$accel" = kvm ] || echo "VMLIVE_HELPER_START_TIMEOUT_S=300" >>"$env_file"
+    mkdir -p "$d/config"
+    install -m 0600 "$env_file" "$d/config/vm.env"
+    mkfs.ext4 -q -F -L vmlive-cfg -d "$d/config" "$d/config.img" 4M >/dev/null
+    rm -rf "$d/config"
     echo "ACCEL=$accel" >>"$d/vm.meta"
     qemu-system-x86_64 -name "vmlive-$name" -machine q35 -accel "$accel" -cpu "$cpu" -smp "$cpus" -m "$memory" \
       -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \

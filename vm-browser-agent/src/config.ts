@@ -20,6 +20,10 @@ export const AGENT_SETTINGS = {
     default: DEFAULT_HELPER_SCRIPT,
     help: 'GStreamer helper entry script (the VM image bundles the agent, so it names the path)',
   }),
+  helperStartTimeoutS: setting.int('VMLIVE_HELPER_START_TIMEOUT_S', 5, 600, {
+    default: 30,
+    help: 'how long a starting helper may take to say ready before it is killed and started again (a VM under TCG emulation needs minutes)',
+  }),
   iceServers: setting.json('VMLIVE_ICE_SERVERS', z.array(IceServer), {
     default: [],
     help: 'ICE servers for the VM side, JSON',

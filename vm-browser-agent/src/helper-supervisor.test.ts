@@ -34,6 +34,33 @@ describe('HelperSupervisor', () => {
     await sup.stop();
   });
 
+  it('keeps retrying a first start that fails for a retryable reason (a slow VM), and resolves on the first ready', async () => {
+    const { made, create } = fakeHelperFactory((n) => new FakeHelper(n <= 2 ? 1 : null));
+    const sup = new HelperSupervisor(create, log);
+    let fatal = 0;
+    sup.on('fatal', () => fatal++);
+    const ready = await sup.start();
+    expect(ready.type).toBe('ready');
+    expect(made).toHaveLength(3);
+    expect(sup.helper).toBe(made[2]);
+    expect(fatal).toBe(0);
+    await sup.stop();
+  });
+
+  it('rejects a first start that fails with bad-config, after one fatal, and spawns nothing more', async () => {
+    const { made, create } = fakeHelperFactory(() => new FakeHelper(HELPER_EXIT_BAD_CONFIG));
+    const sup = new HelperSupervisor(create, log);
+    let fatal = 0;
+    sup.on('fatal', () => fatal++);
+    const err = await sup.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HelperError);
+    expect((err as HelperError).code).toBe('bad-config');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(fatal).toBe(1);
+    expect(made).toHaveLength(1);
+    await sup.stop();
+  });
+
   it('retries a restart whose start fails, then succeeds', async () => {
     const { made, create } = fakeHelperFactory((n) => new FakeHelper(n === 2 ? 1 : null));
     const sup = new HelperSupervisor(create, log);

@@ -89,9 +89,39 @@ export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
     return this.readyAt > 0 ? this.current : undefined;
   }
 
-  /** Starts the first helper; resolves on its `ready`, rejects if it cannot start at all. */
+  /**
+   * Starts the first helper; resolves on the first `ready`. A retryable failure (slow start on
+   * a loaded or emulated VM, an X server not up yet) is retried with backoff like a later death;
+   * only a non-retryable one (bad-config) rejects, after `fatal`.
+   */
   async start(): Promise<ReadyEvent> {
-    return this.launch();
+    try {
+      return await this.launch();
+    } catch (err) {
+      if (err instanceof HelperError && !err.retryable) {
+        this.current?.removeAllListeners();
+        this.current = undefined;
+        this.emit('fatal', err);
+        throw err;
+      }
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'helper did not start; retrying');
+      this.current?.removeAllListeners();
+      this.current = undefined;
+      const up = new Promise<ReadyEvent>((resolve, reject) => {
+        const onUp = (ready: ReadyEvent) => {
+          this.off('fatal', onFatal);
+          resolve(ready);
+        };
+        const onFatal = (e: Error) => {
+          this.off('up', onUp);
+          reject(e);
+        };
+        this.once('up', onUp);
+        this.once('fatal', onFatal);
+      });
+      void this.restartLoop();
+      return up;
+    }
   }
 
   send(cmd: HelperCommand): boolean {

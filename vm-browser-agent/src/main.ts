@@ -32,7 +32,13 @@ async function main(): Promise<void> {
   const client = new ControllerClient({ baseUrl: config.controllerUrl, vmId: config.vmId, token: config.vmToken });
   const supervisor = new HelperSupervisor(
     () =>
-      new HelperProcess({ python: config.python, script: config.helperScript, settings: config.helper, logger: log }),
+      new HelperProcess({
+        python: config.python,
+        script: config.helperScript,
+        settings: config.helper,
+        logger: log,
+        startTimeoutMs: config.helperStartTimeoutS * 1000,
+      }),
     log.child({ module: 'supervisor' }),
   );
   // The CDP gateway: the automation's way into the VM browser, holding its page-changing

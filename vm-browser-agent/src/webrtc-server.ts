@@ -73,10 +73,13 @@ export class WebRtcServer {
     return this.peers.size;
   }
 
-  /** Starts the helper first (so the first viewer finds it warm), then the loops. */
+  /**
+   * Starts the loops, then waits for the first helper. The VM is online (heartbeats, polls,
+   * control for the CDP gateway) while a slow helper starts; offers wait for it at the controller.
+   */
   async start(): Promise<void> {
-    await this.opts.supervisor.start();
     this.loops = [this.sessionsLoop(), this.heartbeatLoop(), this.reconcileLoop()];
+    await this.opts.supervisor.start();
   }
 
   async stop(): Promise<void> {
