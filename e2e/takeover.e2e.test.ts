@@ -296,8 +296,8 @@ describe('the operator console', () => {
       // The viewer says so (its notice shows for 5 s) and does not grab control back.
       await expect
         .poll(() => viewer.locator('.vm-notice').textContent(), { timeout: 5000 })
-        .toBe('Your control ended; the agent is in control again.');
-      expect(await viewer.getByText('The agent is in control', { exact: true }).count()).toBe(1);
+        .toBe('Your control ended; the automation is in control again.');
+      expect(await viewer.getByText('The automation is in control', { exact: true }).count()).toBe(1);
       await expect.poll(() => row.getByText('Automation', { exact: true }).count(), { timeout: 5000 }).toBe(1);
       await viewer.waitForTimeout(1500);
       expect((await control()).mode).toBe('agent'); // the viewer does not grab it back

@@ -106,7 +106,7 @@ describe('the built viewer page against a live sandbox VM', () => {
       await expect.poll(() => sandboxText('#echo'), { timeout: 5000 }).toBe('Hello vm');
 
       await page.getByRole('button', { name: 'Release control' }).click();
-      await expect.poll(() => page.getByText('The agent is in control').count()).toBe(1);
+      await expect.poll(() => page.getByText('The automation is in control').count()).toBe(1);
     } finally {
       await page.close();
     }
@@ -148,7 +148,7 @@ describe('the built viewer page against a live sandbox VM', () => {
       expect(session).not.toBe(firstSession);
       expect(control).toMatchObject({ mode: 'user', holder: session });
       await page.getByRole('button', { name: 'Release control' }).click();
-      await expect.poll(() => page.getByText('The agent is in control').count()).toBe(1);
+      await expect.poll(() => page.getByText('The automation is in control').count()).toBe(1);
     } finally {
       await page.close();
     }

@@ -82,8 +82,8 @@ export class ControlClient {
 export type HolderKind = 'agent' | 'you' | 'operator' | 'other-viewer' | 'paused';
 
 export function describeHolder(state: ControlState, mySessionId: string | null): { kind: HolderKind; text: string } {
-  if (state.mode === 'paused') return { kind: 'paused', text: 'Agent paused by the operator' };
-  if (state.mode === 'agent') return { kind: 'agent', text: 'The agent is in control' };
+  if (state.mode === 'paused') return { kind: 'paused', text: 'The automation is paused by the operator' };
+  if (state.mode === 'agent') return { kind: 'agent', text: 'The automation is in control' };
   if (state.holder !== null && state.holder === mySessionId) return { kind: 'you', text: 'You are in control' };
   if (state.holder === 'operator') return { kind: 'operator', text: 'The operator is in control' };
   return { kind: 'other-viewer', text: 'Another viewer is in control' };

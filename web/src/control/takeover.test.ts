@@ -213,7 +213,7 @@ describe('taking control: the VM must confirm before input flows', () => {
     await phaseIs(page, 'idle');
     await new Promise((r) => setTimeout(r, 30));
     expect(takes()).toEqual([{ action: 'take', sessionId: 's1' }]);
-    expect(page.notices).toEqual(['Your control ended; the agent is in control again.']);
+    expect(page.notices).toEqual(['Your control ended; the automation is in control again.']);
     expect(memory.load()).toBeNull();
   });
 

@@ -68,7 +68,7 @@ function lostControlText(control: ControlState | null): string {
   if (control?.mode === 'user' && control.holder === 'operator') return 'The operator took control.';
   if (control?.mode === 'user') return 'Another viewer took control.';
   if (control?.mode === 'paused') return 'Your control ended and the operator paused the VM.';
-  return 'Your control ended; the agent is in control again.';
+  return 'Your control ended; the automation is in control again.';
 }
 
 function refusedText(err: unknown, action: 'take' | 'release'): string {

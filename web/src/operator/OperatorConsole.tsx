@@ -166,7 +166,7 @@ export function OperatorConsole({ baseUrl }: { baseUrl: string }) {
         </form>
         {newVm && (
           <p role="status">
-            Added VM <code>{newVm.vmId}</code>. Its VM token (shown only now; start the VM's agent with it):{' '}
+            Added VM <code>{newVm.vmId}</code>. Its VM token (shown only now; start the VM agent with it):{' '}
             <code className="secret">{newVm.vmToken}</code>
           </p>
         )}
