@@ -148,4 +148,11 @@ describe('performance scripts (smoke)', () => {
     expect(r.out).toMatch(/first decoded frame: median \d+ ms/);
     expect(r.out).toMatch(/each extra viewer: -?[\d.]+ % of a core/);
   }, 120_000);
+
+  it('bench-cdp-gateway --quick measures the gateway overhead and hold -> release latency', async () => {
+    const r = await run('bench-cdp-gateway.ts', ['--quick'], 60_000);
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    expect(r.out).toMatch(/overhead\s+-?[\d.]+/);
+    expect(r.out).toMatch(/hold -> release: median [\d.]+ ms/);
+  }, 70_000);
 });
