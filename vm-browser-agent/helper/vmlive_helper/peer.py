@@ -287,7 +287,8 @@ class Peer:
 
     def _on_state_notify(self, _element, _pspec):
         # Emitted on webrtcbin's and libnice's threads: read and act on the states on the main
-        # loop, which owns self._state and self.silence (several notifies coalesce into one read).
+        # loop, which owns self._state and self.silence. Each queued read sees the states as they
+        # are by then, so a burst may be seen as its last state; an unchanged read does nothing.
         GLib.idle_add(self._update_state)
 
     def _update_state(self) -> bool:
