@@ -8,7 +8,7 @@
  * (Xvfb, Chromium, agent, GStreamer helper) and headless Chromium viewers.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -33,10 +33,15 @@ let sys: LocalSystem;
 let browser: Browser;
 const killables: KillableBrowser[] = [];
 const burners: ChildProcess[] = [];
+let pageDir: string;
 
 beforeAll(async () => {
+  // A moving VM page, so that each viewer costs the helper what a real one does (hundreds of kB/s
+  // to packetize, encrypt and send; a still page costs next to nothing per viewer), at 640x360
+  // H.264 so that the encoder and the VM's page leave the 2 cores room for eleven viewers.
   // A heartbeat a second, so the helper's peers in GET /api/vms (stats.peerStats) are at most 1 s old.
-  const page = join(mkdtempSync(join(tmpdir(), 'vmlive-reaping-')), 'motion.html');
+  pageDir = mkdtempSync(join(tmpdir(), 'vmlive-reaping-'));
+  const page = join(pageDir, 'motion.html');
   writeFileSync(page, clockPage(true));
   sys = await startSystem({
     codec: 'h264',
@@ -53,6 +58,7 @@ afterAll(async () => {
   for (const k of killables) await k.close();
   await browser?.close();
   await sys?.stop();
+  rmSync(pageDir, { recursive: true, force: true });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -132,7 +138,7 @@ async function firstHeld<K extends string>(
 }
 
 /** The helper's CPU (% of one core) over `ms`, from /proc. */
-async function helperCpu(ms = 2000): Promise<number> {
+async function helperCpu(ms = 3000): Promise<number> {
   const pid = sys.pids().helper;
   if (pid === undefined) throw new Error('no helper process');
   const sampler = new ProcSampler({ helper: { pids: [pid] } });
@@ -219,13 +225,14 @@ describe('viewers that vanish without a word', () => {
       console.log(
         `ten killed viewers: kill → peers removed ${removedAfter[0]}–${removedAfter.at(-1)} ms, ` +
           `→ sessions ended ${t.sessionsEnded} ms, → gone from the helper's stats ${t.helperPeersGone} ms; ` +
-          `helper CPU (% of a core, 2 s): 1 viewer ${oneViewerCpu}, 11 viewers ${elevenViewersCpu}, after the kill ${afterCpu}`,
+          `helper CPU (% of a core, 3 s): 1 viewer ${oneViewerCpu}, 11 viewers ${elevenViewersCpu}, after the kill ${afterCpu}`,
       );
       expect(running(tree)).toEqual([]);
       for (const id of ids) expect(removal(log, id)?.reason).toBe('viewer-gone');
       expect(removedAfter.at(-1)).toBeLessThanOrEqual(15_000);
-      // The dead viewers' share is gone again; the slack is jitter on a shared 2-core machine.
-      expect(afterCpu).toBeLessThanOrEqual(oneViewerCpu * 1.25 + 5);
+      // The dead viewers' share is gone: the figure is back near the one-viewer one, not the
+      // eleven-viewer one (3 points of slack for jitter on a shared 2-core machine).
+      expect(afterCpu).toBeLessThan((oneViewerCpu + elevenViewersCpu) / 2 + 3);
 
       // No false positive: the healthy viewer was never removed and still decodes.
       expect(removal(log, healthy.sessionId)).toBeUndefined();
