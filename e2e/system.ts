@@ -4,10 +4,11 @@
  * headless Chromium for viewers. Requires `npm run build` (the processes run
  * from dist/, as in production).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
+import { descendants } from '../scripts/lib/proc.js';
 import { CHROMIUM, viewerFlags } from '../vm-browser-agent/src/sandbox/chromium-flags.js';
 import {
   type LocalSystem,
@@ -32,16 +33,53 @@ export async function launchViewerBrowser(extraArgs: string[] = []): Promise<Bro
   });
 }
 
+/** A viewer browser the test can kill the way a crash or `kill -9` would. */
+export interface KillableBrowser {
+  browser: Browser;
+  /** The browser process, leader of its own process group. */
+  pid: number;
+  /** SIGKILLs the whole process tree at once (no pagehide, no DELETE, no goodbye); returns the pids it had. */
+  kill(): number[];
+  close(): Promise<void>;
+}
+
 /**
- * A viewer Chromium that a test can kill outright (SIGKILL to its process group): no `pagehide`,
- * no DELETE, its connections just stop, as when the browser crashes or the machine loses power.
+ * A headless viewer Chromium in a process of its own. Playwright starts it as
+ * the leader of a new process group, and its renderer, GPU and utility
+ * processes stay in that group, so one `kill(-pid)` takes them all at once.
  */
-export async function launchKillableViewerBrowser(): Promise<{ browser: Browser; kill(): Promise<void> }> {
+export async function launchKillableViewerBrowser(): Promise<KillableBrowser> {
   const server = await chromium.launchServer({
     executablePath: CHROMIUM,
     headless: true,
     args: viewerFlags({ launchedByPlaywright: true }),
   });
+  const pid = server.process().pid;
+  if (pid === undefined) throw new Error('the viewer browser has no pid');
   const browser = await chromium.connect(server.wsEndpoint());
-  return { browser, kill: () => server.kill() };
+  return {
+    browser,
+    pid,
+    kill() {
+      const tree = [pid, ...descendants(pid)];
+      process.kill(-pid, 'SIGKILL');
+      return tree;
+    },
+    async close() {
+      await browser.close().catch(() => undefined);
+      await server.kill().catch(() => undefined);
+    },
+  };
+}
+
+/** The pids of `pids` that still run (a zombie waiting to be reaped does not). */
+export function running(pids: number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  });
 }

@@ -162,6 +162,23 @@ export const HelperError = z.object({
   code: HelperErrorCode,
   message: z.string(),
 });
+/**
+ * A connected viewer stopped answering: nothing arrived from it for `silentMs`
+ * (reason `silent`), or its data channel's SCTP association ended (`sctp-closed`:
+ * the viewer closed its RTCPeerConnection, which aborts the association, RFC 4960
+ * section 9.1). Sent once per peer; the helper keeps the peer until the agent
+ * removes it. Why silence is the signal, and the threshold
+ * (`VMLIVE_PEER_SILENCE_MS`): vm-browser-agent/helper/README.md, "Dead viewers".
+ */
+export const PeerLostReason = z.enum(['silent', 'sctp-closed']);
+export type PeerLostReason = z.infer<typeof PeerLostReason>;
+export const PeerLost = z.object({
+  type: z.literal('peer-lost'),
+  peerId,
+  reason: PeerLostReason,
+  /** ms since the last packet from the viewer (since it connected, if none came) */
+  silentMs: z.number().int().min(0),
+});
 export const HelperLog = z.object({
   type: z.literal('log'),
   peerId: peerId.nullable(),
@@ -178,6 +195,7 @@ export const HelperEvent = z.discriminatedUnion('type', [
   InputRejected,
   SnapshotResult,
   HelperError,
+  PeerLost,
   HelperLog,
 ]);
 export type HelperEvent = z.infer<typeof HelperEvent>;
@@ -228,6 +246,10 @@ export const HELPER_SETTINGS = {
   iceTcp: setting.bool('VMLIVE_ICE_TCP', {
     default: false,
     help: 'also gather ICE-TCP candidates (off: half the candidate pairs; TURN covers TCP-only paths)',
+  }),
+  peerSilenceMs: setting.int('VMLIVE_PEER_SILENCE_MS', 2000, 60_000, {
+    default: 5000,
+    help: 'a connected viewer that sent nothing (RTCP, data channel) for this long is reported gone (peer-lost) and its session ended',
   }),
   mtu: setting.int('VMLIVE_RTP_MTU', 576, 1500, {
     default: 1200,

@@ -14,7 +14,18 @@ import type { Logger } from 'pino';
 import { type ControllerClient, isAuthFailure, isGone } from './controller/controller-client.js';
 import { Backoff, sleep } from './util/backoff.js';
 
-export type PeerEndReason = 'session-ended' | 'helper-died' | 'connection-failed' | 'answer-rejected' | 'shutdown';
+/**
+ * Why the VM stopped serving a viewer. `viewer-gone`: the helper noticed the
+ * viewer stopped answering (helper `peer-lost`: silence, or its data channel
+ * association ended).
+ */
+export type PeerEndReason =
+  | 'session-ended'
+  | 'helper-died'
+  | 'connection-failed'
+  | 'answer-rejected'
+  | 'viewer-gone'
+  | 'shutdown';
 
 /** What to do after a write failed: try again, give this one write up, or end the peer. */
 export type WriteVerdict =

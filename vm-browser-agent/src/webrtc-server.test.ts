@@ -106,6 +106,22 @@ describe('webrtc-server against a real controller', () => {
     expect(server.peerCount).toBe(0);
   });
 
+  it('removes a peer the helper reports gone and ends its session, so the VM counts no viewer', async () => {
+    const { token, sessionId } = await viewerSession();
+    await api('POST', `/api/webrtc/session/${sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, token);
+    await api('GET', `/api/webrtc/session/${sessionId}/answer?wait=5`, undefined, token);
+    const viewers = async () =>
+      (await api('GET', '/api/vms')).body.vms.find((v: { vmId: string }) => v.vmId === vmId).viewers;
+    expect(await viewers()).toBe(1);
+    const helper = helpers[0] as ScriptedHelper;
+    helper.event({ type: 'peer-lost', peerId: sessionId, reason: 'silent', silentMs: 5012 });
+    expect(helper.commands('remove-peer')).toEqual([{ type: 'remove-peer', peerId: sessionId, reason: 'viewer-gone' }]);
+    expect(server.peerCount).toBe(0);
+    await until(async () => (await viewers()) === 0);
+    const ended = await api('GET', `/api/webrtc/session/${sessionId}/answer`, undefined, token);
+    expect(ended.status).toBe(404);
+  });
+
   it('ends the sessions of a helper that died and serves new viewers from its replacement', async () => {
     const { token, sessionId } = await viewerSession();
     await api('POST', `/api/webrtc/session/${sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, token);

@@ -41,6 +41,22 @@ export const HELPER_ERROR_EFFECT: Record<HelperErrorCode, 'end' | 'log'> = {
   'startup-failed': 'log',
 };
 
+/**
+ * Whether removing a peer for this reason also ends its session at the
+ * controller (DELETE), so the viewer count drops at once and a holder's control
+ * lease runs out its grace instead of the session's idle TTL: yes whenever the
+ * VM ended it and the controller does not know yet. One row per reason: adding
+ * a reason without deciding here does not compile.
+ */
+export const ENDS_SESSION: Record<PeerEndReason, boolean> = {
+  'connection-failed': true,
+  'answer-rejected': true,
+  'helper-died': true,
+  'viewer-gone': true,
+  'session-ended': false, // the controller ended it
+  shutdown: false, // stop() ends them itself, all at once
+};
+
 export interface WebRtcServerOptions {
   client: ControllerClient;
   supervisor: HelperSupervisor;
@@ -230,7 +246,7 @@ export class WebRtcServer {
     this.peers.delete(sessionId);
     link.close();
     if (reason !== 'helper-died') this.opts.supervisor.send({ type: 'remove-peer', peerId: sessionId, reason });
-    if (reason === 'connection-failed' || reason === 'answer-rejected' || reason === 'helper-died') {
+    if (ENDS_SESSION[reason]) {
       void this.opts.client.deleteSession(sessionId, AbortSignal.timeout(5000)).catch(() => undefined);
     }
     this.opts.log.info({ sessionId, reason, peers: this.peers.size }, 'peer removed');
@@ -257,6 +273,13 @@ export class WebRtcServer {
         if (e.connection === 'failed' || e.connection === 'closed' || e.ice === 'failed') {
           this.removePeer(e.peerId, 'connection-failed');
         }
+        return;
+      }
+      case 'peer-lost': {
+        if (!this.peers.has(e.peerId)) return;
+        // The viewer vanished (tab closed, browser killed, network gone) or closed its connection.
+        this.opts.log.info({ sessionId: e.peerId, cause: e.reason, silentMs: e.silentMs }, 'viewer gone');
+        this.removePeer(e.peerId, 'viewer-gone');
         return;
       }
       case 'input-rejected': {

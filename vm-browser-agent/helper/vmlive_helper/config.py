@@ -34,6 +34,7 @@ class Config:
     vp8_cpu_used: int
     playout_delay: bool
     ice_tcp: bool
+    peer_silence_ms: int
     mtu: int
     nice: int
     log_level: str

@@ -4,7 +4,8 @@ Start-up order: settings (--settings=<json> from the agent) -> typelibs/elements
 DTLS certificate -> pipeline (built, PLAYING, capture warmed up then idle) -> X input -> `ready`.
 Shutdown runs in reverse.
 Threads: stdin reader and webrtcbin callbacks hand work to the main loop with GLib.idle_add;
-all state below is touched on the main thread only.
+all state below is touched on the main thread only. The one exception is each peer's liveness
+stamp, one float written per received packet by its streaming thread (liveness.Silence).
 """
 import os
 import signal
@@ -46,6 +47,7 @@ class App:
         from gi.repository import GLib, Gst
 
         from .input_injection import ControlGate, XInjector
+        from .liveness import TICK_S, SilenceWatch
         from .pipeline import SharedEncoder
         from .stats import ProcessUsage
         self.GLib = GLib
@@ -76,6 +78,8 @@ class App:
         self.injector = XInjector(cfg.display)
         log.info('X screen %dx%d, encoding %dx%d@%d %s', self.injector.width, self.injector.height,
                  cfg.width, cfg.height, cfg.fps, cfg.codec)
+        self.silence_watch = SilenceWatch(cfg.peer_silence_ms / 1000.0)
+        GLib.timeout_add(int(TICK_S * 1000), self._check_silence)
 
     # ---- commands ----
     def handle_line(self, line: str) -> bool:
@@ -136,6 +140,28 @@ class App:
             self.shared.stop_capture()
         if self.shutting_down and not self.closing:
             self.loop.quit()
+
+    # ---- dead viewers (liveness.py) ----
+    def _check_silence(self) -> bool:
+        """Main loop, every TICK_S: report each connected peer that sent nothing for the limit."""
+        if self.shutting_down:
+            return False
+        now = time.monotonic()
+        for peer_id, silent_s in self.silence_watch.check(
+                ((peer_id, peer.silence) for peer_id, peer in self.peers.items()), now):
+            self._report_lost(peer_id, 'silent', silent_s)
+        return True
+
+    def _report_lost(self, peer_id: str, reason: str, silent_s: float) -> None:
+        """`reason` is a PeerLostReason (protocol/src/helper.ts). Once per peer; the agent removes it."""
+        peer = self.peers.get(peer_id)
+        if peer is None:
+            return
+        peer.silence.reported = True
+        log.info('[%s] viewer gone (%s): nothing received for %.1f s (%d packets before)', peer_id, reason,
+                 silent_s, peer.silence.packets)
+        self.emitter.emit({'type': 'peer-lost', 'peerId': peer_id, 'reason': reason,
+                           'silentMs': int(silent_s * 1000)})
 
     def _on_peer_failed(self, peer_id: str) -> None:
         pass  # reported as `error`; the agent decides whether to remove the peer
@@ -259,6 +285,15 @@ class App:
                 # e.g. sctpenc "Could not write" while a removed viewer's association shuts down
                 log.debug('[%s] error while closing: %s', peer_id, err.message)
                 return
+            if peer_id is not None and self._is_sctp(message.src):
+                # The viewer's data channel association ended: a viewer that closes its
+                # RTCPeerConnection aborts it (RFC 4960 section 9.1; measured: sctpenc reports it
+                # 80 ms after Chromium's pc.close()). Not a helper fault: the viewer is gone.
+                peer = self.peers[peer_id]
+                if not peer.silence.reported:
+                    log.info('[%s] %s: %s (%s)', peer_id, src, err.message, debug)
+                    self._report_lost(peer_id, 'sctp-closed', peer.silence.silent_s(time.monotonic()))
+                return
             log.error('pipeline error from %s: %s (%s)', src, err.message, debug)
             self.emitter.error('pipeline-error', '%s: %s' % (src, err.message), peer_id)
             if peer_id is None and self._in_capture(message.src) and not self.shutting_down:
@@ -276,6 +311,11 @@ class App:
                 return True
             element = element.get_parent()
         return False
+
+    @staticmethod
+    def _is_sctp(element) -> bool:
+        factory = element.get_factory() if element is not None else None
+        return factory is not None and factory.get_name() in ('sctpenc', 'sctpdec')
 
     @staticmethod
     def _peer_of(element) -> Optional[str]:

@@ -17,6 +17,7 @@ from .pipeline import SharedEncoder
 from .playout_delay import PlayoutDelayWriter
 from .protocol import Emitter
 from .ice_servers import webrtcbin_ice_urls
+from .liveness import Silence
 from .sdp_munging import PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer
 
 log = get_logger('peer')
@@ -80,6 +81,8 @@ class Peer:
         self._tee_pad: Optional[Gst.Pad] = None
         self._delay_writer: Optional[PlayoutDelayWriter] = None
         self.stats_prev: Optional[Tuple[float, int]] = None
+        # Stamped by every packet from the viewer, read by the main loop's SilenceWatch (main.py).
+        self.silence = Silence()
         self._t0 = time.monotonic()
         self._first_packet_logged = False
 
@@ -101,6 +104,7 @@ class Peer:
             ('notify::connection-state', self._on_state_notify),
             ('notify::ice-gathering-state', self._on_gathering_notify),
             ('on-data-channel', self._on_data_channel),
+            ('deep-element-added', self._on_element_added),
         )]
         shared.pipeline.add(webrtc)
         webrtc.sync_state_with_parent()
@@ -256,6 +260,21 @@ class Peer:
             index = self.offer.mline_index if self.offer else 0
             self.emitter.emit({'type': 'local-candidate', 'peerId': self.id, 'candidate': '', 'sdpMLineIndex': index})
 
+    def _on_element_added(self, _bin, _sub_bin, element):
+        """webrtcbin builds its transport when the offer is applied (on its own thread). The nicesrc
+        in it delivers every packet the viewer sends except STUN (SRTCP, DTLS, SCTP): each stamps
+        self.silence. The probe closes over the Silence only, not this Peer, so it makes no
+        webrtcbin -> probe -> Peer -> webrtcbin cycle."""
+        factory = element.get_factory()
+        if factory is None or factory.get_name() != 'nicesrc':
+            return
+        silence = self.silence
+
+        def on_packet(_pad, _info):
+            silence.stamp()  # nicesrc streaming thread: one float store, see liveness.Silence
+            return Gst.PadProbeReturn.OK
+        element.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_packet)
+
     def _dtls_state(self) -> str:
         try:
             if self.webrtc is None:
@@ -266,13 +285,20 @@ class Peer:
         except Exception:  # noqa: BLE001 - transport not created yet
             return 'new'
 
-    def _on_state_notify(self, element, _pspec):
-        if self.closed:
-            return
-        state = (_nick(element.get_property('ice-connection-state')), self._dtls_state(),
-                 _nick(element.get_property('connection-state')))
+    def _on_state_notify(self, _element, _pspec):
+        # Emitted on webrtcbin's and libnice's threads: read and act on the states on the main
+        # loop, which owns self._state and self.silence. Each queued read sees the states as they
+        # are by then, so a burst may be seen as its last state; an unchanged read does nothing.
+        GLib.idle_add(self._update_state)
+
+    def _update_state(self) -> bool:
+        webrtc = self.webrtc
+        if self.closed or webrtc is None:
+            return False
+        state = (_nick(webrtc.get_property('ice-connection-state')), self._dtls_state(),
+                 _nick(webrtc.get_property('connection-state')))
         if state == self._state:
-            return
+            return False
         previous, self._state = self._state, state
         self.emitter.emit({'type': 'peer-state', 'peerId': self.id, 'ice': state[0], 'dtls': state[1],
                            'connection': state[2]})
@@ -281,6 +307,8 @@ class Peer:
             # A new viewer needs a keyframe, and only once DTLS is up can one reach it (a keyframe
             # forced at answer time would be dropped by the not-yet-keyed SRTP encoder).
             self.shared.request_keyframe('new viewer %s' % self.id)
+            self.silence.start(time.monotonic())
+        return False
 
     def connection_state(self) -> str:
         return self._state[2]

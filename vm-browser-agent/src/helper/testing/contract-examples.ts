@@ -70,6 +70,7 @@ export const EVENTS: HelperEvent[] = [
   { type: 'input-rejected', peerId: 'p2', reason: 'invalid', detail: 'x: must be <= 1' },
   { type: 'snapshot-result', peerId: null, requestId: 8, jpeg: null, error: 'no display' },
   { type: 'error', peerId: 'p1', code: 'negotiation-failed', message: 'remote-description: no VP8 — “ünïcode”' },
+  { type: 'peer-lost', peerId: 'p1', reason: 'silent', silentMs: 5012 },
   { type: 'log', peerId: null, level: 'warn', msg: 'pipeline warning' },
 ];
 
