@@ -256,8 +256,10 @@ EOF
     rm -f "$d/root/etc/resolv.conf"
     for ns_ip in $dns; do echo "nameserver $ns_ip"; done >"$d/root/etc/resolv.conf"
     # --register=no and --keep-unit: the host's init need not be systemd.
+    # CAP_NET_ADMIN, scoped to the VM's own network namespace, lets its DevTools guard (an nftables
+    # table, guest/devtools-guard.nft) load; without the guard the browser does not start.
     setsid systemd-nspawn --quiet --boot --register=no --keep-unit --directory="$d/root" \
-      --machine="vmlive-$name" --hostname="$name" --network-namespace-path="/run/netns/$ns" \
+      --machine="vmlive-$name" --hostname="$name" --network-namespace-path="/run/netns/$ns" --capability=CAP_NET_ADMIN \
       --tmpfs=/tmp:mode=1777 --console=read-only --link-journal=no --resolv-conf=off \
       </dev/null >"$d/console.log" 2>&1 &
     echo $! >"$d/pid"
