@@ -151,11 +151,19 @@ describe('handoff with VMLIVE_CDP_WHILE_HELD=hold (default)', () => {
       (cdp as any).on('Vmlive.controlChanged', (s: ControlState) => changes.push(s));
       expect(await send('Vmlive.enable')).toMatchObject({ mode: 'agent' });
       const p = await person(sys, viewers);
+      const times: number[] = [];
+      // biome-ignore lint/suspicious/noExplicitAny: same
+      (cdp as any).on('Vmlive.controlChanged', () => times.push(Date.now()));
+      const takeAt = Date.now();
       await p.act('take');
       await expect.poll(() => changes.at(-1)?.mode, { timeout: 5000 }).toBe('user');
       expect(changes.at(-1)?.holder).toBe(p.viewer.sessionId);
+      const releaseAt = Date.now();
       await p.act('release');
       await expect.poll(() => changes.at(-1)?.mode, { timeout: 5000 }).toBe('agent');
+      console.log(
+        `mode reached the automation: take ${(times[0] ?? 0) - takeAt} ms, release ${(times[1] ?? 0) - releaseAt} ms after the POST was sent`,
+      );
       await p.viewer.close();
     } finally {
       await automation.close();
