@@ -36,29 +36,22 @@ export class ApiError extends ClientError {
   }
 }
 
+/** A ClientError class of one kind (the platform's AbortError keeps its name `AbortError`). */
+function kinded<K extends ClientErrorKind>(kind: K, name: string) {
+  return class extends ClientError {
+    override readonly name = name;
+    readonly kind: K = kind;
+  };
+}
+
 /** The request never got an answer (refused, reset, DNS, CORS). */
-export class NetworkError extends ClientError {
-  override readonly name = 'NetworkError';
-  readonly kind = 'network';
-}
-
+export class NetworkError extends kinded('network', 'NetworkError') {}
 /** No answer within the client's own deadline. */
-export class TimeoutError extends ClientError {
-  override readonly name = 'TimeoutError';
-  readonly kind = 'timeout';
-}
-
+export class TimeoutError extends kinded('timeout', 'TimeoutError') {}
 /** The caller's AbortSignal fired. `name` is 'AbortError' like the platform's. */
-export class AbortedError extends ClientError {
-  override readonly name = 'AbortError';
-  readonly kind = 'aborted';
-}
-
+export class AbortedError extends kinded('aborted', 'AbortError') {}
 /** A 2xx answer whose body does not match the route's schema. */
-export class InvalidResponseError extends ClientError {
-  override readonly name = 'InvalidResponseError';
-  readonly kind = 'invalid-response';
-}
+export class InvalidResponseError extends kinded('invalid-response', 'InvalidResponseError') {}
 
 export function isAbortError(err: unknown): boolean {
   return err instanceof Error && err.name === 'AbortError';

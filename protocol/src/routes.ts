@@ -73,6 +73,25 @@ const json = <S extends z.ZodType>(schema: S) => ({ schema });
 
 const route = <const R extends Route>(r: R): R => r;
 
+/** POST …/<kind>-tokens by the operator: one token scoped to the VM. */
+const mintToken = <const P extends string, B extends z.ZodType>(
+  path: P,
+  summary: string,
+  body: B,
+  description: string,
+) =>
+  route({
+    method: 'POST',
+    path,
+    summary,
+    description,
+    callers: ['operator'],
+    pathParams: VM_ID,
+    body: json(body),
+    responses: [{ status: 201, description: 'The token', schema: TokenResponse }],
+    errors: [...AUTH, ...BODY, 'vm_not_found'],
+  });
+
 export const routes = {
   createVm: route({
     method: 'POST',
@@ -100,31 +119,20 @@ export const routes = {
     responses: [{ status: 204, description: 'Deleted' }],
     errors: [...AUTH, 'vm_not_found'],
   }),
-  createViewerToken: route({
-    method: 'POST',
-    path: '/api/vms/:vmId/viewer-tokens',
-    summary: 'Mint a viewer token scoped to this VM',
-    description: 'ttlSeconds is an integer from 1 to VMLIVE_VIEWER_TOKEN_MAX_TTL_S (default 86400).',
-    callers: ['operator'],
-    pathParams: VM_ID,
-    body: json(CreateViewerTokenBody),
-    responses: [{ status: 201, description: 'The token', schema: TokenResponse }],
-    errors: [...AUTH, ...BODY, 'vm_not_found'],
-  }),
-  createAutomationToken: route({
-    method: 'POST',
-    path: '/api/vms/:vmId/automation-tokens',
-    summary: "Mint an automation token for this VM's CDP gateway",
-    description:
-      "For an automation (Playwright, Puppeteer, an MCP browser server) that drives the VM's browser through the VM agent's CDP gateway from outside the VM. " +
+  createViewerToken: mintToken(
+    '/api/vms/:vmId/viewer-tokens',
+    'Mint a viewer token scoped to this VM',
+    CreateViewerTokenBody,
+    'ttlSeconds is an integer from 1 to VMLIVE_VIEWER_TOKEN_MAX_TTL_S (default 86400).',
+  ),
+  createAutomationToken: mintToken(
+    '/api/vms/:vmId/automation-tokens',
+    "Mint an automation token for this VM's CDP gateway",
+    CreateAutomationTokenBody,
+    "For an automation (Playwright, Puppeteer, an MCP browser server) that drives the VM's browser through the VM agent's CDP gateway from outside the VM. " +
       'The gateway verifies it offline against GET /.well-known/jwks.json. With it the automation may also long-poll GET /api/vms/{vmId}/control. ' +
       'ttlSeconds is an integer from 1 to VMLIVE_VIEWER_TOKEN_MAX_TTL_S.',
-    callers: ['operator'],
-    pathParams: VM_ID,
-    body: json(CreateAutomationTokenBody),
-    responses: [{ status: 201, description: 'The token', schema: TokenResponse }],
-    errors: [...AUTH, ...BODY, 'vm_not_found'],
-  }),
+  ),
   heartbeat: route({
     method: 'POST',
     path: '/api/vms/:vmId/heartbeat',
