@@ -66,7 +66,25 @@ export function checkVncPrerequisites(): void {
   requireBinary('/usr/share/novnc/core/rfb.js', 'novnc');
 }
 
-/** x11vnc on `display` with its defaults (as a user would run it), websockify, and a counting proxy. */
+/**
+ * x11vnc as a latency-minded operator runs it (issue 13's reference, the best-configured peer):
+ *  -defer 0     send an update at once instead of batching changes for 20 ms (the default);
+ *  -wait 5      poll the screen for changes every 5 ms instead of every 20 ms;
+ *  -nonap       never back off to slower polling when the screen is idle;
+ *  -nowait_bog  never slow down when the client seems to lag ("bogged down" heuristics);
+ *  -noncache    no client-side pixel cache (its extra framebuffer rows only add bytes here);
+ *  -nocursor    no cursor-shape pseudo-encoding updates (the capture has no cursor either).
+ * The viewer pairs it with noVNC quality 6 / compression 2 (TUNED_NOVNC_OPTIONS).
+ */
+export const TUNED_X11VNC_ARGS = ['-defer', '0', '-wait', '5', '-nonap', '-nowait_bog', '-noncache', '-nocursor'];
+
+/**
+ * noVNC for latency: Tight JPEG quality 6 (of 0–9: text stays readable at a third of quality 9's
+ * bytes) and zlib compression 2 (of 0–9: light, so neither side spends ms compressing).
+ */
+export const TUNED_NOVNC_OPTIONS = { qualityLevel: 6, compressionLevel: 2 };
+
+/** x11vnc on `display` with its defaults (as a user would run it) or `extraX11vncArgs`, websockify, and a counting proxy. */
 export async function startVnc(display: string, extraX11vncArgs: string[] = []): Promise<VncServer> {
   checkVncPrerequisites();
   const vncPort = await freePort();

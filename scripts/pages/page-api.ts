@@ -37,6 +37,9 @@ export interface MeasureOptions {
   clockOffsetMs?: number;
   /** the VM page's CSS width, to scale the clock grid */
   viewportW?: number;
+  /** noVNC only: RFB qualityLevel (0–9) and compressionLevel (0–9); noVNC's defaults when unset */
+  qualityLevel?: number;
+  compressionLevel?: number;
 }
 
 /** The REST viewer's flattened getStats(): the video inbound-rtp, the selected candidate pair, and states. */

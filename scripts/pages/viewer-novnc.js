@@ -14,7 +14,7 @@ let closed = false;
 /** @type {string[]} */
 const errors = [];
 
-/** @param {{ url: string, clockOffsetMs?: number, viewportW?: number }} cfg */
+/** @param {{ url: string, clockOffsetMs?: number, viewportW?: number, qualityLevel?: number, compressionLevel?: number }} cfg */
 async function start(cfg) {
   // Debian ships noVNC's sources as ES modules; imported lazily so a missing
   // package is reported by start() rather than as a silent module error.
@@ -24,6 +24,8 @@ async function start(cfg) {
   const target = /** @type {HTMLElement} */ (document.getElementById('screen'));
   rfb = new RFB(target, cfg.url, { shared: true });
   rfb.viewOnly = true;
+  if (cfg.qualityLevel !== undefined) rfb.qualityLevel = cfg.qualityLevel;
+  if (cfg.compressionLevel !== undefined) rfb.compressionLevel = cfg.compressionLevel;
   rfb.scaleViewport = false;
   rfb.resizeSession = false;
   rfb.addEventListener('disconnect', (/** @type {any} */ e) => {
