@@ -81,6 +81,23 @@ export interface RestViewerConfig {
   measure?: MeasureOptions;
 }
 
+/**
+ * When each step of a connect happened, in `performance.now()` ms of the page (0 = the page's
+ * navigation start, so `firstFrame` is the time from page load), null until it happens.
+ */
+export interface ConnectStages {
+  sessionCreated: number | null;
+  /** createOffer called (the start the issue measures TTFF from) */
+  offerCreated: number | null;
+  offerPosted: number | null;
+  answerApplied: number | null;
+  iceChecking: number | null;
+  iceConnected: number | null;
+  /** RTCPeerConnection.connectionState 'connected' (ICE and DTLS done) */
+  connected: number | null;
+  firstFrame: number | null;
+}
+
 /** `window.restViewer` (rest-viewer.ts): one viewer, REST signaling only, no reconnects. */
 export interface RestViewerPage {
   /** Session, offer, answer: resolves with the sessionId once the answer is applied. */
@@ -93,6 +110,7 @@ export interface RestViewerPage {
   feedback(): InputFeedback[];
   /** True once the controller said the session is gone (session_not_found). */
   sessionEnded(): boolean;
+  stages(): ConnectStages;
   drain(): Drained;
   stop(): Promise<void>;
 }

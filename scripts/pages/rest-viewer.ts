@@ -16,12 +16,25 @@
 import { ApiClient, ApiError, INPUT_CHANNEL_LABEL, InputFeedback } from '@vmlive/protocol';
 import { SignalingClient } from '../../web/src/api/signalingClient.js';
 import { Collector } from './measure.js';
-import type { RestViewerConfig, RestViewerPage, WebrtcStats } from './page-api.js';
+import type { ConnectStages, RestViewerConfig, RestViewerPage, WebrtcStats } from './page-api.js';
 
 const abort = new AbortController();
 const errors: string[] = [];
 const feedback: InputFeedback[] = [];
 const timing: { offerAt: number | null; answerAt: number | null } = { offerAt: null, answerAt: null };
+const stages: ConnectStages = {
+  sessionCreated: null,
+  offerCreated: null,
+  offerPosted: null,
+  answerApplied: null,
+  iceChecking: null,
+  iceConnected: null,
+  connected: null,
+  firstFrame: null,
+};
+const mark = (k: keyof ConnectStages) => {
+  stages[k] ??= performance.now();
+};
 let pc: RTCPeerConnection | null = null;
 let channel: RTCDataChannel | null = null;
 let signaling: SignalingClient | null = null;
@@ -44,10 +57,20 @@ async function start(cfg: RestViewerConfig): Promise<string> {
   collector = new Collector(cfg.measure);
 
   const session = await client.createSession(cfg.vmId, signal);
+  mark('sessionCreated');
   const id = session.sessionId;
   sessionId = id;
   const peer = new RTCPeerConnection({ iceServers: session.iceServers, bundlePolicy: 'max-bundle' });
   pc = peer;
+  peer.addEventListener('iceconnectionstatechange', () => {
+    if (peer.iceConnectionState === 'checking') mark('iceChecking');
+    if (peer.iceConnectionState === 'connected' || peer.iceConnectionState === 'completed') mark('iceConnected');
+  });
+  peer.addEventListener('connectionstatechange', () => {
+    if (peer.connectionState === 'connected') mark('connected');
+  });
+  // The first frame, measuring or not (rVFC fires when a frame is presented to the compositor).
+  video.requestVideoFrameCallback(() => mark('firstFrame'));
   const transceiver = peer.addTransceiver('video', { direction: 'recvonly' });
   if (cfg.codec) {
     const want = `video/${cfg.codec}`.toLowerCase();
@@ -96,16 +119,19 @@ async function start(cfg: RestViewerConfig): Promise<string> {
   };
 
   timing.offerAt = performance.now();
+  mark('offerCreated');
   const offer = await peer.createOffer();
   await peer.setLocalDescription(offer);
   const sdp = peer.localDescription?.sdp ?? offer.sdp;
   if (!sdp) throw new Error('createOffer produced no SDP');
   await client.postOffer(id, sdp, signal);
+  mark('offerPosted');
   releaseLocal();
 
   const answer = await client.waitForAnswer(id, signal);
   await peer.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
   timing.answerAt = performance.now();
+  mark('answerApplied');
   // Polled only now, so every VM candidate arrives after the remote description.
   void client
     .pollVmCandidates(
@@ -203,6 +229,7 @@ const page: RestViewerPage = {
   },
   feedback: () => [...feedback],
   sessionEnded: () => ended,
+  stages: () => ({ ...stages }),
   drain,
   stop,
 };
