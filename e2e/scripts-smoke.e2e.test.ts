@@ -92,7 +92,7 @@ describe('clock code', () => {
 
 describe('performance scripts (smoke)', () => {
   it('each prints --help and exits 0', async () => {
-    for (const s of ['latency.ts', 'stability.ts', 'compare.ts']) {
+    for (const s of ['latency.ts', 'stability.ts', 'compare.ts', 'first-frame.ts']) {
       const r = await run(s, ['--help'], 30_000);
       expect(r.code, r.err).toBe(0);
       expect(r.out).toContain('usage:');
@@ -111,6 +111,19 @@ describe('performance scripts (smoke)', () => {
     expect(r.out).toMatch(/latency p50 ms\s+\d+/);
     expect(r.out).toContain('time to first frame ms');
     expect(r.out).toContain('latency: PASS');
+  }, 120_000);
+
+  it('first-frame connects fresh browsers one after another and prints where the time went', async () => {
+    const r = await run(
+      'first-frame.ts',
+      ['--viewers', '2', '--gap', '0', '--max-p50', '10000', '--max-p95', '10000'],
+      110_000,
+    );
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    expect(r.out).toContain('2/2 fresh viewers decoded a frame');
+    expect(r.out).toMatch(/TTFF from createOffer\s+\d+\s+\d+/);
+    expect(r.out).toMatch(/offer posted → answer applied\s+\d+/);
+    expect(r.out).toContain('first-frame: PASS');
   }, 120_000);
 
   it('stability soaks briefly and prints its summary', async () => {

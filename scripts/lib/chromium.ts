@@ -76,7 +76,15 @@ export async function launchChromium(opts: {
   ];
   const env = { ...process.env };
   if (opts.display) env.DISPLAY = opts.display;
-  const child = spawn(CHROMIUM, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group, so stop() ends the renderers, GPU and utility processes with it.
+  const child = spawn(CHROMIUM, args, { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const signalGroup = (sig: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, sig);
+    } catch {
+      // the group is already gone
+    }
+  };
   const cdpUrl = await new Promise<string>((res, rej) => {
     let buf = '';
     const t = setTimeout(() => rej(new Error(`chromium did not start in 20 s: ${buf.slice(-500)}`)), 20_000);
@@ -102,10 +110,16 @@ export async function launchChromium(opts: {
     browser,
     stop: async () => {
       await browser.close().catch(() => {});
-      child.kill('SIGTERM');
+      signalGroup('SIGTERM');
       await waitForExit(child, 3000);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
+      if (child.exitCode === null && child.signalCode === null) {
+        signalGroup('SIGKILL');
+        await waitForExit(child, 2000);
+      }
+      signalGroup('SIGKILL'); // any helper process that outlived the browser
+      // Chromium's helper processes can still be flushing the profile for a moment after the
+      // browser process is gone (ENOTEMPTY on a plain rm), so retry for a short while.
+      rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
