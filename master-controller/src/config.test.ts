@@ -66,3 +66,61 @@ describe('configFromEnv', () => {
     expect(() => configFromEnv({ [name]: value })).toThrow(name);
   });
 });
+
+describe('TURN settings', () => {
+  const base = { VMLIVE_WEB_DIR: '' };
+  const turn = { ...base, VMLIVE_TURN_SECRET: 's'.repeat(24) };
+
+  it('parses comma-separated turn:/turns: URLs, the secret and the credential TTL', () => {
+    const c = configFromEnv({
+      ...turn,
+      VMLIVE_TURN_URLS:
+        ' turn:turn.example:3478?transport=udp, turns:turn.example:443?transport=tcp ,turn:[2001:db8::1]:3478',
+      VMLIVE_TURN_TTL_S: '3600',
+      VMLIVE_ICE_TRANSPORT_POLICY: 'relay',
+    });
+    expect(c.turnUrls).toEqual([
+      'turn:turn.example:3478?transport=udp',
+      'turns:turn.example:443?transport=tcp',
+      'turn:[2001:db8::1]:3478',
+    ]);
+    expect(c.turnTtlS).toBe(3600);
+    expect(c.iceTransportPolicy).toBe('relay');
+  });
+
+  it.each([
+    [{ ...base, VMLIVE_TURN_URLS: 'turn:t:3478' }, 'VMLIVE_TURN_SECRET', /required when VMLIVE_TURN_URLS/],
+    [{ ...turn }, 'VMLIVE_TURN_URLS', /required when VMLIVE_TURN_SECRET/],
+    [{ ...turn, VMLIVE_TURN_URLS: 'stun:t:3478' }, 'VMLIVE_TURN_URLS', /"stun:t:3478": must be turn:HOST/],
+    [{ ...turn, VMLIVE_TURN_URLS: 'turn:u:p@t:3478' }, 'VMLIVE_TURN_URLS', /must be turn:HOST/],
+    [{ ...turn, VMLIVE_TURN_URLS: 'turn:t?transport=sctp' }, 'VMLIVE_TURN_URLS', /must be turn:HOST/],
+    [{ ...base, VMLIVE_TURN_URLS: 'turn:t', VMLIVE_TURN_SECRET: 'short' }, 'VMLIVE_TURN_SECRET', /at least 16/],
+    [
+      { ...turn, VMLIVE_TURN_URLS: 'turn:t', VMLIVE_TURN_TTL_S: '100' },
+      'VMLIVE_TURN_TTL_S',
+      /VMLIVE_SESSION_IDLE_TTL_S/,
+    ],
+    [{ ...turn, VMLIVE_TURN_URLS: 'turn:t', VMLIVE_TURN_TTL_S: '90000' }, 'VMLIVE_TURN_TTL_S', /86400/],
+    [{ ...base, VMLIVE_ICE_TRANSPORT_POLICY: 'relay' }, 'VMLIVE_ICE_TRANSPORT_POLICY', /needs a TURN server/],
+    [{ ...base, VMLIVE_ICE_TRANSPORT_POLICY: 'none' }, 'VMLIVE_ICE_TRANSPORT_POLICY', /all, relay/],
+  ])('refuses %j naming %s', (env, variable, message) => {
+    let err: unknown;
+    try {
+      configFromEnv(env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(variable);
+    expect((err as ConfigError).message).toMatch(message);
+  });
+
+  it('accepts relay-only with a static turn: server and no minted credentials', () => {
+    const c = configFromEnv({
+      ...base,
+      VMLIVE_ICE_SERVERS: '[{"urls":"turn:t:3478","username":"u","credential":"p"}]',
+      VMLIVE_ICE_TRANSPORT_POLICY: 'relay',
+    });
+    expect(c.iceTransportPolicy).toBe('relay');
+  });
+});

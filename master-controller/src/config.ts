@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ConfigOf, IceServer, parseEnv, resolveSettings, setting } from '@vmlive/protocol';
+import { ConfigError, type ConfigOf, IceServer, parseEnv, resolveSettings, setting } from '@vmlive/protocol';
 import { z } from 'zod';
 
 export { ConfigError } from '@vmlive/protocol';
@@ -17,6 +17,13 @@ const DEFAULT_WEB_DIR = resolve(REPO_ROOT, 'web', 'dist');
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const iceUrl = z.string().regex(/^(stuns?|turns?):/, 'urls must be stun:, turn: or turns: URLs');
+// RFC 7065 §3.1: turn:/turns: host[:port][?transport=udp|tcp]; no user info (credentials are minted).
+const turnUrl = z
+  .string()
+  .regex(
+    /^turns?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/,
+    'must be turn:HOST[:PORT][?transport=udp|tcp] or turns:…',
+  );
 const ConfigIceServers = z.array(
   IceServer.extend({ urls: z.union([iceUrl, z.array(iceUrl).min(1, 'urls must not be empty')]) }),
   { error: 'must be a JSON array of RTCIceServer objects' },
@@ -85,6 +92,39 @@ export const SETTINGS = {
     default: [],
     help: 'JSON array of RTCIceServer handed to viewers',
   }),
+  turnUrls: setting.custom(
+    'VMLIVE_TURN_URLS',
+    z.array(turnUrl),
+    (raw) => {
+      const urls = raw
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean);
+      for (const u of urls) {
+        const r = turnUrl.safeParse(u);
+        if (!r.success) throw new Error(`${JSON.stringify(u)}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+      }
+      return urls;
+    },
+    {
+      default: [],
+      help: 'comma-separated turn:/turns: URLs (e.g. turn:turn.example:3478?transport=udp,turns:turn.example:443?transport=tcp); each session gets credentials for them',
+    },
+  ),
+  turnSecret: setting.str('VMLIVE_TURN_SECRET', {
+    default: '',
+    minLength: 16,
+    help: "coturn's static-auth-secret: TURN credentials are HMAC-SHA1 of it (never logged, never returned)",
+    secret: true,
+  }),
+  turnTtlS: setting.int('VMLIVE_TURN_TTL_S', 60, 86400, {
+    default: 43200,
+    help: 'lifetime of a session’s TURN credential from the session’s creation; coturn refuses it afterwards (at least VMLIVE_SESSION_IDLE_TTL_S)',
+  }),
+  iceTransportPolicy: setting.oneOf('VMLIVE_ICE_TRANSPORT_POLICY', ['all', 'relay'] as const, {
+    default: 'all',
+    help: 'relay: viewers and VMs use TURN relay candidates only (no host or server-reflexive address is exposed)',
+  }),
   sessionIdleTtlS: setting.int('VMLIVE_SESSION_IDLE_TTL_S', 1, 86400, {
     default: 120,
     help: 'a session with no call on it for this long ends',
@@ -119,12 +159,37 @@ export const SETTINGS = {
 
 export type ControllerConfig = ConfigOf<typeof SETTINGS>;
 
+/** Checks between settings, after each was parsed on its own. */
+function checkCombined(c: ControllerConfig): ControllerConfig {
+  if (c.turnUrls.length > 0 && c.turnSecret === '')
+    throw new ConfigError(
+      'VMLIVE_TURN_SECRET',
+      'is required when VMLIVE_TURN_URLS is set (the TURN servers’ static-auth-secret)',
+    );
+  if (c.turnSecret !== '' && c.turnUrls.length === 0)
+    throw new ConfigError(
+      'VMLIVE_TURN_URLS',
+      'is required when VMLIVE_TURN_SECRET is set (the TURN servers to mint credentials for)',
+    );
+  if (c.turnUrls.length > 0 && c.turnTtlS < c.sessionIdleTtlS)
+    throw new ConfigError('VMLIVE_TURN_TTL_S', `must be at least VMLIVE_SESSION_IDLE_TTL_S (${c.sessionIdleTtlS})`);
+  const staticTurn = c.iceServers.some((s) =>
+    (typeof s.urls === 'string' ? [s.urls] : s.urls).some((u) => /^turns?:/.test(u)),
+  );
+  if (c.iceTransportPolicy === 'relay' && c.turnUrls.length === 0 && !staticTurn)
+    throw new ConfigError(
+      'VMLIVE_ICE_TRANSPORT_POLICY',
+      'relay needs a TURN server (VMLIVE_TURN_URLS or a turn: entry in VMLIVE_ICE_SERVERS)',
+    );
+  return c;
+}
+
 /** Parse the environment once. Unset or empty variables take the default (except VMLIVE_WEB_DIR=''). */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
-  return parseEnv(SETTINGS, env);
+  return checkCombined(parseEnv(SETTINGS, env));
 }
 
 /** Merge a partial (programmatic) config over the defaults, each value checked against its setting's range. */
 export function resolveConfig(partial: Partial<ControllerConfig>): ControllerConfig {
-  return resolveSettings(SETTINGS, partial);
+  return checkCombined(resolveSettings(SETTINGS, partial));
 }

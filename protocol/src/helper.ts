@@ -10,7 +10,7 @@
  * helper-contract.test.ts fails when it is stale), so no shape is written twice.
  */
 import { z } from 'zod';
-import { IceServer } from './rest.js';
+import { IceServer, IceTransportPolicy } from './rest.js';
 import { type ConfigOf, setting, settingsSchema } from './settings.js';
 
 const peerId = z.string().min(1).max(64);
@@ -37,6 +37,8 @@ export const AddPeer = z.object({
   type: z.literal('add-peer'),
   peerId,
   iceServers: z.array(IceServer).default([]),
+  /** relay: this peer gathers and uses TURN relay candidates only (webrtcbin ice-transport-policy). */
+  iceTransportPolicy: IceTransportPolicy.default('all'),
 });
 export const RemoteDescription = z.object({
   type: z.literal('remote-description'),

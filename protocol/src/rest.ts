@@ -20,6 +20,10 @@ export type ControlMode = z.infer<typeof ControlMode>;
 export const ControlAction = z.enum(['take', 'release', 'pause', 'resume']);
 export type ControlAction = z.infer<typeof ControlAction>;
 
+/** RTCIceTransportPolicy (W3C webrtc-pc §4.2.1): `relay` gathers and uses TURN relay candidates only. */
+export const IceTransportPolicy = z.enum(['all', 'relay'], { error: 'must be all or relay' });
+export type IceTransportPolicy = z.infer<typeof IceTransportPolicy>;
+
 /** Ids minted by the controller (VMs, sessions): URL-safe, at most 64 characters. */
 export const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
 
@@ -203,6 +207,11 @@ export const OfferedSession = z
     sessionId: Id,
     offer: z.object({ type: z.literal('offer'), sdp: z.string() }),
     createdAt: z.number().int(),
+    iceServers: z.array(IceServer).optional().meta({
+      description:
+        "this session's ICE servers for the VM side: TURN credentials minted for it (added to the VM agent's own)",
+    }),
+    iceTransportPolicy: IceTransportPolicy.optional().meta({ description: 'relay: the VM side uses relays only' }),
   })
   .meta({ id: 'OfferedSession' });
 export type OfferedSession = z.infer<typeof OfferedSession>;
@@ -223,7 +232,13 @@ export type VmSessionsResponse = z.infer<typeof VmSessionsResponse>;
 export const CreateSessionResponse = z
   .object({
     sessionId: Id,
-    iceServers: z.array(IceServer),
+    iceServers: z.array(IceServer).meta({
+      description:
+        'for RTCPeerConnection: the deployment’s STUN/TURN servers, TURN with credentials minted for this session',
+    }),
+    iceTransportPolicy: IceTransportPolicy.default('all').meta({
+      description: 'for RTCPeerConnection: relay = TURN relays only (absent from controllers before it: all)',
+    }),
     expiresAt: z.number().int().meta({ description: 'ms epoch at which the session ends if left idle' }),
     vmOnline: z.boolean().meta({
       description:

@@ -68,6 +68,12 @@ export interface WebrtcStats {
   codec: string;
   decoderImplementation: string;
   rttMs: number | null;
+  /** The selected candidate pair: host | srflx | prflx | relay on each end, and the local transport (udp | tcp). */
+  localCandidateType: string;
+  remoteCandidateType: string;
+  candidateProtocol: string;
+  /** relay: how the local end reaches its TURN server (udp | tcp | tls), '' otherwise */
+  relayProtocol: string;
 }
 
 export interface RestViewerConfig {

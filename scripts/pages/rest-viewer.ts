@@ -60,7 +60,11 @@ async function start(cfg: RestViewerConfig): Promise<string> {
   mark('sessionCreated');
   const id = session.sessionId;
   sessionId = id;
-  const peer = new RTCPeerConnection({ iceServers: session.iceServers, bundlePolicy: 'max-bundle' });
+  const peer = new RTCPeerConnection({
+    iceServers: session.iceServers,
+    iceTransportPolicy: session.iceTransportPolicy,
+    bundlePolicy: 'max-bundle',
+  });
   pc = peer;
   peer.addEventListener('iceconnectionstatechange', () => {
     if (peer.iceConnectionState === 'checking') mark('iceChecking');
@@ -182,6 +186,7 @@ async function stats(): Promise<WebrtcStats | null> {
     return typeof v === 'string' ? v : '';
   };
   const rtt = pair?.currentRoundTripTime;
+  const local = byId.get(str(pair, 'localCandidateId'));
   return {
     timestamp: num(inbound, 'timestamp') || performance.now(),
     connectionState: pc.connectionState,
@@ -205,6 +210,10 @@ async function stats(): Promise<WebrtcStats | null> {
     codec: str(byId.get(str(inbound, 'codecId')), 'mimeType'),
     decoderImplementation: str(inbound, 'decoderImplementation'),
     rttMs: typeof rtt === 'number' ? rtt * 1000 : null,
+    localCandidateType: str(local, 'candidateType'),
+    remoteCandidateType: str(byId.get(str(pair, 'remoteCandidateId')), 'candidateType'),
+    candidateProtocol: str(local, 'protocol'),
+    relayProtocol: str(local, 'relayProtocol'),
   };
 }
 

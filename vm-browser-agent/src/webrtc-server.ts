@@ -213,7 +213,11 @@ export class WebRtcServer {
   /** Hands one offer to the helper; false when the helper is not ready (the offer stays at the controller). */
   private addPeer(s: OfferedSession): boolean {
     const log = this.opts.log.child({ sessionId: s.sessionId });
-    const link = new PeerLink(s.sessionId, this.opts.iceServers, {
+    // The agent's own servers (e.g. a STUN server inside the VM network) plus what the controller
+    // minted for this session (TURN credentials the viewer's side holds too).
+    const iceServers = [...this.opts.iceServers, ...(s.iceServers ?? [])];
+    const iceTransportPolicy = s.iceTransportPolicy ?? 'all';
+    const link = new PeerLink(s.sessionId, iceServers, {
       client: this.opts.client,
       log,
       longPollSeconds: this.opts.longPollSeconds,
@@ -222,7 +226,7 @@ export class WebRtcServer {
       onGone: (reason) => this.removePeer(s.sessionId, reason),
     });
     const sent =
-      this.opts.supervisor.send({ type: 'add-peer', peerId: s.sessionId, iceServers: this.opts.iceServers }) &&
+      this.opts.supervisor.send({ type: 'add-peer', peerId: s.sessionId, iceServers, iceTransportPolicy }) &&
       this.opts.supervisor.send({
         type: 'remote-description',
         peerId: s.sessionId,

@@ -14,7 +14,7 @@ from vmlive_helper.protocol import Emitter, ProtocolError, parse_command
 class ParseCommandTest(unittest.TestCase):
     def test_valid_commands_get_defaults(self):
         self.assertEqual(parse_command('{"type":"add-peer","peerId":"p"}'),
-                         {'type': 'add-peer', 'peerId': 'p', 'iceServers': []})
+                         {'type': 'add-peer', 'peerId': 'p', 'iceServers': [], 'iceTransportPolicy': 'all'})
         snap = parse_command('{"type":"snapshot","requestId":3}')
         self.assertEqual((snap['quality'], snap['peerId']), (70, None))
         self.assertEqual(parse_command('{"type":"set-control-holder","peerId":null}')['peerId'], None)

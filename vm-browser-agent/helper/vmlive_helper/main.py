@@ -104,7 +104,8 @@ class App:
             raise ValueError('peer %s already exists' % peer_id)
         self.shared.start_capture()  # start encoding now: the branch is linked when the offer arrives
         self.peers[peer_id] = Peer(peer_id, cmd['iceServers'], self.cfg, self.shared, self.emitter,
-                                   self._on_input, self._on_channel_open, self._on_peer_failed)
+                                   self._on_input, self._on_channel_open, self._on_peer_failed,
+                                   cmd.get('iceTransportPolicy', 'all'))
         log.info('[%s] added (%d peers)', peer_id, len(self.peers))
 
     def _peer(self, peer_id: str):

@@ -63,7 +63,7 @@ def set_ice_tcp(webrtc, enabled: bool) -> None:
 class Peer:
     def __init__(self, peer_id: str, ice_servers: list, cfg: Config, shared: SharedEncoder, emitter: Emitter,
                  on_input: Callable[[str, str], None], on_channel_open: Callable[[str], None],
-                 on_failed: Callable[[str], None]):
+                 on_failed: Callable[[str], None], ice_transport_policy: str = 'all'):
         self.id = peer_id
         self.cfg = cfg
         self.shared = shared
@@ -90,6 +90,10 @@ class Peer:
         self.webrtc = webrtc
         webrtc.set_property('bundle-policy', GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
         set_ice_tcp(webrtc, cfg.ice_tcp)
+        if ice_transport_policy == 'relay':
+            # Relay candidates only (W3C webrtc-pc 4.2.1 RTCIceTransportPolicy): the VM's own
+            # addresses never reach the viewer's side.
+            webrtc.set_property('ice-transport-policy', GstWebRTC.WebRTCICETransportPolicy.RELAY)
         stun, turns = webrtcbin_ice_urls(ice_servers)
         if stun:
             webrtc.set_property('stun-server', stun)

@@ -31,6 +31,8 @@ export interface LocalSystemOptions {
   logDir?: string;
   /** Extra env for the agent (and through it the helper). */
   agentEnv?: Record<string, string>;
+  /** Extra env for the controller (e.g. VMLIVE_TURN_URLS and VMLIVE_TURN_SECRET). */
+  controllerEnv?: Record<string, string>;
   /** Port of the VM agent's CDP gateway, the automation's entry; 0 (default) picks a free one. */
   cdpPort?: number;
   logLevel?: string;
@@ -74,6 +76,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       operatorToken: opts.operatorToken,
       logFile: join(logDir, 'controller.log'),
       logLevel: opts.logLevel,
+      env: opts.controllerEnv,
     });
     cleanups.push(() => stopChild(controller.child));
     const api = operatorApi(controller.url, controller.operatorToken);
@@ -227,9 +230,11 @@ async function startControllerProcess(opts: {
   operatorToken: string | undefined;
   logFile: string;
   logLevel: string | undefined;
+  env: Record<string, string> | undefined;
 }): Promise<{ child: ChildProcess; url: string; operatorToken: string }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...opts.env,
     PORT: String(opts.port),
     HOST: opts.host,
     LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info',

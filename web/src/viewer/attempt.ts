@@ -161,6 +161,7 @@ export class Attempt {
 
     const pc = new this.opts.PC({
       iceServers: session.iceServers,
+      iceTransportPolicy: session.iceTransportPolicy,
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
     });

@@ -13,6 +13,7 @@ import {
 import { type Request, type Response, Router } from 'express';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError, errors } from '../../errors.js';
+import { sessionIceServers } from '../../ice/turn-credentials.js';
 import { topics } from '../../store/types.js';
 import { authenticate, isVmOnline, loadSession } from '../access.js';
 import type { Ctx } from '../context.js';
@@ -43,7 +44,8 @@ export function sessionRoutes(ctx: Ctx): Router {
     req.log.info({ vmId: vm.vmId, sessionId, by: p.kind }, 'session created');
     const out: CreateSessionResponse = {
       sessionId,
-      iceServers: config.iceServers,
+      iceServers: sessionIceServers(config, { sessionId, createdAt: now }),
+      iceTransportPolicy: config.iceTransportPolicy,
       expiresAt: now + config.sessionIdleTtlS * 1000,
       vmOnline: isVmOnline(ctx, vm, now),
     };

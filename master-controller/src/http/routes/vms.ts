@@ -3,6 +3,7 @@ import { type ListVmsResponse, routes, type VmSessionsResponse, type VmSummary }
 import { Router } from 'express';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError } from '../../errors.js';
+import { sessionIceServers } from '../../ice/turn-credentials.js';
 import { topics } from '../../store/types.js';
 import { authenticate, isVmOnline, loadVm, requireOperator, requireVmToken } from '../access.js';
 import type { Ctx } from '../context.js';
@@ -117,6 +118,8 @@ export function vmRoutes(ctx: Ctx): Router {
             sessionId: s.sessionId,
             offer: { type: 'offer', sdp: s.offer ?? '' },
             createdAt: s.createdAt,
+            ...(config.turnUrls.length ? { iceServers: sessionIceServers(config, s) } : {}),
+            iceTransportPolicy: config.iceTransportPolicy,
           })),
           cursor,
           control: current.control,
