@@ -207,7 +207,14 @@ export const HELPER_SETTINGS = {
     help: 'encoded width (capture is scaled if the screen differs)',
   }),
   height: setting.int('VMLIVE_HEIGHT', 120, 2160, { default: 720, help: 'encoded height' }),
-  fps: setting.int('VMLIVE_FPS', 1, 60, { default: 30, help: 'capture and encode frame rate' }),
+  fps: setting.int('VMLIVE_FPS', 1, 60, {
+    default: 30,
+    help: 'frame rate (timer: every frame; damage: large changes, small ones up to twice as often, at most 60)',
+  }),
+  capture: setting.oneOf('VMLIVE_CAPTURE', ['damage', 'timer'] as const, {
+    default: 'damage',
+    help: 'damage: grab when the screen changes (XDamage), repeat a still picture every 500 ms; timer: grab every 1/fps s',
+  }),
   bitrateKbps: setting.int('VMLIVE_BITRATE_KBPS', 100, 50_000, {
     default: 2500,
     help: 'encoder target bitrate (kbit/s)',

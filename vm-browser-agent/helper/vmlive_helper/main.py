@@ -74,8 +74,8 @@ class App:
         frames = self.shared.warm_up()
         log.info('warm-up encoded %d frames in %.0f ms', frames, (time.monotonic() - started) * 1000)
         self.injector = XInjector(cfg.display)
-        log.info('X screen %dx%d, encoding %dx%d@%d %s', self.injector.width, self.injector.height,
-                 cfg.width, cfg.height, cfg.fps, cfg.codec)
+        log.info('X screen %dx%d, encoding %dx%d@%d %s, %s capture', self.injector.width, self.injector.height,
+                 cfg.width, cfg.height, cfg.fps, cfg.codec, cfg.capture)
 
     # ---- commands ----
     def handle_line(self, line: str) -> bool:
@@ -346,7 +346,7 @@ def main(argv=None) -> int:
         gi.require_version('Gst', '1.0')
         from gi.repository import Gst
         Gst.init(None)
-        problems = check_elements(cfg.codec)
+        problems = check_elements(cfg.codec, cfg.capture)
     if problems:
         for problem in problems:
             log.error('%s', problem)

@@ -1,5 +1,6 @@
-"""Start-up check that every typelib and GStreamer element the helper uses exists, naming the
-Debian package that provides whatever is missing (exit 42 if not)."""
+"""Start-up check that every typelib, GStreamer element and shared library the helper uses
+exists, naming the Debian package that provides whatever is missing (exit 42 if not)."""
+import ctypes
 from typing import List
 
 TYPELIBS = (
@@ -30,6 +31,17 @@ CODEC_ELEMENTS = {
 }
 
 
+# Loaded with ctypes by the damage capture (x11_shm.py, capture_damage.py).
+DAMAGE_LIBRARIES = (
+    ('libX11.so.6', 'libx11-6'),
+    ('libXext.so.6', 'libxext6'),
+    ('libXdamage.so.1', 'libxdamage1'),
+    ('libXfixes.so.3', 'libxfixes3'),
+    ('libyuv.so.0', 'libyuv0'),
+    ('libgstapp-1.0.so.0', 'libgstreamer-plugins-base1.0-0'),
+)
+
+
 def check_typelibs() -> List[str]:
     problems = []
     try:
@@ -49,10 +61,19 @@ def check_typelibs() -> List[str]:
     return problems
 
 
-def check_elements(codec: str) -> List[str]:
+def check_elements(codec: str, capture: str = 'timer') -> List[str]:
     from gi.repository import Gst
     problems = []
-    for name, package in COMMON_ELEMENTS + CODEC_ELEMENTS[codec]:
+    elements = COMMON_ELEMENTS + CODEC_ELEMENTS[codec]
+    if capture == 'damage':
+        elements += (('appsrc', 'gstreamer1.0-plugins-base'),)
+    for name, package in elements:
         if Gst.ElementFactory.find(name) is None:
             problems.append('GStreamer element %s missing (apt-get install %s)' % (name, package))
+    if capture == 'damage':
+        for library, package in DAMAGE_LIBRARIES:
+            try:
+                ctypes.CDLL(library)
+            except OSError:
+                problems.append('%s missing (apt-get install %s, or VMLIVE_CAPTURE=timer)' % (library, package))
     return problems
