@@ -31,10 +31,10 @@ from typing import Deque, List, Optional, Tuple
 
 from gi.repository import GLib, Gst, GstVideo
 
-from .capture_policy import GRAB, REPEAT, Pacing, Scheduler, align_rects, covered_fraction
+from .capture_policy import GRAB, REPEAT, TAKE, Pacing, Scheduler, align_rects, covered_fraction
 from .config import Config
 from .log import get_logger
-from .x11_shm import DamageConnection, XError
+from .x11_shm import DamageConnection, Rect, XError
 
 log = get_logger('capture')
 
@@ -233,7 +233,8 @@ class DamageCapture:
             pass
 
     def _loop(self) -> None:
-        damaged = False
+        taken: List[Rect] = []  # damage taken from the server but not grabbed yet
+        notified = False  # a notification came since the last grab or take
         damage_seen = 0.0
         while not self._closing:
             if not self._active:
@@ -245,37 +246,43 @@ class DamageCapture:
                 self._scheduler.reset()
                 self.conn.pending_damage()
                 self.conn.take_damage()
+                taken, notified = [], False
                 self._grab([(0, 0, self.conn.width, self.conn.height)], time.monotonic())
                 continue
-            if self.conn.pending_damage() and not damaged:
-                damaged = True
+            if self.conn.pending_damage():
+                notified = True
                 damage_seen = time.monotonic()
             now = time.monotonic()
             # The last frame is still queued or in the encoder (it releases the picture after
             # encoding).
             in_flight = self.pool.held()
+            pending = notified or bool(taken)
             if self._want_frame and not in_flight:
                 # A keyframe was asked for: the next input frame becomes it. With damage pending
                 # the grab is that frame; otherwise send the current picture now.
                 self._want_frame = False
-                if not damaged:
+                if not pending:
                     self._push(now, now, now)
                     self._scheduler.repeated(now)
                     continue
-            action, delay = self._scheduler.decide(now, damaged, in_flight)
+            action, delay = self._scheduler.decide(now, pending, notified, in_flight)
             if action == GRAB:
-                damaged = False
-                rects = align_rects(self.conn.take_damage(), self.conn.width, self.conn.height)
+                rects = align_rects(taken + self.conn.take_damage(), self.conn.width, self.conn.height)
+                taken, notified = [], False
                 if rects:
                     self._grab(rects, damage_seen)
+            elif action == TAKE:
+                taken += self.conn.take_damage()
+                notified = False
             elif action == REPEAT:
                 self._push(now, now, now)
                 self._scheduler.repeated(now)
                 self.repeats += 1
             else:
-                self._wait(delay, watch_x=not damaged)
+                # While a notification is unhandled the server sends no other: no need to watch.
+                self._wait(delay, watch_x=not notified)
 
-    def _grab(self, rects: List[Tuple[int, int, int, int]], damage_seen: float) -> None:
+    def _grab(self, rects: List[Rect], damage_seen: float) -> None:
         started = time.monotonic()
         picture = self.pool.writable(keep_content=self._screen is None)
         while picture is None:  # every picture queued (a stalled encoder): wait for one

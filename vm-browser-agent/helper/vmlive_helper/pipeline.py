@@ -249,8 +249,9 @@ class SharedEncoder:
             self.keyframes += 1
             self._last_keyframe_at = now
         # The capture stamps each frame with the running time at capture (damage: at push, after
-        # the conversion): the difference to now is capture -> encoded (queue, convert, encoder). Encoders may shift output PTS
-        # (x264enc adds 1000 h), so the input PTS is taken in order from the encoder's sink pad:
+        # the conversion): the difference to now is capture -> encoded (queue, convert, encoder).
+        # Encoders may shift output PTS (x264enc adds 1000 h), so the input PTS is taken in order
+        # from the encoder's sink pad:
         # neither encoder reorders or holds frames with these settings.
         captured = self._encoder_inputs.popleft() if self._encoder_inputs else None
         clock = self.pipeline.get_clock()
