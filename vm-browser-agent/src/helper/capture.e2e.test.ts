@@ -93,11 +93,14 @@ describe('damage capture', () => {
     ] as const;
     for (const rgb of colours) {
       await sleep(700); // a still screen first: the change comes out of an idle period
-      await viewer.page.evaluate((want) => {
-        const p = (window as unknown as ProbeWindow).probe;
-        p.want = want;
-        p.seenAt = null;
-      }, [...rgb]);
+      await viewer.page.evaluate(
+        (want) => {
+          const p = (window as unknown as ProbeWindow).probe;
+          p.want = want;
+          p.seenAt = null;
+        },
+        [...rgb],
+      );
       const filledAt = await painter.fill(rgb);
       await viewer.page.waitForFunction(() => (window as unknown as ProbeWindow).probe.seenAt !== null, undefined, {
         timeout: 5_000,
