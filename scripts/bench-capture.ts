@@ -8,7 +8,7 @@
  *   npx tsx scripts/bench-capture.ts --help
  */
 import { spawnSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { loadavg, setPriority } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HELPER_SETTINGS, parseEnv } from '@vmlive/protocol';
 import pino from 'pino';
@@ -48,6 +48,11 @@ const opts = parseArgs(
     cases: { type: 'list', default: [...CASES], help: 'clock page modes: static, busy' },
     novnc: { type: 'boolean', default: true, help: 'also run x11vnc + noVNC (--novnc=false to skip)' },
     'x11vnc-args': { type: 'string', default: '-defer 0 -wait 5 -nonap', help: "x11vnc's tuning" },
+    'vnc-nice': {
+      type: 'number',
+      default: -10,
+      help: 'priority of x11vnc and websockify (the helper asks for VMLIVE_NICE, -10 by default)',
+    },
     stages: {
       type: 'boolean',
       help: 'also run the pad-probe breakdown (tools/stage_latency.py) per capture and codec',
@@ -171,6 +176,8 @@ async function measureHelper(env: Env, c: Case, capture: Capture, codec: string,
 async function measureNovnc(env: Env, c: Case, repeat: number): Promise<Row> {
   const vnc = await startVnc(env.display, opts['x11vnc-args'].split(/\s+/).filter(Boolean));
   try {
+    // The same priority as the helper: on a loaded machine the comparison is otherwise one of nice values.
+    for (const pid of [vnc.pids.x11vnc, vnc.pids.websockify]) setPriority(pid, opts['vnc-nice']);
     const viewer = await openNovncViewer(env.viewerBrowser, env.server, vnc.wsUrl);
     try {
       const sampler = new ProcSampler({ sender: { pids: [vnc.pids.x11vnc, vnc.pids.websockify] } });

@@ -98,6 +98,10 @@ def main() -> int:
     from vmlive_helper.pipeline import SharedEncoder
     cfg = parse_settings(args.settings)
     setup_logging('warn')
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, cfg.nice)  # as the helper does at start (VMLIVE_NICE)
+    except OSError:
+        pass
     shared = SharedEncoder(cfg)
     # The payloader as peer.py sets it up; fakesink async=false so the pipeline does not wait to
     # preroll (the capture bin is in locked state).
