@@ -6,6 +6,7 @@ Shutdown runs in reverse.
 Threads: stdin reader and webrtcbin callbacks hand work to the main loop with GLib.idle_add;
 all state below is touched on the main thread only.
 """
+import dataclasses
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from typing import Dict, Optional
 from . import VERSION
 from .config import EXIT_BAD_CONFIG, ConfigError, parse_settings, settings_argument, settings_help
 from .log import get_logger, setup_logging
-from .preflight import check_elements, check_typelibs
+from .preflight import check_elements, check_typelibs, damage_unavailable
 
 log = get_logger('main')
 
@@ -352,6 +353,13 @@ def main(argv=None) -> int:
             log.error('%s', problem)
         emitter.error('missing-dependency', '; '.join(problems))
         return EXIT_BAD_CONFIG
+    if cfg.capture == 'damage':
+        reason = damage_unavailable(cfg.display)
+        if reason is not None:
+            # The timer capture needs none of it: slower to react and busier when still, but it streams.
+            log.warning('damage capture unavailable (%s); using the timer capture, a grab every 1/%d s',
+                        reason, cfg.fps)
+            cfg = dataclasses.replace(cfg, capture='timer')
     _raise_priority(cfg.nice)
     try:
         app = App(cfg, emitter)
@@ -364,7 +372,7 @@ def main(argv=None) -> int:
     GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, lambda: app.shutdown('SIGINT') or False)
     threading.Thread(target=_stdin_reader, args=(app,), name='stdin', daemon=True).start()
     emitter.emit({'type': 'ready', 'peerId': None, 'version': VERSION, 'codec': cfg.codec, 'width': cfg.width,
-                  'height': cfg.height, 'fps': cfg.fps, 'pid': os.getpid()})
+                  'height': cfg.height, 'fps': cfg.fps, 'capture': cfg.capture, 'pid': os.getpid()})
     log.info('ready')
     app.run()
     return app.exit_code

@@ -1,7 +1,7 @@
 """Start-up check that every typelib, GStreamer element and shared library the helper uses
 exists, naming the Debian package that provides whatever is missing (exit 42 if not)."""
 import ctypes
-from typing import List
+from typing import List, Optional
 
 TYPELIBS = (
     ('Gst', '1.0', 'gir1.2-gstreamer-1.0'),
@@ -70,10 +70,26 @@ def check_elements(codec: str, capture: str = 'timer') -> List[str]:
     for name, package in elements:
         if Gst.ElementFactory.find(name) is None:
             problems.append('GStreamer element %s missing (apt-get install %s)' % (name, package))
-    if capture == 'damage':
-        for library, package in DAMAGE_LIBRARIES:
-            try:
-                ctypes.CDLL(library)
-            except OSError:
-                problems.append('%s missing (apt-get install %s, or VMLIVE_CAPTURE=timer)' % (library, package))
     return problems
+
+
+def damage_unavailable(display: str) -> Optional[str]:
+    """Why damage capture cannot run here (a library, or an X extension the server lacks), or None.
+
+    Not a reason to stop: the timer capture (ximagesrc) works without any of these, so the caller
+    falls back to it. An X display that cannot be opened is no reason either: that is a start-up
+    failure (exit 1, retried by the agent) for either capture.
+    """
+    for library, package in DAMAGE_LIBRARIES:
+        try:
+            ctypes.CDLL(library)
+        except OSError:
+            return '%s missing (apt-get install %s)' % (library, package)
+    from .x11_shm import DamageConnection, DisplayUnreachable, XError
+    try:
+        DamageConnection(display).close()
+    except DisplayUnreachable:
+        return None
+    except XError as err:
+        return str(err)
+    return None

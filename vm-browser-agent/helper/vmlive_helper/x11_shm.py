@@ -133,6 +133,10 @@ class XError(RuntimeError):
     pass
 
 
+class DisplayUnreachable(XError):
+    """The display could not be opened at all (not a missing extension)."""
+
+
 class DamageConnection:
     """The root window's damage and grabs of its rectangles into one shared-memory segment."""
 
@@ -140,7 +144,7 @@ class DamageConnection:
         _init_xlib()
         self.dpy = XOpenDisplay(display.encode())
         if not self.dpy:
-            raise XError('cannot open X display %s' % display)
+            raise DisplayUnreachable('cannot open X display %s' % display)
         screen = XDefaultScreen(self.dpy)
         self.root = XRootWindow(self.dpy, screen)
         self.width = XDisplayWidth(self.dpy, screen)

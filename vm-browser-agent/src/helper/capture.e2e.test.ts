@@ -18,19 +18,19 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
 });
 
-async function rig(settings: Partial<HelperSettings> = {}) {
-  const xvfb = await startXvfb({ width: 1280, height: 720 });
+async function rig(settings: Partial<HelperSettings> = {}, xvfbArgs: string[] = []) {
+  const xvfb = await startXvfb({ width: 1280, height: 720, extraArgs: xvfbArgs });
   cleanups.push(() => xvfb.stop());
   const painter = XPainter.start(xvfb.display);
   cleanups.push(() => painter.stop());
   const helper = new HelperProcess({ settings: { display: xvfb.display, nice: 0, ...settings }, logger });
   cleanups.push(() => helper.stop());
-  await helper.start();
+  const ready = await helper.start();
   const browser: Browser = await launchChromium();
   cleanups.push(() => browser.close());
   const viewer = await Viewer.connect(browser, helper, 'v');
   await viewer.waitFor((s) => s.framesDecoded >= 1, 10_000);
-  return { helper, painter, viewer };
+  return { helper, painter, viewer, ready };
 }
 
 /** In the viewer page: remember when the probe rectangle first shows the wanted colour. */
@@ -153,5 +153,18 @@ describe('damage capture', () => {
     const after = await viewer.waitFor((s) => s.framesDecoded >= before + 40, 3_000);
     expect(after.state).toBe('connected');
     expect((await helper.getStats(null)).encoder.fps).toBeGreaterThan(20);
+  });
+
+  it('falls back to the timer capture, and streams, on an X server without shared memory (MIT-SHM)', async () => {
+    const { helper, viewer, ready } = await rig({ capture: 'damage' }, ['-extension', 'MIT-SHM']);
+    expect(ready.capture).toBe('timer');
+    const before = (await viewer.stats()).framesDecoded;
+    await sleep(2_000);
+    // A still screen encoded on the clock: the timer capture, not the damage capture's 2 idle
+    // repeats/s. Without shared memory ximagesrc copies each frame through the X socket (16 fps
+    // measured here at 1280x720 instead of 30).
+    const after = await viewer.waitFor((s) => s.framesDecoded >= before + 20, 3_000);
+    expect(after.state).toBe('connected');
+    expect((await helper.getStats(null)).encoder.fps).toBeGreaterThan(8);
   });
 });
