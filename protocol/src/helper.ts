@@ -107,6 +107,11 @@ export const EncoderStats = z.object({
 });
 export type EncoderStats = z.infer<typeof EncoderStats>;
 
+/** How the helper grabs the screen: on XDamage notifications, or every 1/fps s (ximagesrc). */
+const CAPTURE_MODES = ['damage', 'timer'] as const;
+export const CaptureMode = z.enum(CAPTURE_MODES);
+export type CaptureMode = z.infer<typeof CaptureMode>;
+
 export const Ready = z.object({
   type: z.literal('ready'),
   peerId: z.null(),
@@ -115,6 +120,8 @@ export const Ready = z.object({
   width: z.number().int(),
   height: z.number().int(),
   fps: z.number().int(),
+  /** the capture in use: `timer` when damage was asked for but this X server cannot do it */
+  capture: CaptureMode,
   pid: z.number().int(),
 });
 export const LocalDescription = z.object({
@@ -227,7 +234,14 @@ export const HELPER_SETTINGS = {
     help: 'encoded width (capture is scaled if the screen differs)',
   }),
   height: setting.int('VMLIVE_HEIGHT', 120, 2160, { default: 720, help: 'encoded height' }),
-  fps: setting.int('VMLIVE_FPS', 1, 60, { default: 30, help: 'capture and encode frame rate' }),
+  fps: setting.int('VMLIVE_FPS', 1, 60, {
+    default: 30,
+    help: 'frame rate (timer: every frame; damage: large changes, small ones up to twice as often, at most 60)',
+  }),
+  capture: setting.oneOf('VMLIVE_CAPTURE', CAPTURE_MODES, {
+    default: 'damage',
+    help: 'damage: grab when the screen changes (XDamage), repeat a still picture every 500 ms; timer: grab every 1/fps s',
+  }),
   bitrateKbps: setting.int('VMLIVE_BITRATE_KBPS', 100, 50_000, {
     default: 2500,
     help: 'encoder target bitrate (kbit/s)',

@@ -153,7 +153,14 @@ export class HelperSupervisor extends EventEmitter<SupervisorEvents> {
     this.readyAt = Date.now();
     this.startLiveness(h);
     this.log.info(
-      { helperPid: h.pid, codec: ready.codec, width: ready.width, height: ready.height, fps: ready.fps },
+      {
+        helperPid: h.pid,
+        codec: ready.codec,
+        width: ready.width,
+        height: ready.height,
+        fps: ready.fps,
+        capture: ready.capture,
+      },
       'helper ready',
     );
     this.emit('up', ready);

@@ -28,6 +28,7 @@ class Config:
     width: int
     height: int
     fps: int
+    capture: str
     bitrate_kbps: int
     keyframe_interval_s: int
     keyframe_throttle_ms: int

@@ -7,6 +7,7 @@ Threads: stdin reader and webrtcbin callbacks hand work to the main loop with GL
 all state below is touched on the main thread only. The one exception is each peer's liveness
 stamp, one float written per received packet by its streaming thread (liveness.Silence).
 """
+import dataclasses
 import os
 import signal
 import sys
@@ -17,7 +18,7 @@ from typing import Dict, Optional
 from . import VERSION
 from .config import EXIT_BAD_CONFIG, ConfigError, parse_settings, settings_argument, settings_help
 from .log import get_logger, setup_logging
-from .preflight import check_elements, check_typelibs
+from .preflight import check_elements, check_typelibs, damage_unavailable
 
 log = get_logger('main')
 
@@ -76,8 +77,8 @@ class App:
         frames = self.shared.warm_up()
         log.info('warm-up encoded %d frames in %.0f ms', frames, (time.monotonic() - started) * 1000)
         self.injector = XInjector(cfg.display)
-        log.info('X screen %dx%d, encoding %dx%d@%d %s', self.injector.width, self.injector.height,
-                 cfg.width, cfg.height, cfg.fps, cfg.codec)
+        log.info('X screen %dx%d, encoding %dx%d@%d %s, %s capture', self.injector.width, self.injector.height,
+                 cfg.width, cfg.height, cfg.fps, cfg.codec, cfg.capture)
         self.silence_watch = SilenceWatch(cfg.peer_silence_ms / 1000.0)
         GLib.timeout_add(int(TICK_S * 1000), self._check_silence)
 
@@ -387,12 +388,19 @@ def main(argv=None) -> int:
         gi.require_version('Gst', '1.0')
         from gi.repository import Gst
         Gst.init(None)
-        problems = check_elements(cfg.codec)
+        problems = check_elements(cfg.codec, cfg.capture)
     if problems:
         for problem in problems:
             log.error('%s', problem)
         emitter.error('missing-dependency', '; '.join(problems))
         return EXIT_BAD_CONFIG
+    if cfg.capture == 'damage':
+        reason = damage_unavailable(cfg.display)
+        if reason is not None:
+            # The timer capture needs none of it: slower to react and busier when still, but it streams.
+            log.warning('damage capture unavailable (%s); using the timer capture, a grab every 1/%d s',
+                        reason, cfg.fps)
+            cfg = dataclasses.replace(cfg, capture='timer')
     _raise_priority(cfg.nice)
     try:
         app = App(cfg, emitter)
@@ -405,7 +413,7 @@ def main(argv=None) -> int:
     GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, lambda: app.shutdown('SIGINT') or False)
     threading.Thread(target=_stdin_reader, args=(app,), name='stdin', daemon=True).start()
     emitter.emit({'type': 'ready', 'peerId': None, 'version': VERSION, 'codec': cfg.codec, 'width': cfg.width,
-                  'height': cfg.height, 'fps': cfg.fps, 'pid': os.getpid()})
+                  'height': cfg.height, 'fps': cfg.fps, 'capture': cfg.capture, 'pid': os.getpid()})
     log.info('ready')
     app.run()
     return app.exit_code

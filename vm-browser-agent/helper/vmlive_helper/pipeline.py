@@ -1,15 +1,20 @@
 """The one capture + encode shared by every viewer of this VM, ending in a tee.
 
     [capture bin, locked state]
-    ximagesrc use-damage=false show-pointer=false ! video/x-raw,framerate=FPS/1
+    VMLIVE_CAPTURE=damage (default), capture_damage.py:
+      appsrc <- capture thread: XDamage -> XShmGetImage of what changed -> libyuv -> I420
+    VMLIVE_CAPTURE=timer:
+      ximagesrc use-damage=false show-pointer=false ! video/x-raw,framerate=FPS/1
       ! queue leaky=downstream max-size-buffers=1        raw frames only: if the encoder falls
       ! videoconvert n-threads=2 ! videoscale             behind, the oldest raw frame is dropped
       ! video/x-raw,I420,WxH
+    then
       ! vp8enc | x264enc [! h264parse]                   (never encoded RTP: that loses keyframes)
     ! tee allow-not-linked=true  -> per-viewer branches (peer.py)
 
 No videorate: it holds each frame until the next one arrives to decide on duplicates, which costs
-a whole frame interval of latency; ximagesrc paces itself from the framerate caps instead.
+a whole frame interval of latency; ximagesrc paces itself from the framerate caps, the damage
+capture from the screen's changes.
 The capture bin sits in READY while no viewer is connected (no capture, no encode) and is started
 when the first viewer is added; the rest of the pipeline stays PLAYING so webrtcbins can be added
 and removed at any time.
@@ -27,8 +32,14 @@ from .log import get_logger
 log = get_logger('pipeline')
 
 
+# Damage capture sends frames at a varying rate, so its keyframe interval is kept in time by
+# SharedEncoder (_check_keyframe_age) and the encoders' own frame-count GOP is out of the way.
+_NO_GOP = 1000000
+
+
 def encoder_description(cfg: Config) -> str:
-    gop = max(1, cfg.fps * cfg.keyframe_interval_s)
+    damage = cfg.capture == 'damage'
+    gop = _NO_GOP if damage else max(1, cfg.fps * cfg.keyframe_interval_s)
     if cfg.codec == 'vp8':
         # threads=1: on 2 cores libvpx worker threads spin and collapse to 4-6 fps when the other
         # core is busy. deadline=1 = realtime; lag-in-frames=0 = no look-ahead; error-resilient=1
@@ -38,8 +49,11 @@ def encoder_description(cfg: Config) -> str:
         return ('vp8enc name=encoder deadline=1 cpu-used=%d threads=1 lag-in-frames=0 error-resilient=default '
                 'end-usage=cbr target-bitrate=%d keyframe-max-dist=%d buffer-size=500 buffer-initial-size=300 '
                 'buffer-optimal-size=400 undershoot=95 overshoot=15 max-quantizer=56 min-quantizer=4 '
-                'static-threshold=1 dropframe-threshold=0'
-                % (cfg.vp8_cpu_used, cfg.bitrate_kbps * 1000, gop))
+                'static-threshold=1 dropframe-threshold=0%s'
+                % (cfg.vp8_cpu_used, cfg.bitrate_kbps * 1000, gop,
+                   # libvpx's rate control derives the frame rate from the timestamps; in units of
+                   # the caps' nominal 1/fps, two frames 1/60 s apart would share a timestamp.
+                   ' timebase=1/90000' if damage else ''))
     # x264 zerolatency: no B-frames, no lookahead, no frame threads; ultrafast = Constrained Baseline.
     return ('x264enc name=encoder tune=zerolatency speed-preset=ultrafast threads=1 sliced-threads=false '
             'bitrate=%d vbv-buf-capacity=300 key-int-max=%d b-adapt=false bframes=0 '
@@ -67,14 +81,17 @@ class SharedEncoder:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.pipeline = Gst.Pipeline.new('vmlive')
-        desc = ('ximagesrc name=capture display-name=%s use-damage=false show-pointer=false '
-                '! video/x-raw,framerate=%d/1 '
-                '! queue name=rawq leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 '
-                '! videoconvert n-threads=2 ! videoscale '
-                '! video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1 '
-                '! %s'
-                % (cfg.display, cfg.fps, cfg.width, cfg.height, encoder_description(cfg)))
-        self.capture = Gst.parse_bin_from_description(desc, True)
+        if cfg.capture == 'damage':
+            from . import capture_damage  # loads libyuv and the X libraries: only when used
+            source = capture_damage.appsrc_description(cfg)
+        else:
+            source = ('ximagesrc name=capture display-name=%s use-damage=false show-pointer=false '
+                      '! video/x-raw,framerate=%d/1 '
+                      '! queue name=rawq leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 '
+                      '! videoconvert n-threads=2 ! videoscale '
+                      '! video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1'
+                      % (cfg.display, cfg.fps, cfg.width, cfg.height))
+        self.capture = Gst.parse_bin_from_description('%s ! %s' % (source, encoder_description(cfg)), True)
         self.capture.set_name('capture-bin')
         self.encoder = self.capture.get_by_name('encoder')
         self.tee = Gst.ElementFactory.make('tee', 'tee')
@@ -101,6 +118,14 @@ class SharedEncoder:
         # keyframe throttle
         self._last_keyframe_request = 0.0
         self._keyframe_timer: Optional[int] = None
+        self._last_keyframe_at = 0.0
+        self._keyframe_age_timer: Optional[int] = None
+        # The damage capture's thread (opens its own X connection now: an unreachable display
+        # fails the start-up, as ximagesrc's READY check does on the timer path).
+        self.damage = None
+        if cfg.capture == 'damage':
+            from .capture_damage import DamageCapture
+            self.damage = DamageCapture(cfg, self.capture.get_by_name('capture'))
 
     # ---- lifecycle ----
     def start_pipeline(self) -> None:
@@ -136,12 +161,21 @@ class SharedEncoder:
             raise RuntimeError('capture failed to start')
         self._started_at = time.monotonic()
         self._first_frame_logged = False
+        if self.damage is not None:
+            self._last_keyframe_at = time.monotonic()
+            self._keyframe_age_timer = GLib.timeout_add(500, self._check_keyframe_age)
+            self.damage.start()
         log.info('capture started')
 
     def stop_capture(self) -> None:
         if not self.running:
             return
         self.running = False
+        if self.damage is not None:
+            self.damage.stop()
+            if self._keyframe_age_timer is not None:
+                GLib.source_remove(self._keyframe_age_timer)
+                self._keyframe_age_timer = None
         self.capture.set_state(Gst.State.READY)
         self._encoder_inputs.clear()
         log.info('capture stopped (no viewers)')
@@ -150,6 +184,8 @@ class SharedEncoder:
         if self._keyframe_timer is not None:
             GLib.source_remove(self._keyframe_timer)
             self._keyframe_timer = None
+        if self.damage is not None:
+            self.damage.close()
         self.capture.set_locked_state(False)
         self.pipeline.set_state(Gst.State.NULL)
 
@@ -180,7 +216,21 @@ class SharedEncoder:
         event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
         if self.encoder.get_static_pad('src').send_event(event):
             self.keyframes_forced += 1
+        if self.damage is not None:
+            # The encoder keys its next input frame; on a still screen that would be the next
+            # idle repeat, up to 500 ms away.
+            self.damage.request_frame()
         log.debug('forced keyframe (%s)', reason)
+
+    def _check_keyframe_age(self) -> bool:
+        """Damage capture: the longest GOP is kept in time (main thread, every 500 ms)."""
+        if not self.running:
+            self._keyframe_age_timer = None
+            return False
+        if time.monotonic() - self._last_keyframe_at >= self.cfg.keyframe_interval_s:
+            self._last_keyframe_at = time.monotonic()  # one request per interval, even if throttled
+            self.request_keyframe('keyframe interval')
+        return True
 
     # ---- accounting ----
     def _on_encoder_input(self, _pad, info):
@@ -197,9 +247,11 @@ class SharedEncoder:
         self.bytes += size
         if not buf.has_flags(Gst.BufferFlags.DELTA_UNIT):
             self.keyframes += 1
-        # ximagesrc stamps each frame with the running time at capture: the difference to now is
-        # capture -> encoded (raw queue, convert/scale, encoder). Encoders may shift output PTS
-        # (x264enc adds 1000 h), so the input PTS is taken in order from the encoder's sink pad:
+            self._last_keyframe_at = now
+        # The capture stamps each frame with the running time at capture (damage: at push, after
+        # the conversion): the difference to now is capture -> encoded (queue, convert, encoder).
+        # Encoders may shift output PTS (x264enc adds 1000 h), so the input PTS is taken in order
+        # from the encoder's sink pad:
         # neither encoder reorders or holds frames with these settings.
         captured = self._encoder_inputs.popleft() if self._encoder_inputs else None
         clock = self.pipeline.get_clock()

@@ -1,6 +1,7 @@
-"""Start-up check that every typelib and GStreamer element the helper uses exists, naming the
-Debian package that provides whatever is missing (exit 42 if not)."""
-from typing import List
+"""Start-up check that every typelib, GStreamer element and shared library the helper uses
+exists, naming the Debian package that provides whatever is missing (exit 42 if not)."""
+import ctypes
+from typing import List, Optional
 
 TYPELIBS = (
     ('Gst', '1.0', 'gir1.2-gstreamer-1.0'),
@@ -30,6 +31,17 @@ CODEC_ELEMENTS = {
 }
 
 
+# Loaded with ctypes by the damage capture (x11_shm.py, capture_damage.py).
+DAMAGE_LIBRARIES = (
+    ('libX11.so.6', 'libx11-6'),
+    ('libXext.so.6', 'libxext6'),
+    ('libXdamage.so.1', 'libxdamage1'),
+    ('libXfixes.so.3', 'libxfixes3'),
+    ('libyuv.so.0', 'libyuv0'),
+    ('libgstapp-1.0.so.0', 'libgstreamer-plugins-base1.0-0'),
+)
+
+
 def check_typelibs() -> List[str]:
     problems = []
     try:
@@ -49,10 +61,35 @@ def check_typelibs() -> List[str]:
     return problems
 
 
-def check_elements(codec: str) -> List[str]:
+def check_elements(codec: str, capture: str = 'timer') -> List[str]:
     from gi.repository import Gst
     problems = []
-    for name, package in COMMON_ELEMENTS + CODEC_ELEMENTS[codec]:
+    elements = COMMON_ELEMENTS + CODEC_ELEMENTS[codec]
+    if capture == 'damage':
+        elements += (('appsrc', 'gstreamer1.0-plugins-base'),)
+    for name, package in elements:
         if Gst.ElementFactory.find(name) is None:
             problems.append('GStreamer element %s missing (apt-get install %s)' % (name, package))
     return problems
+
+
+def damage_unavailable(display: str) -> Optional[str]:
+    """Why damage capture cannot run here (a library, or an X extension the server lacks), or None.
+
+    Not a reason to stop: the timer capture (ximagesrc) works without any of these, so the caller
+    falls back to it. An X display that cannot be opened is no reason either: that is a start-up
+    failure (exit 1, retried by the agent) for either capture.
+    """
+    for library, package in DAMAGE_LIBRARIES:
+        try:
+            ctypes.CDLL(library)
+        except OSError:
+            return '%s missing (apt-get install %s)' % (library, package)
+    from .x11_shm import DamageConnection, DisplayUnreachable, XError
+    try:
+        DamageConnection(display).close()
+    except DisplayUnreachable:
+        return None
+    except XError as err:
+        return str(err)
+    return None

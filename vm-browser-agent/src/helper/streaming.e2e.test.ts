@@ -1,6 +1,8 @@
 /**
  * Real GStreamer helper -> real headless Chromium over WebRTC (ICE, DTLS, SRTP), signaling
- * wired in-process. Each test owns its Xvfb, helper and browser.
+ * wired in-process. Each test owns its Xvfb, helper and browser. An X client repaints part of the
+ * screen at 30 Hz: the helper's default damage capture sends frames only when the screen changes
+ * (a still screen is capture.e2e.test.ts's subject).
  */
 import type { HelperSettings } from '@vmlive/protocol';
 import pino from 'pino';
@@ -9,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startXvfb, type XvfbHandle as Xvfb } from '../sandbox/xvfb.js';
 import { HelperProcess } from './helper-process.js';
 import { launchChromium, Viewer } from './testing/viewer.js';
+import { XPainter } from './testing/x-painter.js';
 
 const logger = pino({ level: process.env.VMLIVE_TEST_LOG ?? 'warn' });
 
@@ -25,6 +28,9 @@ afterEach(async () => {
 async function rig(codec: 'vp8' | 'h264', settings: Partial<HelperSettings> = {}): Promise<Rig> {
   const xvfb = await startXvfb({ width: 1280, height: 720 });
   cleanups.push(() => xvfb.stop());
+  const painter = XPainter.start(xvfb.display);
+  cleanups.push(() => painter.stop());
+  await painter.move(30);
   const helper = new HelperProcess({ settings: { display: xvfb.display, codec, nice: 0, ...settings }, logger });
   cleanups.push(() => helper.stop());
   await helper.start();

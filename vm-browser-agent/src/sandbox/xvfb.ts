@@ -19,7 +19,13 @@ export class SandboxStartError extends Error {
   }
 }
 
-export async function startXvfb(opts: { width: number; height: number; timeoutMs?: number }): Promise<XvfbHandle> {
+export async function startXvfb(opts: {
+  width: number;
+  height: number;
+  timeoutMs?: number;
+  /** more server arguments, e.g. `-extension MIT-SHM` for a server without shared memory */
+  extraArgs?: readonly string[];
+}): Promise<XvfbHandle> {
   const child = spawn(
     'Xvfb',
     [
@@ -33,6 +39,7 @@ export async function startXvfb(opts: { width: number; height: number; timeoutMs
       '-noreset',
       '+extension',
       'XTEST',
+      ...(opts.extraArgs ?? []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] },
   );

@@ -44,6 +44,7 @@ export class FakeHelper extends EventEmitter implements HelperLike {
       width: 1280,
       height: 720,
       fps: 30,
+      capture: 'damage',
       pid: this.pid,
     } as const;
   }

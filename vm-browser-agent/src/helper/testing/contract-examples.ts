@@ -43,7 +43,17 @@ const encoder = {
 } as const;
 
 export const EVENTS: HelperEvent[] = [
-  { type: 'ready', peerId: null, version: '0.3.0', codec: 'vp8', width: 1280, height: 720, fps: 30, pid: 4242 },
+  {
+    type: 'ready',
+    peerId: null,
+    version: '0.3.0',
+    codec: 'vp8',
+    width: 1280,
+    height: 720,
+    fps: 30,
+    capture: 'damage',
+    pid: 4242,
+  },
   { type: 'local-description', peerId: 'p1', sdpType: 'answer', sdp: SDP },
   { type: 'local-candidate', peerId: 'p1', candidate: '', sdpMLineIndex: 0 },
   { type: 'peer-state', peerId: 'p1', ice: 'connected', dtls: 'connected', connection: 'connected' },

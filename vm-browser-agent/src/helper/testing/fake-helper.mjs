@@ -45,6 +45,7 @@ if (mode !== 'silent') {
     width: settings.width,
     height: settings.height,
     fps: settings.fps,
+    capture: settings.capture,
     pid: process.pid,
   });
 }
