@@ -7,12 +7,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import type { Drained, MeasureOptions, WebrtcStats } from '../pages/page-api.js';
+import type { Drained, FrameLog, MeasureOptions, WebrtcStats } from '../pages/page-api.js';
 import { PrerequisiteError } from './report.js';
 import { PAGES_DIR, type PageServer } from './server.js';
 import type { Target } from './system.js';
 
-export type { Drained, Sample, WebrtcStats } from '../pages/page-api.js';
+export type { Drained, FrameLog, Sample, WebrtcStats } from '../pages/page-api.js';
 
 /** The REST viewer's browser bundle; e2e/rest-viewer.ts loads it too. */
 export const REST_VIEWER_BUNDLE = join(PAGES_DIR, 'dist/rest-viewer.js');
@@ -34,6 +34,7 @@ export interface ViewerHandle {
 
 export interface WebrtcViewer extends ViewerHandle {
   stats(): Promise<WebrtcStats | null>;
+  frameLog(): Promise<FrameLog>;
 }
 
 export type ViewerOptions = MeasureOptions;
@@ -75,6 +76,7 @@ export async function openWebrtcViewer(
       return page.evaluate(() => window.restViewer.drain());
     },
     stats: () => page.evaluate(() => window.restViewer.stats()),
+    frameLog: () => page.evaluate(() => window.restViewer.frameLog()),
     stop: async () => {
       await page.evaluate(() => window.restViewer.stop()).catch(() => {});
       await page.close().catch(() => {});

@@ -16,7 +16,13 @@
 import { ApiClient, ApiError, INPUT_CHANNEL_LABEL, InputFeedback } from '@vmlive/protocol';
 import { SignalingClient } from '../../web/src/api/signalingClient.js';
 import { Collector } from './measure.js';
-import type { RestViewerConfig, RestViewerPage, WebrtcStats } from './page-api.js';
+import {
+  FREEZE_GAP_MS,
+  type FrameLog,
+  type RestViewerConfig,
+  type RestViewerPage,
+  type WebrtcStats,
+} from './page-api.js';
 
 const abort = new AbortController();
 const errors: string[] = [];
@@ -27,7 +33,9 @@ let channel: RTCDataChannel | null = null;
 let signaling: SignalingClient | null = null;
 let sessionId: string | null = null;
 let collector = new Collector();
+let measuring = false;
 let ended = false;
+const frameLog: Omit<FrameLog, 'now'> = { frames: 0, lastAt: null, freezes: [] };
 
 // Created here rather than in the HTML, so a page of any origin can load the bundle (e2e/rest-viewer.ts).
 const video = document.createElement('video');
@@ -42,6 +50,7 @@ async function start(cfg: RestViewerConfig): Promise<string> {
   const client = new SignalingClient(api, { waitSeconds: 10, retryDelayMs: 500 });
   signaling = client;
   collector = new Collector(cfg.measure);
+  measuring = cfg.measure !== undefined;
 
   const session = await client.createSession(cfg.vmId, signal);
   const id = session.sessionId;
@@ -122,13 +131,20 @@ async function start(cfg: RestViewerConfig): Promise<string> {
       if (err instanceof ApiError && err.is('session_not_found')) ended = true;
       else errors.push(`candidates: ${err}`);
     });
-  if (cfg.measure) video.requestVideoFrameCallback(onFrame);
+  video.requestVideoFrameCallback(onFrame);
   return id;
 }
 
 function onFrame(_now: number, meta: VideoFrameCallbackMetadata): void {
   if (abort.signal.aborted) return;
-  collector.observe(video, meta.width, { receiveTime: meta.receiveTime });
+  const at = meta.presentationTime;
+  if (frameLog.lastAt !== null && at - frameLog.lastAt > FREEZE_GAP_MS) {
+    frameLog.freezes.push({ at, ms: at - frameLog.lastAt });
+    if (frameLog.freezes.length > 2000) frameLog.freezes.shift();
+  }
+  frameLog.frames++;
+  frameLog.lastAt = at;
+  if (measuring) collector.observe(video, meta.width, { receiveTime: meta.receiveTime });
   video.requestVideoFrameCallback(onFrame);
 }
 
@@ -176,6 +192,10 @@ async function stats(): Promise<WebrtcStats | null> {
     totalDecodeTime: num(inbound, 'totalDecodeTime'),
     nackCount: num(inbound, 'nackCount'),
     pliCount: num(inbound, 'pliCount'),
+    firCount: num(inbound, 'firCount'),
+    retransmittedPacketsReceived: num(inbound, 'retransmittedPacketsReceived'),
+    retransmittedBytesReceived: num(inbound, 'retransmittedBytesReceived'),
+    keyFramesDecoded: num(inbound, 'keyFramesDecoded'),
     codec: str(byId.get(str(inbound, 'codecId')), 'mimeType'),
     decoderImplementation: str(inbound, 'decoderImplementation'),
     rttMs: typeof rtt === 'number' ? rtt * 1000 : null,
@@ -204,6 +224,7 @@ const page: RestViewerPage = {
   feedback: () => [...feedback],
   sessionEnded: () => ended,
   drain,
+  frameLog: () => ({ ...frameLog, freezes: [...frameLog.freezes], now: performance.now() }),
   stop,
 };
 window.restViewer = page;
