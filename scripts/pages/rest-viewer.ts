@@ -24,6 +24,7 @@ import {
   type WebrtcStats,
 } from './page-api.js';
 
+const REPAIR_CODECS = new Set(['video/rtx', 'video/red', 'video/ulpfec', 'video/flexfec-03']);
 const abort = new AbortController();
 const errors: string[] = [];
 const feedback: InputFeedback[] = [];
@@ -60,10 +61,12 @@ async function start(cfg: RestViewerConfig): Promise<string> {
   const transceiver = peer.addTransceiver('video', { direction: 'recvonly' });
   if (cfg.codec) {
     const want = `video/${cfg.codec}`.toLowerCase();
-    const preferred = (RTCRtpReceiver.getCapabilities('video')?.codecs ?? []).filter(
-      (c) => c.mimeType.toLowerCase() === want,
-    );
-    if (preferred.length) transceiver.setCodecPreferences(preferred);
+    const codecs = RTCRtpReceiver.getCapabilities('video')?.codecs ?? [];
+    const preferred = codecs.filter((c) => c.mimeType.toLowerCase() === want);
+    // Keep the loss-repair formats: an offer of the media codec alone has no rtx, and the
+    // helper then has nothing to send retransmissions as (the web viewer offers them all).
+    const repair = codecs.filter((c) => REPAIR_CODECS.has(c.mimeType.toLowerCase()));
+    if (preferred.length) transceiver.setCodecPreferences([...preferred, ...repair]);
   }
   // Ask for no extra playout delay; only the sender's playout-delay extension can
   // really cap it, but this keeps the receiver's own target at 0.
