@@ -39,13 +39,19 @@ export interface WebrtcViewer extends ViewerHandle {
 
 export type ViewerOptions = MeasureOptions;
 
-async function openPage(browser: Browser, server: PageServer, name: string, ready: () => boolean): Promise<Page> {
+async function openPage(
+  browser: Browser,
+  server: PageServer,
+  name: string,
+  ready: () => boolean,
+  origin = server.origin,
+): Promise<Page> {
   const context = browser.contexts()[0] ?? (await browser.newContext());
   const page = await context.newPage();
   await page.setViewportSize({ width: 1280, height: 720 });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(server.pageUrl(name));
+  await page.goto(server.pageUrl(name).replace(server.origin, origin));
   await page.waitForFunction(ready, undefined, { timeout: 10_000 });
   if (errors.length) throw new Error(`${name}: ${errors.join('; ')}`);
   return page;
@@ -55,11 +61,12 @@ export async function openWebrtcViewer(
   browser: Browser,
   server: PageServer,
   target: Target,
-  opts: ViewerOptions & { codec?: string } = {},
+  /** pageOrigin: where this browser reaches the page server, when not on its loopback (e2e/netbed's forwarders) */
+  opts: ViewerOptions & { codec?: string; pageOrigin?: string } = {},
 ): Promise<WebrtcViewer> {
   requireRestViewerBundle();
-  const page = await openPage(browser, server, 'rest-viewer.html', () => window.restViewer !== undefined);
-  const { codec, ...measure } = opts;
+  const { codec, pageOrigin, ...measure } = opts;
+  const page = await openPage(browser, server, 'rest-viewer.html', () => window.restViewer !== undefined, pageOrigin);
   const cfg = { token: target.token, vmId: target.vmId, measure, ...(codec ? { codec } : {}) };
   const startedWall = Date.now();
   // Not awaited: start() resolves only after the answer; errors surface in drain().
