@@ -11,9 +11,9 @@
 import type { InputFeedback, InputMessage } from '@vmlive/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { requireRestViewerBundle } from '../scripts/lib/viewers.js';
-import type { WebrtcStats } from '../scripts/pages/page-api.js';
+import type { FrameLog, WebrtcStats } from '../scripts/pages/page-api.js';
 
-export type { WebrtcStats } from '../scripts/pages/page-api.js';
+export type { FrameLog, WebrtcStats } from '../scripts/pages/page-api.js';
 
 export interface RestViewer {
   page: Page;
@@ -21,6 +21,8 @@ export interface RestViewer {
   stats(): Promise<WebrtcStats>;
   /** Resolves once `framesDecoded` reaches n; rejects after timeoutMs with the last stats. */
   waitFrames(n: number, timeoutMs?: number): Promise<WebrtcStats>;
+  /** Frames the page presented and every gap between them over FREEZE_GAP_MS, since start. */
+  frameLog(): Promise<FrameLog>;
   sendInput(msg: InputMessage): Promise<void>;
   /** Messages the helper sent back on the input channel. */
   feedback(): Promise<InputFeedback[]>;
@@ -58,6 +60,7 @@ export async function openRestViewer(
       }
       return last;
     },
+    frameLog: () => page.evaluate(() => window.restViewer.frameLog()),
     sendInput: (msg) => page.evaluate((m) => window.restViewer.send(m), msg),
     feedback: () => page.evaluate(() => window.restViewer.feedback()),
     sessionEnded: () => page.evaluate(() => window.restViewer.sessionEnded()),

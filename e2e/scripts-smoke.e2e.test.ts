@@ -1,5 +1,5 @@
 /**
- * Smoke runs of the performance scripts (scripts/latency.ts, stability.ts,
+ * Smoke runs of the performance scripts (scripts/latency.ts, stability.ts, networks.ts,
  * compare.ts) against the real local sandbox: each exits 0 and prints its
  * table. Thresholds are relaxed on purpose — CI shares 2 cores with other jobs,
  * so these runs check that the scripts work end to end, not the product's
@@ -92,7 +92,7 @@ describe('clock code', () => {
 
 describe('performance scripts (smoke)', () => {
   it('each prints --help and exits 0', async () => {
-    for (const s of ['latency.ts', 'stability.ts', 'compare.ts', 'first-frame.ts']) {
+    for (const s of ['latency.ts', 'stability.ts', 'compare.ts', 'first-frame.ts', 'networks.ts']) {
       const r = await run(s, ['--help'], 30_000);
       expect(r.code, r.err).toBe(0);
       expect(r.out).toContain('usage:');
@@ -104,6 +104,31 @@ describe('performance scripts (smoke)', () => {
     expect(r.code).toBe(3);
     expect(r.err).toContain('unreachable');
   });
+
+  // The network test bed needs root (namespaces, nftables, tc); elsewhere the script exits 3, as tested here.
+  it.skipIf(process.getuid?.() !== 0)(
+    'networks measures a viewer behind a lossy link and prints its table',
+    async () => {
+      const r = await run(
+        'networks.ts',
+        ['--loss', '1', '--jitter', 'none', '--rtx', 'on', '--seconds', '5', '--warmup', '2'],
+        110_000,
+      );
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/1 % loss\s+\d/);
+      expect(r.out).toContain('RTX pkts');
+    },
+    120_000,
+  );
+
+  it.skipIf(process.getuid?.() === 0)(
+    'networks reports a missing root as a missing prerequisite (exit 3)',
+    async () => {
+      const r = await run('networks.ts', [], 30_000);
+      expect(r.code).toBe(3);
+      expect(r.err).toContain('needs root');
+    },
+  );
 
   it('latency measures the sandbox and prints its table', async () => {
     const r = await run('latency.ts', ['--duration', '10', '--min-samples', '60', '--max-p50', '1000'], 110_000);

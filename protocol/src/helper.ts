@@ -259,6 +259,10 @@ export const HELPER_SETTINGS = {
     default: true,
     help: 'write the playout-delay RTP header extension (min=max=0) when the viewer offers it',
   }),
+  rtx: setting.bool('VMLIVE_RTX', {
+    default: true,
+    help: 'retransmit what a viewer NACKs, as RTX (RFC 4588), when its offer has rtx for the codec',
+  }),
   iceTcp: setting.bool('VMLIVE_ICE_TCP', {
     default: false,
     help: 'also gather ICE-TCP candidates (off: half the candidate pairs; TURN covers TCP-only paths)',

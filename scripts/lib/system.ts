@@ -39,6 +39,8 @@ export interface SystemOptions {
   width?: number;
   height?: number;
   fps?: number;
+  /** extra env for the VM agent and, through it, the helper (e.g. VMLIVE_RTX) */
+  agentEnv?: Record<string, string>;
 }
 
 type StartFn = (opts: SystemOptions) => Promise<LocalSystem>;

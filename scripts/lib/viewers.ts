@@ -7,12 +7,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import type { Drained, MeasureOptions, WebrtcStats } from '../pages/page-api.js';
+import type { Drained, FrameLog, MeasureOptions, WebrtcStats } from '../pages/page-api.js';
 import { PrerequisiteError } from './report.js';
 import { PAGES_DIR, type PageServer } from './server.js';
 import type { Target } from './system.js';
 
-export type { Drained, Sample, WebrtcStats } from '../pages/page-api.js';
+export type { Drained, FrameLog, Sample, WebrtcStats } from '../pages/page-api.js';
 
 /** The REST viewer's browser bundle; e2e/rest-viewer.ts loads it too. */
 export const REST_VIEWER_BUNDLE = join(PAGES_DIR, 'dist/rest-viewer.js');
@@ -34,17 +34,24 @@ export interface ViewerHandle {
 
 export interface WebrtcViewer extends ViewerHandle {
   stats(): Promise<WebrtcStats | null>;
+  frameLog(): Promise<FrameLog>;
 }
 
 export type ViewerOptions = MeasureOptions;
 
-async function openPage(browser: Browser, server: PageServer, name: string, ready: () => boolean): Promise<Page> {
+async function openPage(
+  browser: Browser,
+  server: PageServer,
+  name: string,
+  ready: () => boolean,
+  origin = server.origin,
+): Promise<Page> {
   const context = browser.contexts()[0] ?? (await browser.newContext());
   const page = await context.newPage();
   await page.setViewportSize({ width: 1280, height: 720 });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(server.pageUrl(name));
+  await page.goto(server.pageUrl(name).replace(server.origin, origin));
   await page.waitForFunction(ready, undefined, { timeout: 10_000 });
   if (errors.length) throw new Error(`${name}: ${errors.join('; ')}`);
   return page;
@@ -54,11 +61,12 @@ export async function openWebrtcViewer(
   browser: Browser,
   server: PageServer,
   target: Target,
-  opts: ViewerOptions & { codec?: string } = {},
+  /** pageOrigin: where this browser reaches the page server, when not on its loopback (e2e/netbed's forwarders) */
+  opts: ViewerOptions & { codec?: string; pageOrigin?: string } = {},
 ): Promise<WebrtcViewer> {
   requireRestViewerBundle();
-  const page = await openPage(browser, server, 'rest-viewer.html', () => window.restViewer !== undefined);
-  const { codec, ...measure } = opts;
+  const { codec, pageOrigin, ...measure } = opts;
+  const page = await openPage(browser, server, 'rest-viewer.html', () => window.restViewer !== undefined, pageOrigin);
   const cfg = { token: target.token, vmId: target.vmId, measure, ...(codec ? { codec } : {}) };
   const startedWall = Date.now();
   // Not awaited: start() resolves only after the answer; errors surface in drain().
@@ -75,6 +83,7 @@ export async function openWebrtcViewer(
       return page.evaluate(() => window.restViewer.drain());
     },
     stats: () => page.evaluate(() => window.restViewer.stats()),
+    frameLog: () => page.evaluate(() => window.restViewer.frameLog()),
     stop: async () => {
       await page.evaluate(() => window.restViewer.stop()).catch(() => {});
       await page.close().catch(() => {});

@@ -1,7 +1,7 @@
 /**
  * The `window` API of the viewer pages in scripts/pages, shared by the pages
  * and the Node code that drives them through Playwright (scripts/lib/viewers.ts,
- * e2e/rest-viewer.ts). Types only: nothing here runs.
+ * e2e/rest-viewer.ts). Types, and the one constant both sides share.
  */
 import type { InputFeedback, InputMessage } from '@vmlive/protocol';
 
@@ -65,6 +65,11 @@ export interface WebrtcStats {
   totalDecodeTime: number;
   nackCount: number;
   pliCount: number;
+  firCount: number;
+  /** packets that arrived as retransmissions (RTX), and their bytes */
+  retransmittedPacketsReceived: number;
+  retransmittedBytesReceived: number;
+  keyFramesDecoded: number;
   codec: string;
   decoderImplementation: string;
   rttMs: number | null;
@@ -74,6 +79,24 @@ export interface WebrtcStats {
   candidateProtocol: string;
   /** relay: how the local end reaches its TURN server (udp | tcp | tls), '' otherwise */
   relayProtocol: string;
+}
+
+/** A gap longer than this between two presented frames is a freeze (scripts/networks.ts, e2e/networks). */
+export const FREEZE_GAP_MS = 200;
+
+/**
+ * Frames as the page presented them (requestVideoFrameCallback), kept from the start: how many,
+ * when the last one was, and every gap over FREEZE_GAP_MS. Times are the page's performance clock
+ * (rVFC presentationTime), so a busy page main thread does not make gaps that were not there.
+ */
+export interface FrameLog {
+  /** the page's performance.now() when this was read */
+  now: number;
+  frames: number;
+  /** presentation time of the last frame, null before the first */
+  lastAt: number | null;
+  /** each gap over FREEZE_GAP_MS: `at` = presentation time of the frame that ended it (the last 2000) */
+  freezes: { at: number; ms: number }[];
 }
 
 export interface RestViewerConfig {
@@ -118,6 +141,8 @@ export interface RestViewerPage {
   sessionEnded(): boolean;
   stages(): ConnectStages;
   drain(): Drained;
+  /** Presented frames and freezes since start (independent of `measure`). */
+  frameLog(): FrameLog;
   stop(): Promise<void>;
 }
 

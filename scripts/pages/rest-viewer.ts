@@ -16,8 +16,16 @@
 import { ApiClient, ApiError, INPUT_CHANNEL_LABEL, InputFeedback } from '@vmlive/protocol';
 import { SignalingClient } from '../../web/src/api/signalingClient.js';
 import { Collector } from './measure.js';
-import type { ConnectStages, RestViewerConfig, RestViewerPage, WebrtcStats } from './page-api.js';
+import {
+  type ConnectStages,
+  FREEZE_GAP_MS,
+  type FrameLog,
+  type RestViewerConfig,
+  type RestViewerPage,
+  type WebrtcStats,
+} from './page-api.js';
 
+const REPAIR_CODECS = new Set(['video/rtx', 'video/red', 'video/ulpfec', 'video/flexfec-03']);
 const abort = new AbortController();
 const errors: string[] = [];
 const feedback: InputFeedback[] = [];
@@ -40,7 +48,9 @@ let channel: RTCDataChannel | null = null;
 let signaling: SignalingClient | null = null;
 let sessionId: string | null = null;
 let collector = new Collector();
+let measuring = false;
 let ended = false;
+const frameLog: Omit<FrameLog, 'now'> = { frames: 0, lastAt: null, freezes: [] };
 
 // Created here rather than in the HTML, so a page of any origin can load the bundle (e2e/rest-viewer.ts).
 const video = document.createElement('video');
@@ -55,6 +65,7 @@ async function start(cfg: RestViewerConfig): Promise<string> {
   const client = new SignalingClient(api, { waitSeconds: 10, retryDelayMs: 500 });
   signaling = client;
   collector = new Collector(cfg.measure);
+  measuring = cfg.measure !== undefined;
 
   const session = await client.createSession(cfg.vmId, signal);
   mark('sessionCreated');
@@ -78,10 +89,12 @@ async function start(cfg: RestViewerConfig): Promise<string> {
   const transceiver = peer.addTransceiver('video', { direction: 'recvonly' });
   if (cfg.codec) {
     const want = `video/${cfg.codec}`.toLowerCase();
-    const preferred = (RTCRtpReceiver.getCapabilities('video')?.codecs ?? []).filter(
-      (c) => c.mimeType.toLowerCase() === want,
-    );
-    if (preferred.length) transceiver.setCodecPreferences(preferred);
+    const codecs = RTCRtpReceiver.getCapabilities('video')?.codecs ?? [];
+    const preferred = codecs.filter((c) => c.mimeType.toLowerCase() === want);
+    // Keep the loss-repair formats: an offer of the media codec alone has no rtx, and the
+    // helper then has nothing to send retransmissions as (the web viewer offers them all).
+    const repair = codecs.filter((c) => REPAIR_CODECS.has(c.mimeType.toLowerCase()));
+    if (preferred.length) transceiver.setCodecPreferences([...preferred, ...repair]);
   }
   // Ask for no extra playout delay; only the sender's playout-delay extension can
   // really cap it, but this keeps the receiver's own target at 0.
@@ -152,13 +165,20 @@ async function start(cfg: RestViewerConfig): Promise<string> {
       if (err instanceof ApiError && err.is('session_not_found')) ended = true;
       else errors.push(`candidates: ${err}`);
     });
-  if (cfg.measure) video.requestVideoFrameCallback(onFrame);
+  video.requestVideoFrameCallback(onFrame);
   return id;
 }
 
 function onFrame(_now: number, meta: VideoFrameCallbackMetadata): void {
   if (abort.signal.aborted) return;
-  collector.observe(video, meta.width, { receiveTime: meta.receiveTime });
+  const at = meta.presentationTime;
+  if (frameLog.lastAt !== null && at - frameLog.lastAt > FREEZE_GAP_MS) {
+    frameLog.freezes.push({ at, ms: at - frameLog.lastAt });
+    if (frameLog.freezes.length > 2000) frameLog.freezes.shift();
+  }
+  frameLog.frames++;
+  frameLog.lastAt = at;
+  if (measuring) collector.observe(video, meta.width, { receiveTime: meta.receiveTime });
   video.requestVideoFrameCallback(onFrame);
 }
 
@@ -207,6 +227,10 @@ async function stats(): Promise<WebrtcStats | null> {
     totalDecodeTime: num(inbound, 'totalDecodeTime'),
     nackCount: num(inbound, 'nackCount'),
     pliCount: num(inbound, 'pliCount'),
+    firCount: num(inbound, 'firCount'),
+    retransmittedPacketsReceived: num(inbound, 'retransmittedPacketsReceived'),
+    retransmittedBytesReceived: num(inbound, 'retransmittedBytesReceived'),
+    keyFramesDecoded: num(inbound, 'keyFramesDecoded'),
     codec: str(byId.get(str(inbound, 'codecId')), 'mimeType'),
     decoderImplementation: str(inbound, 'decoderImplementation'),
     rttMs: typeof rtt === 'number' ? rtt * 1000 : null,
@@ -240,6 +264,7 @@ const page: RestViewerPage = {
   sessionEnded: () => ended,
   stages: () => ({ ...stages }),
   drain,
+  frameLog: () => ({ ...frameLog, freezes: [...frameLog.freezes], now: performance.now() }),
   stop,
 };
 window.restViewer = page;

@@ -1,11 +1,12 @@
 import unittest
 
-from vmlive_helper.sdp_munging import PLAYOUT_DELAY_URI, OfferError, add_extmap, has_extmap, parse_video_offer
+from vmlive_helper.sdp_munging import (PLAYOUT_DELAY_URI, OfferError, add_extmap, has_extmap, parse_video_offer,
+                                       ssrc_groups)
 
 # Trimmed from a Chromium 156 offer: recvonly video + data channel, bundled.
 OFFER = '\r\n'.join([
     'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1', 'a=extmap-allow-mixed',
-    'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 109 45',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 98 99 109 45',
     'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=recvonly', 'a=rtcp-mux',
     'a=extmap:1 urn:ietf:params:rtp-hdrext:toffset',
     'a=extmap:6 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay',
@@ -16,6 +17,8 @@ OFFER = '\r\n'.join([
     'a=fmtp:103 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f',
     'a=rtpmap:108 H264/90000',
     'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+    'a=rtpmap:98 rtx/90000', 'a=fmtp:98 apt=108',
+    'a=rtpmap:99 rtx/90000', 'a=fmtp:99 apt=103',
     'a=rtpmap:109 H264/90000',
     'a=fmtp:109 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f',
     'a=rtpmap:45 AV1/90000',
@@ -60,6 +63,21 @@ class ParseVideoOfferTest(unittest.TestCase):
         sdp = OFFER.replace('a=extmap:6 http', 'a=extmap:6/sendrecv http')
         self.assertEqual(parse_video_offer(sdp, 'vp8').playout_delay_id, 6)
 
+    def test_rtx_is_the_offered_rtx_whose_apt_is_the_chosen_payload_type(self):
+        self.assertEqual(parse_video_offer(OFFER, 'vp8').rtx_payload_type, 97)
+        self.assertEqual(parse_video_offer(OFFER, 'h264').rtx_payload_type, 98)
+
+    def test_rtx_of_the_fallback_h264_payload_type_follows_it(self):
+        sdp = OFFER.replace('a=rtpmap:108 H264/90000\r\n', '').replace(
+            'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n', '')
+        offer = parse_video_offer(sdp, 'h264')
+        self.assertEqual((offer.payload_type, offer.rtx_payload_type), (103, 99))
+
+    def test_no_rtx_for_the_codec_means_none(self):
+        other_apt = OFFER.replace('a=fmtp:97 apt=96', 'a=fmtp:97 apt=45')
+        self.assertIsNone(parse_video_offer(other_apt, 'vp8').rtx_payload_type)
+        self.assertIsNone(parse_video_offer(OFFER.replace('97 rtx/90000', '97 red/90000'), 'vp8').rtx_payload_type)
+
     def test_offer_without_video_or_codec_is_an_error(self):
         with self.assertRaises(OfferError):
             parse_video_offer(OFFER.replace('VP8/90000', 'VP9/90000'), 'vp8')
@@ -86,6 +104,25 @@ class AddExtmapTest(unittest.TestCase):
     def test_missing_mline_is_an_error(self):
         with self.assertRaises(ValueError):
             add_extmap(self.ANSWER, 5, 6, PLAYOUT_DELAY_URI)
+
+
+class SsrcGroupsTest(unittest.TestCase):
+    # What webrtcbin 1.22 answers with do-nack and the media SSRC in the codec preferences.
+    ANSWER = '\r\n'.join(['v=0', 'o=- 1 0 IN IP4 0.0.0.0', 's=-', 't=0 0', 'm=video 9 UDP/TLS/RTP/SAVPF 96 97',
+                          'a=mid:0', 'a=sendonly', 'a=rtpmap:96 VP8/90000', 'a=rtcp-fb:96 nack',
+                          'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96', 'a=ssrc-group:FID 2671260872 3406999571',
+                          'a=ssrc:2671260872 cname:x', 'a=ssrc:3406999571 cname:x',
+                          'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=mid:1']) + '\r\n'
+
+    def test_reads_the_media_and_rtx_ssrc_of_each_fid_group(self):
+        self.assertEqual(ssrc_groups(self.ANSWER, 0), [[2671260872, 3406999571]])
+        self.assertEqual(ssrc_groups(self.ANSWER, 1), [])
+        self.assertEqual(ssrc_groups(self.ANSWER, 4), [])
+
+    def test_the_group_webrtcbin_writes_without_a_media_ssrc_starts_with_0(self):
+        # The answer that broke the viewer's video before the fix (peer.py _build_branch).
+        broken = self.ANSWER.replace('FID 2671260872 ', 'FID 0 ')
+        self.assertEqual(ssrc_groups(broken, 0)[0][0], 0)
 
 
 if __name__ == '__main__':

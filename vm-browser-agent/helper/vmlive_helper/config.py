@@ -34,6 +34,7 @@ class Config:
     keyframe_throttle_ms: int
     vp8_cpu_used: int
     playout_delay: bool
+    rtx: bool
     ice_tcp: bool
     peer_silence_ms: int
     mtu: int

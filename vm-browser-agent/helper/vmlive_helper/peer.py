@@ -5,6 +5,7 @@ JSEP (RFC 8829 section 5.3): setRemoteDescription(offer) -> createAnswer -> setL
 All public methods run on the GLib main thread; webrtcbin callbacks hop back to it.
 """
 import ctypes
+import random
 import time
 from typing import Callable, List, Optional, Tuple
 
@@ -18,7 +19,7 @@ from .playout_delay import PlayoutDelayWriter
 from .protocol import Emitter
 from .ice_servers import webrtcbin_ice_urls
 from .liveness import Silence
-from .sdp_munging import PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer
+from .sdp_munging import PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer, ssrc_groups
 
 log = get_logger('peer')
 
@@ -30,18 +31,22 @@ def _nick(value) -> str:
         return str(value)
 
 
-def rtp_caps(cfg: Config, offer: VideoOffer, for_answer: bool) -> Gst.Caps:
+def rtp_caps(cfg: Config, offer: VideoOffer, for_answer: bool, ssrc: Optional[int] = None) -> Gst.Caps:
     """RTP caps of a viewer's branch. The answer (codec preferences) repeats the offered H.264
     fmtp; the payloader's output omits profile-level-id so that it does not constrain the shared
-    encoder (a 1080p stream's level is above 42e01f's 3.1, which Chromium decodes anyway)."""
+    encoder (a 1080p stream's level is above 42e01f's 3.1, which Chromium decodes anyway).
+    `ssrc`, in the codec preferences, is what webrtcbin announces as the media SSRC (see
+    Peer._build_branch: without it, RTX breaks the viewer's video)."""
     if cfg.codec == 'vp8':
-        return Gst.Caps.from_string(
-            'application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=%d' % offer.payload_type)
-    caps = ('application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=%d,'
-            'packetization-mode=(string)1' % offer.payload_type)
-    if for_answer:
-        caps += (',profile-level-id=(string)%s,level-asymmetry-allowed=(string)1'
-                 % offer.fmtp.get('profile-level-id', '42e01f'))
+        caps = 'application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=%d' % offer.payload_type
+    else:
+        caps = ('application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=%d,'
+                'packetization-mode=(string)1' % offer.payload_type)
+        if for_answer:
+            caps += (',profile-level-id=(string)%s,level-asymmetry-allowed=(string)1'
+                     % offer.fmtp.get('profile-level-id', '42e01f'))
+    if ssrc is not None:
+        caps += ',ssrc=(uint)%d' % ssrc
     return Gst.Caps.from_string(caps)
 
 
@@ -80,6 +85,8 @@ class Peer:
         self._branch: List[Gst.Element] = []
         self._tee_pad: Optional[Gst.Pad] = None
         self._delay_writer: Optional[PlayoutDelayWriter] = None
+        # Set when this viewer's offer lets us retransmit (cfg.rtx and rtx for our payload type).
+        self._media_ssrc: Optional[int] = None
         self.stats_prev: Optional[Tuple[float, int]] = None
         # Stamped by every packet from the viewer, read by the main loop's SilenceWatch (main.py).
         self.silence = Silence()
@@ -166,6 +173,11 @@ class Peer:
             return
         text = answer.sdp.as_text()
         offer = self.offer
+        if self._media_ssrc is not None and offer is not None:
+            groups = ssrc_groups(text, offer.mline_index)
+            if [g[0] for g in groups] != [self._media_ssrc]:
+                # A viewer that binds its track to an SSRC we do not send shows nothing (Peer._build_branch).
+                log.error('[%s] the answer pairs RTX with %s, not our SSRC %d', self.id, groups, self._media_ssrc)
         if self.cfg.playout_delay and offer is not None and offer.playout_delay_id is not None:
             text = add_extmap(text, offer.mline_index, offer.playout_delay_id, PLAYOUT_DELAY_URI)
         ok, sdp = GstSdp.SDPMessage.new_from_text(text)
@@ -175,8 +187,9 @@ class Peer:
             return
         webrtc.emit('set-local-description', desc, Gst.Promise.new())
         self.emitter.emit({'type': 'local-description', 'peerId': self.id, 'sdpType': 'answer', 'sdp': text})
-        log.info('[%s] answered at +%.0f ms (pt %d, playout-delay ext %s)', self.id, self._elapsed_ms(),
-                 offer.payload_type, offer.playout_delay_id if self._delay_writer else 'off')
+        log.info('[%s] answered at +%.0f ms (pt %d, rtx pt %s, playout-delay ext %s)', self.id, self._elapsed_ms(),
+                 offer.payload_type, offer.rtx_payload_type if self._media_ssrc is not None else 'off',
+                 offer.playout_delay_id if self._delay_writer else 'off')
 
     def _elapsed_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000
@@ -209,6 +222,17 @@ class Peer:
             pay.set_property('aggregate-mode', 'zero-latency')
         pay.set_property('pt', offer.payload_type)
         pay.set_property('mtu', cfg.mtu)
+        if cfg.rtx and offer.rtx_payload_type is not None:
+            # Loss repair (README "Loss repair"): the viewer NACKs what it missed, webrtcbin's
+            # rtprtxsend resends it as RTX on its own SSRC. webrtcbin 1.22 writes the answer's
+            # `a=ssrc-group:FID <media> <rtx>` from the `ssrc` of the codec preferences and, when
+            # there is none, from 0: Chromium then binds the video track to SSRC 0, decodes the
+            # real stream as an unsignaled one and shows none of it (no requestVideoFrameCallback,
+            # framesDecoded rising). So the payloader gets an SSRC of our choosing and the codec
+            # preferences announce it; the FID group, the a=ssrc lines and rtprtxsend's ssrc-map
+            # then all name the stream actually sent.
+            self._media_ssrc = random.SystemRandom().randint(1, 0xFFFFFFFF)
+            pay.set_property('ssrc', self._media_ssrc)
         if cfg.codec == 'h264':
             # rtph264pay derives profile-level-id from x264's SPS (42c01f: Constrained Baseline with
             # constraint_set0+1) while the answer repeats the offer's (e.g. 42e01f, the same profile);
@@ -227,7 +251,12 @@ class Peer:
         capsfilter.get_static_pad('src').link(sink)
         transceiver = sink.get_property('transceiver')
         transceiver.set_property('direction', GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
-        transceiver.set_property('codec-preferences', rtp_caps(cfg, offer, for_answer=True))
+        transceiver.set_property('codec-preferences', rtp_caps(cfg, offer, for_answer=True, ssrc=self._media_ssrc))
+        if self._media_ssrc is not None:
+            # Adds `a=rtcp-fb:<pt> nack` and the offer's rtx payload type (apt=<pt>) to the answer,
+            # and an rtprtxsend keeping the last 500 packets (webrtcbin's fixed history, > 1 s at
+            # this stream's packet rates; Chromium NACKs for 1 s). PLI/FIR stay on the throttle.
+            transceiver.set_property('do-nack', True)
         if cfg.playout_delay and offer.playout_delay_id is not None:
             self._delay_writer = PlayoutDelayWriter(pay.get_static_pad('src'), offer.playout_delay_id)
         # PLI/FIR from this viewer arrive as upstream force-key-unit events: route them through the

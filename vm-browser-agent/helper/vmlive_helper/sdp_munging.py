@@ -1,7 +1,8 @@
 """Pure SDP text helpers: read what the viewer's offer proposes, adjust our answer.
 
 RFC 8866 (SDP) line syntax; RFC 8285 (a=extmap); RFC 6184 section 8.1 (H.264 fmtp:
-packetization-mode, profile-level-id); RFC 7741 (VP8 RTP payload).
+packetization-mode, profile-level-id); RFC 7741 (VP8 RTP payload); RFC 4588 section 8.6 (rtx and
+its `apt` fmtp).
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional
@@ -20,6 +21,8 @@ class VideoOffer:
     payload_type: int
     fmtp: Dict[str, str]
     playout_delay_id: Optional[int]
+    # The offer's rtx payload type whose apt is payload_type (RFC 4588 section 8.6), if any.
+    rtx_payload_type: Optional[int] = None
 
 
 def split_sections(sdp: str) -> List[List[str]]:
@@ -92,6 +95,14 @@ def _h264_rank(params: Dict[str, str]) -> Optional[int]:
     return None
 
 
+def _rtx_for(pt: int, order: List[int], rtpmap: Dict[int, str], fmtp: Dict[int, Dict[str, str]]) -> Optional[int]:
+    """The first listed rtx/90000 payload type retransmitting `pt` (its fmtp apt=pt)."""
+    for rtx in order:
+        if rtpmap.get(rtx, '').lower().startswith('rtx/90000') and fmtp.get(rtx, {}).get('apt') == str(pt):
+            return rtx
+    return None
+
+
 def parse_video_offer(sdp: str, codec: str) -> VideoOffer:
     """Find the first video m-line that can receive our codec and the payload type to use."""
     sections = split_sections(sdp)
@@ -121,7 +132,7 @@ def parse_video_offer(sdp: str, codec: str) -> VideoOffer:
         delay_id = extmap.get(PLAYOUT_DELAY_URI)
         if delay_id is not None and not 1 <= delay_id <= 14:
             delay_id = None  # RFC 8285 one-byte form carries ids 1..14 only
-        return VideoOffer(index, mid, pt, fmtp.get(pt, {}), delay_id)
+        return VideoOffer(index, mid, pt, fmtp.get(pt, {}), delay_id, _rtx_for(pt, order, rtpmap, fmtp))
     raise OfferError('the offer has no receivable video m-line with %s' % codec.upper())
 
 
@@ -148,3 +159,13 @@ def has_extmap(sdp: str, mline_index: int, uri: str) -> bool:
     if mline_index + 1 >= len(sections):
         return False
     return uri in _media_info(sections[mline_index + 1])[2]
+
+
+def ssrc_groups(sdp: str, mline_index: int, semantics: str = 'FID') -> List[List[int]]:
+    """The SSRCs of each `a=ssrc-group:<semantics>` in one m-section (RFC 5576 section 4.2)."""
+    sections = split_sections(sdp)
+    if mline_index + 1 >= len(sections):
+        return []
+    prefix = 'a=ssrc-group:%s ' % semantics
+    return [[int(x) for x in line[len(prefix):].split() if x.isdigit()]
+            for line in sections[mline_index + 1] if line.startswith(prefix)]
