@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ApiClient, ApiError, type ControlState, routes } from '@vmlive/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlClient } from '../web/src/api/controlClient.js';
+import { ControlClient } from '../viewer/src/api/controlClient.js';
 import { shortSessionId } from '../web/src/operator/controlSummary.js';
 import {
   type LocalSystem,
