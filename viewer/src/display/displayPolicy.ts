@@ -15,9 +15,10 @@
  *     screenshots(failure) ──good samples for recoverMs──▶ live
  *
  * Hysteresis, so a marginal link does not flap: a poor sample is judged with
- * the entry thresholds while live (fps < minFps, RTT > maxRttMs, a new
- * freeze) but a good one with stricter exit thresholds while on screenshots
- * (fps ≥ recoverFps, RTT ≤ recoverRttMs, no new freeze), a fallback needs
+ * the entry thresholds while live (fps < minFps, RTT > maxRttMs, frozen for
+ * ≥ minFreezeSeconds; not in the first warmupMs) but a good one with stricter
+ * exit thresholds while on screenshots (fps ≥ recoverFps, RTT ≤
+ * recoverRttMs, no freeze at all), a fallback needs
  * several poor samples, a return needs `recoverMs` of unbroken good ones, and
  * that wait doubles (up to maxRecoverMs) each time live fails again within
  * flapWindowMs of a return.
@@ -75,16 +76,20 @@ export interface QualitySample {
   fps: number | null;
   rttMs: number | null;
   freezeCount: number;
+  /** Total time frozen (W3C webrtc-stats `totalFreezesDuration`), s. */
+  freezeSeconds: number;
 }
 
 export interface DisplayPolicyOptions {
   lostGraceMs: number;
+  warmupMs: number;
   window: number;
   badToFallBack: number;
   minFps: number;
   recoverFps: number;
   maxRttMs: number;
   recoverRttMs: number;
+  minFreezeSeconds: number;
   recoverMs: number;
   maxRecoverMs: number;
   flapWindowMs: number;
@@ -93,6 +98,8 @@ export interface DisplayPolicyOptions {
 export const DEFAULT_DISPLAY_POLICY: Readonly<DisplayPolicyOptions> = Object.freeze({
   // A short ICE blip keeps the dimmed last frame; longer, a fresh screenshot beats a stale frame.
   lostGraceMs: 2000,
+  // The first seconds of a stream stutter (key frame, jitter buffer settling): not judged.
+  warmupMs: 3000,
   window: 5,
   badToFallBack: 3,
   // The VM sends a constant 30 fps (ximagesrc paces itself, static screens included).
@@ -100,6 +107,9 @@ export const DEFAULT_DISPLAY_POLICY: Readonly<DisplayPolicyOptions> = Object.fre
   recoverFps: 12,
   maxRttMs: 1000,
   recoverRttMs: 500,
+  // A sample is poor when it was frozen this long; Chromium counts a freeze from ~150 ms, which a busy
+  // machine produces now and then without the picture being unusable.
+  minFreezeSeconds: 0.3,
   recoverMs: 4000,
   maxRecoverMs: 60_000,
   flapWindowMs: 60_000,
@@ -175,17 +185,19 @@ export function wantsLive(mode: ViewerMode, hint: NetworkHint): boolean {
 
 function judgeSample(m: DisplayMemory, sample: QualitySample, now: number, opts: DisplayPolicyOptions): DisplayMemory {
   const prev = m.lastSample;
-  // A new peer connection starts counting freezes from 0 again.
+  // A new peer connection starts counting from 0 again (and a drop is not a freeze).
   const froze = prev !== null && sample.freezeCount > prev.freezeCount;
+  const frozenFor = prev === null ? 0 : sample.freezeSeconds - prev.freezeSeconds;
   const next = { ...m, lastSample: sample };
   if (m.input.phase !== 'connected') return { ...next, goodSince: null };
   if (m.display.kind === 'live') {
+    if (now - m.display.since < opts.warmupMs) return next;
     const poor: PoorCode | null =
       sample.fps !== null && sample.fps < opts.minFps
         ? 'low-fps'
         : sample.rttMs !== null && sample.rttMs > opts.maxRttMs
           ? 'high-rtt'
-          : froze
+          : frozenFor >= opts.minFreezeSeconds
             ? 'freezing'
             : null;
     return { ...next, recent: [...m.recent, poor].slice(-opts.window) };

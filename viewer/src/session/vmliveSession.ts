@@ -95,6 +95,12 @@ export interface VmliveSessionEvents {
 
 type Listener<T> = (value: T) => void;
 
+/** What attachVideo uses of a <video> element. */
+export type AttachableVideo = Pick<
+  HTMLVideoElement,
+  'srcObject' | 'play' | 'requestVideoFrameCallback' | 'addEventListener'
+>;
+
 /** After "gave up reconnecting", try live again this often while screenshots stand in for it. */
 const RETRY_AFTER_GAVE_UP_MS = 30_000;
 
@@ -193,8 +199,10 @@ export class VmliveSession {
       window.addEventListener('pagehide', onPageHide);
       this.offs.push(() => window.removeEventListener('pagehide', onPageHide));
     }
-    this.takeover.start();
+    // The screenshot's request goes first: it is what the user sees first, and the control and
+    // signaling long-polls that follow each hold one of the browser's few connections to the controller.
     this.applyDisplay();
+    this.takeover.start();
     this.maybeStartLive();
   }
 
@@ -247,7 +255,7 @@ export class VmliveSession {
    * Shows the live stream in `video` (kept across reconnects) and learns from
    * it when a frame has been presented, which is when auto mode goes live.
    */
-  attachVideo(video: HTMLVideoElement): () => void {
+  attachVideo(video: AttachableVideo): () => void {
     let frameFor: MediaStream | null = null;
     const show = (stream: MediaStream | null) => {
       // Keep the last frame on screen while reconnecting; replace it as soon as a new stream exists.
