@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ApiClient, ApiError, type ControlState, routes } from '@vmlive/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlClient } from '../web/src/api/controlClient.js';
+import { ControlClient } from '../viewer/src/api/controlClient.js';
 import { shortSessionId } from '../web/src/operator/controlSummary.js';
 import {
   type LocalSystem,
@@ -136,7 +136,7 @@ const expectReleasedOnSandbox = () =>
 async function releaseAndClose(...pages: Page[]): Promise<void> {
   for (const page of pages) {
     if (page.isClosed()) continue;
-    const release = page.getByRole('button', { name: 'Release control' });
+    const release = page.getByRole('button', { name: 'Return control' });
     if ((await release.count()) > 0) await release.click();
     await page.close();
   }
@@ -174,7 +174,7 @@ describe('keys and buttons held down are released at every change of holder', ()
       await takeControl(a);
       await holdShiftAndButton(a);
       // Clicked without the mouse (which is held down): focus stays on the stage, nothing is sent by A.
-      await a.getByRole('button', { name: 'Release control' }).dispatchEvent('click');
+      await a.getByRole('button', { name: 'Return control' }).dispatchEvent('click');
       await expectReleasedOnSandbox();
       await takeControl(b);
       await clickOnceLands(b);

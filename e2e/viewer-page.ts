@@ -7,7 +7,7 @@
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 // Brings the documented `window.__vmlive` type (a global augmentation) into the page.evaluate callbacks.
-import type {} from '../web/src/debug/debugHooks.js';
+import type {} from '../viewer/src/debug/debugHooks.js';
 import type { LocalSystem } from './system.js';
 
 export async function openViewer(

@@ -93,7 +93,7 @@ describe('the built viewer page against a live sandbox VM', () => {
       await page.getByRole('button', { name: 'Take control' }).click();
       // "You are in control" only once the VM confirmed it (the helper's grant): one click is enough.
       await expect.poll(() => page.getByText('You are in control').count(), { timeout: 10_000 }).toBe(1);
-      expect(await page.getByRole('button', { name: 'Release control' }).count()).toBe(1);
+      expect(await page.getByRole('button', { name: 'Return control' }).count()).toBe(1);
 
       const before = Number(await sandboxText('#count'));
       const button = await viewerPointFor(page, '#btn');
@@ -105,7 +105,7 @@ describe('the built viewer page against a live sandbox VM', () => {
       await page.keyboard.type('Hello vm');
       await expect.poll(() => sandboxText('#echo'), { timeout: 5000 }).toBe('Hello vm');
 
-      await page.getByRole('button', { name: 'Release control' }).click();
+      await page.getByRole('button', { name: 'Return control' }).click();
       await expect.poll(() => page.getByText('The automation is in control').count()).toBe(1);
     } finally {
       await page.close();
@@ -118,8 +118,9 @@ describe('the built viewer page against a live sandbox VM', () => {
       await waitLive(page);
       await sys.killHelper();
       await expect.poll(() => phase(page), { timeout: 15_000 }).toBe('reconnecting');
+      // Hybrid mode: "Reconnecting — …" over the last frame, then screenshots once it lasts (2 s).
       const status = await page.getByRole('status').first().textContent();
-      expect(status).toMatch(/^Reconnecting — /);
+      expect(status).toMatch(/^(Reconnecting — |Screenshots: live video unavailable \(reconnecting: )/);
       await sys.waitHelperUp(30_000);
       await waitLive(page, 45_000);
       const history = await phaseHistory(page);
@@ -147,7 +148,7 @@ describe('the built viewer page against a live sandbox VM', () => {
       const session = await page.evaluate(() => window.__vmlive?.sessionId);
       expect(session).not.toBe(firstSession);
       expect(control).toMatchObject({ mode: 'user', holder: session });
-      await page.getByRole('button', { name: 'Release control' }).click();
+      await page.getByRole('button', { name: 'Return control' }).click();
       await expect.poll(() => page.getByText('The automation is in control').count()).toBe(1);
     } finally {
       await page.close();
@@ -188,7 +189,7 @@ describe('the built viewer page against a live sandbox VM', () => {
     }
   });
 
-  it('with WebRTC unable to connect, says so and shows the still-frame fallback', async () => {
+  it('with WebRTC unable to connect, says so and shows screenshots', async () => {
     const page = await openViewer('view', (p) =>
       // No ICE servers and relay-only: no candidate can ever be gathered, as behind a UDP-blocking firewall.
       p.addInitScript(() => {
@@ -203,11 +204,13 @@ describe('the built viewer page against a live sandbox VM', () => {
     try {
       await expect.poll(() => page.evaluate(() => window.__vmlive?.fallback), { timeout: 15_000 }).toBe(true);
       expect(await phase(page)).not.toBe('connected');
-      const img = page.getByTestId('snapshot-fallback').locator('img');
+      const img = page.getByRole('img', { name: /^Latest screenshot of VM / });
       await expect
         .poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth).catch(() => 0), { timeout: 15_000 })
         .toBeGreaterThan(0);
-      expect(await page.getByText(/^Live video (unavailable|has not started yet)/).count()).toBe(1);
+      await expect
+        .poll(() => page.getByRole('status').first().textContent(), { timeout: 30_000 })
+        .toMatch(/^Screenshots: live video unavailable \(/);
       expect(await page.getByRole('button', { name: 'Retry live' }).count()).toBe(1);
     } finally {
       await page.close();

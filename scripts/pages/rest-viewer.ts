@@ -1,7 +1,7 @@
 /**
  * The minimal REST viewer: one RTCPeerConnection signaled over the
- * controller's REST contract only (the protocol's ApiClient, through the web
- * viewer's SignalingClient), no React, no reconnects, so what it sees is the
+ * controller's REST contract only (the protocol's ApiClient, through
+ * @vmlive/viewer's SignalingClient), no React, no reconnects, so what it sees is the
  * agent and helper as any third-party viewer would, and its numbers are the
  * transport's. The e2e tests (e2e/rest-viewer.ts) and the measurement scripts
  * (scripts/lib/viewers.ts) both drive it through `window.restViewer`.
@@ -14,7 +14,7 @@
  * scripts/pages/dist/rest-viewer.js, which rest-viewer.html loads.
  */
 import { ApiClient, ApiError, INPUT_CHANNEL_LABEL, InputFeedback } from '@vmlive/protocol';
-import { SignalingClient } from '../../web/src/api/signalingClient.js';
+import { SignalingClient } from '../../viewer/src/api/signalingClient.js';
 import { Collector } from './measure.js';
 import {
   type ConnectStages,

@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { OperatorConsole } from './operator/OperatorConsole.js';
 import { parseRoute } from './pages/route.js';
 import { ViewerPage } from './pages/ViewerPage.js';
+import '@vmlive/viewer/style.css';
 import './styles.css';
 
 function App() {

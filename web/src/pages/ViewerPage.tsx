@@ -1,7 +1,7 @@
+import { TakeoverPanel, VmliveProvider, VmliveViewer } from '@vmlive/viewer';
 import { useEffect } from 'react';
-import { WebRTCViewer } from '../viewer/WebRTCViewer.js';
 
-/** /view?vm=<id>#token=<token>: one VM, full window. */
+/** /view?vm=<id>#token=<token>: one VM, full window, in hybrid mode, with who is in control beside it. */
 export function ViewerPage({ baseUrl, vmId, token }: { baseUrl: string; vmId: string; token: string }) {
   useEffect(() => {
     document.title = `VM ${vmId} — vmlive`;
@@ -9,7 +9,14 @@ export function ViewerPage({ baseUrl, vmId, token }: { baseUrl: string; vmId: st
   return (
     <main className="viewer-page">
       <h1 className="visually-hidden">Live view of VM {vmId}</h1>
-      <WebRTCViewer baseUrl={baseUrl} vmId={vmId} token={token} fill />
+      <VmliveProvider controllerUrl={baseUrl} vmId={vmId} token={token} mode="auto">
+        <div className="viewer-page__screen">
+          <VmliveViewer fill />
+        </div>
+        <aside className="viewer-page__side">
+          <TakeoverPanel />
+        </aside>
+      </VmliveProvider>
     </main>
   );
 }

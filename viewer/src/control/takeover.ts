@@ -12,7 +12,7 @@
  *                      │ refused                        │ no grant in grantTimeoutMs: released, said so
  *                      ▼                                ▼
  *                    idle                              idle
- *   in-control ──helper: granted:false──▶ confirming;  operator pause ──▶ paused (ours, no input)
+ *   in-control ──helper: granted:false──▶ confirming;  pause (ours or the operator's) ──▶ paused (ours, no input)
  *
  * Input made from "Take control" until the grant is held by the InputGate and
  * sent on the grant, or dropped (and said so) if it is too old or the grant
@@ -20,9 +20,9 @@
  * (controlMemory.ts), so a reload or a reconnect takes control back with its
  * new session (retakePolicy.ts).
  */
-import { ApiError, type ControlState, type InputFeedback } from '@vmlive/protocol';
+import { ApiError, type ControlAction, type ControlState, type InputFeedback } from '@vmlive/protocol';
 import type { ControlClient } from '../api/controlClient.js';
-import type { ViewerConnection } from '../viewer/viewerConnection.js';
+import type { ViewerConnection } from '../connection/viewerConnection.js';
 import { type ControlMemory, memoryOnly } from './controlMemory.js';
 import { InputGate } from './inputGate.js';
 import type { InputChannel } from './inputSender.js';
@@ -71,11 +71,12 @@ function lostControlText(control: ControlState | null): string {
   return 'Your control ended; the automation is in control again.';
 }
 
-function refusedText(err: unknown, action: 'take' | 'release'): string {
+function refusedText(err: unknown, action: ControlAction): string {
   if (err instanceof ApiError && err.is('control_held')) return 'Someone else holds control right now.';
   if (err instanceof ApiError && err.is('not_holder')) return 'You no longer hold control.';
   if (err instanceof ApiError && err.is('forbidden')) return 'This link does not allow control.';
-  return `Could not ${action} control: ${err instanceof Error ? err.message : String(err)}`;
+  const what = action === 'take' || action === 'release' ? `${action} control` : action;
+  return `Could not ${what}: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 export class Takeover {
@@ -149,7 +150,7 @@ export class Takeover {
     void this.requestTake(id, false);
   }
 
-  /** The "Release control" button: input stops now; the controller hands control back to the agent. */
+  /** The "Return control" button: input stops now; the controller hands control back to the automation. */
   release(): void {
     const id = this.sessionId;
     this.forget();
@@ -171,6 +172,18 @@ export class Takeover {
       });
   }
 
+  /**
+   * "Pause" / "Resume" while holding control: nothing drives the VM (neither the automation nor
+   * this viewer's input) until it resumes; the holder stays ours. The controller allows only the holder.
+   */
+  pause(): void {
+    this.actAsHolder('pause');
+  }
+
+  resume(): void {
+    this.actAsHolder('resume');
+  }
+
   dispose(): void {
     this.disposed = true;
     this.abort.abort();
@@ -178,6 +191,17 @@ export class Takeover {
     this.clearGrantTimer();
     this.gate?.close();
     this.gate = null;
+  }
+
+  private actAsHolder(action: 'pause' | 'resume'): void {
+    const id = this.sessionId;
+    if (id === null || this.control?.holder !== id || id === this.releasingFor) return;
+    void this.opts.control.act(action, id).then(
+      (s) => {
+        if (this.acceptControl(s)) this.update();
+      },
+      (err: unknown) => this.notice(refusedText(err, action)),
+    );
   }
 
   private emit<K extends keyof TakeoverEvents>(event: K, value: TakeoverEvents[K]): void {

@@ -1,10 +1,10 @@
 import { ApiClient } from '@vmlive/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ControlClient } from '../api/controlClient.js';
+import { exponentialBackoff } from '../connection/reconnectPolicy.js';
+import { ViewerConnection } from '../connection/viewerConnection.js';
 import { FakeController } from '../testing/fakeController.js';
 import { type FakeDataChannel, FakePeerConnection, FakeRTCPeerConnection } from '../testing/fakePeerConnection.js';
-import { exponentialBackoff } from '../viewer/reconnectPolicy.js';
-import { ViewerConnection } from '../viewer/viewerConnection.js';
 import { type ControlMemory, memoryOnly } from './controlMemory.js';
 import { InputSender } from './inputSender.js';
 import { Takeover, type TakeoverOptions, type TakeoverPhase } from './takeover.js';
@@ -231,6 +231,29 @@ describe('taking control: the VM must confirm before input flows', () => {
     await phaseIs(page, 'confirming');
     channel.receive({ t: 'control', granted: true });
     expect(page.takeover.state.phase).toBe('in-control');
+  });
+
+  it('the holder pauses and resumes through its own session, keeping control; others may not', async () => {
+    const page = openPage(memoryOnly());
+    const channel = await goLive(page, 's1');
+    page.takeover.pause(); // not the holder: nothing is asked
+    expect(takes()).toEqual([]);
+    page.takeover.take();
+    channel.receive({ t: 'control', granted: true });
+    await phaseIs(page, 'in-control');
+    page.takeover.pause();
+    await phaseIs(page, 'paused');
+    expect(controller.control).toMatchObject({ mode: 'paused', holder: 's1' });
+    expect(page.takeover.state.input).toBeNull();
+    page.takeover.resume();
+    await until(() => controller.control.mode === 'user', 'resumed');
+    expect(takes()).toEqual([
+      { action: 'take', sessionId: 's1' },
+      { action: 'pause', sessionId: 's1' },
+      { action: 'resume', sessionId: 's1' },
+    ]);
+    await phaseIs(page, 'in-control'); // the helper's grant still stands on this channel
+    expect(page.notices).toEqual([]);
   });
 });
 

@@ -4,11 +4,12 @@
  * most recently mounted viewer owns the hooks. Tokens are never exposed.
  */
 import type { ControlState, InputFeedback } from '@vmlive/protocol';
+import type { StreamStats } from '../connection/streamStats.js';
+import { statsEntries } from '../connection/streamStats.js';
+import type { ViewerConnection } from '../connection/viewerConnection.js';
+import { describeReason, type ViewerState } from '../connection/viewerState.js';
 import type { TakeoverPhase } from '../control/takeover.js';
-import type { StreamStats } from '../viewer/streamStats.js';
-import { statsEntries } from '../viewer/streamStats.js';
-import type { ViewerConnection } from '../viewer/viewerConnection.js';
-import { describeReason, type ViewerState } from '../viewer/viewerState.js';
+import type { DisplayState, ViewerMode } from '../display/displayPolicy.js';
 
 export interface VmliveDebugTransition {
   phase: ViewerState['phase'];
@@ -30,8 +31,14 @@ export interface VmliveDebug {
   takeover: TakeoverPhase;
   /** Every message the helper sent on the input channel since the viewer mounted (oldest first, capped at 200). */
   feedback: Array<InputFeedback & { at: number }>;
-  /** True while the screenshot fallback is shown instead of live video. */
+  /** The hybrid mode asked for: auto, live or screenshot. */
+  mode: ViewerMode;
+  /** What is shown: live video or screenshots, and why. */
+  display: DisplayState | null;
+  /** True while screenshots are shown instead of live video (`display.kind === 'screenshots'`). */
   fallback: boolean;
+  /** When the first screenshot and the first live frame were painted (performance.now() ms, from navigation start). */
+  timings: { snapshotPaintedAt: number | null; firstFramePaintedAt: number | null };
   /** Latest summarized stats (updated every second while a peer connection exists). */
   stats: StreamStats | null;
   /** A fresh summary from RTCPeerConnection.getStats(), or null without a peer connection. */
@@ -49,7 +56,7 @@ declare global {
 }
 
 export function installDebugHooks(connection: ViewerConnection): {
-  update(patch: Partial<Pick<VmliveDebug, 'control' | 'fallback' | 'takeover'>>): void;
+  update(patch: Partial<Pick<VmliveDebug, 'control' | 'fallback' | 'takeover' | 'mode' | 'display' | 'timings'>>): void;
   dispose(): void;
 } {
   if (typeof window === 'undefined') return { update() {}, dispose() {} };
@@ -62,7 +69,10 @@ export function installDebugHooks(connection: ViewerConnection): {
     control: null,
     takeover: 'idle',
     feedback: [],
+    mode: 'auto',
+    display: null,
     fallback: false,
+    timings: { snapshotPaintedAt: null, firstFramePaintedAt: null },
     stats: null,
     async getStats() {
       return connection.lastStats;

@@ -69,6 +69,9 @@ export class FakeController {
   /** What POST /api/webrtc/session reports as `vmOnline`. */
   vmOnline = true;
 
+  /** Whether GET /api/vms/:vmId/snapshot has a JPEG (else 503 snapshot_unavailable). */
+  snapshotAvailable = true;
+
   /**
    * The VM's control state behind GET/POST /api/vms/:vmId/control. Every session here belongs to
    * one viewer token, so (as with the real lease) any of them may take over from another, even an
@@ -82,6 +85,14 @@ export class FakeController {
     const parts = url.pathname.split('/').filter(Boolean); // api webrtc session :id ...
     if (parts[0] === 'api' && parts[1] === 'vms' && parts[2] && parts[3] === 'control' && !parts[4]) {
       return this.routeControl(method, url, body, signal);
+    }
+    if (method === 'GET' && parts[0] === 'api' && parts[1] === 'vms' && parts[2] && parts[3] === 'snapshot') {
+      if (!this.snapshotAvailable) return error('snapshot_unavailable');
+      // A JPEG's first bytes are enough: the viewer hands the blob to an <img> and never parses it.
+      return new Response(new Uint8Array([0xff, 0xd8, 0xff, 0xd9]), {
+        status: 200,
+        headers: { 'content-type': 'image/jpeg', 'x-snapshot-at': String(Date.now()) },
+      });
     }
     if (method === 'POST' && url.pathname === '/api/webrtc/session') {
       const failure = this.createSessionFailures.shift();

@@ -1,4 +1,4 @@
-import type { StreamStats } from './streamStats.js';
+import type { StreamStats } from '../connection/streamStats.js';
 
 const fmt = (value: number | null, digits: number, unit: string) =>
   value === null ? '—' : `${value.toFixed(digits)}${unit}`;
