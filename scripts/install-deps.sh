@@ -13,6 +13,8 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-x
   flake8 shellcheck
   x11vnc websockify novnc
+  # The shared store (VMLIVE_STORE=redis://…): the Redis-store tests start their own redis-server.
+  redis-server
   # The golden VM image (rootfs/build.sh) and its VMs (rootfs/vm.sh).
   debootstrap e2fsprogs openssl curl iproute2 nftables procps systemd-container qemu-system-x86 qemu-utils
 )

@@ -71,10 +71,11 @@ export async function loadSession(ctx: Ctx, req: Request, p: Principal): Promise
   return [s, side];
 }
 
-/** Online: the VM's agent has a sessions long-poll open, or heartbeated within `vmOnlineS`. */
+/**
+ * Online: the VM's agent showed a sign of life within `vmOnlineS` — a heartbeat, a poll, or a
+ * sessions long-poll still open (presence.ts refreshes `lastSeenAt` in the store while it waits),
+ * so every controller sharing the store answers the same.
+ */
 export function isVmOnline(ctx: Ctx, vm: VmRecord, now: number): boolean {
-  return (
-    (ctx.vmPolling.get(vm.vmId) ?? 0) > 0 ||
-    (vm.lastSeenAt !== null && now - vm.lastSeenAt <= ctx.config.vmOnlineS * 1000)
-  );
+  return vm.lastSeenAt !== null && now - vm.lastSeenAt <= ctx.config.vmOnlineS * 1000;
 }

@@ -7,10 +7,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LIMITS, routes } from '@vmlive/protocol';
+import { type ErrorBody, type Health, LIMITS, routes } from '@vmlive/protocol';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
+import { StoreUnavailableError } from '../store/types.js';
 import type { Ctx } from './context.js';
 import { handle } from './route.js';
 import { controlRoutes } from './routes/control.js';
@@ -78,7 +79,13 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): express.Express {
 
   const open = Router();
   handle(open, routes.healthz, async (_req, res) => {
-    res.json({ ok: true });
+    const kind = ctx.config.store === 'memory' ? 'memory' : 'ok';
+    if (ctx.store.reachable) {
+      res.json({ ok: true, store: kind } satisfies Health);
+      return;
+    }
+    const err = storeUnavailable().toJSON();
+    res.status(503).json({ ok: false, store: 'unreachable', ...err } satisfies Health & ErrorBody);
   });
   handle(open, routes.jwks, async (_req, res) => {
     // Public keys only; cacheable briefly so a rotation propagates within a minute.
@@ -143,8 +150,12 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): express.Express {
 }
 
 /** Map anything thrown (including body-parser's http-errors) onto the registry. */
+const storeUnavailable = () =>
+  new ApiError('store_unavailable', 'the shared store (Redis) is unreachable; retry: this recovers by itself');
+
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof StoreUnavailableError) return storeUnavailable();
   const e = err as { type?: string; status?: number; message?: string } | null;
   switch (e?.type) {
     case 'entity.parse.failed':

@@ -16,8 +16,6 @@ export interface Ctx {
   polls: LongPolls;
   presence: Presence;
   logger: Logger;
-  /** VMs with a sessions long-poll open in this process (they count as online while waiting). */
-  vmPolling: Map<string, number>;
 }
 
 declare module 'express-serve-static-core' {

@@ -20,7 +20,7 @@ describe('MemoryStore', () => {
     expect(await store.getSession('s0')).toBeDefined();
     expect(await store.getSession('s1')).toBeUndefined();
     expect(await store.countVmSessions('vm1')).toBe(1);
-    expect(store.sessionCount()).toBe(1);
+    expect(await store.sessionCount()).toBe(1);
   });
 
   it('keeps candidates in seq order per side with one per-session sequence', async () => {
@@ -42,7 +42,7 @@ describe('MemoryStore', () => {
   it('publishes on the session topic and cleans up listeners when they unsubscribe', async () => {
     const store = await storeWithSessions(1);
     let woken = 0;
-    const off = store.subscribe(topics.session('s0'), () => woken++);
+    const off = await store.subscribe(topics.session('s0'), () => woken++);
     await store.addCandidate('s0', 'vm', c('x'), 1);
     await store.setOffer('s0', 'v=0', 2);
     expect(woken).toBe(2);
@@ -97,7 +97,7 @@ describe('MemoryStore', () => {
     const store = await storeWithSessions(5);
     await store.putSnapshot('vm1', Buffer.from([0xff, 0xd8, 0xff]), 1);
     expect(await store.deleteVm('vm1')).toBe(true);
-    expect(store.sessionCount()).toBe(0);
+    expect(await store.sessionCount()).toBe(0);
     expect(await store.getSnapshot('vm1')).toBeUndefined();
     expect(await store.deleteVm('vm1')).toBe(false);
   });

@@ -94,7 +94,8 @@ export function vmRoutes(ctx: Ctx): Router {
     // state at the start of this request) or a fresh snapshot request.
     let initialActive: string | null = null;
     const controlSince = q.controlSince ?? vm.control.since;
-    ctx.vmPolling.set(vmId, (ctx.vmPolling.get(vmId) ?? 0) + 1);
+    // While it waits, the open poll keeps the VM online for every controller (presence.ts).
+    const leave = q.wait > 0 ? ctx.presence.holdVm(vmId) : null;
     try {
       const out = await ctx.polls.poll(res, [topics.vm(vmId)], q.wait * 1000, async () => {
         const current = await store.getVm(vmId);
@@ -126,10 +127,8 @@ export function vmRoutes(ctx: Ctx): Router {
       });
       if (!res.headersSent) res.json(out);
     } finally {
-      const n = (ctx.vmPolling.get(vmId) ?? 1) - 1;
-      if (n <= 0) ctx.vmPolling.delete(vmId);
-      else ctx.vmPolling.set(vmId, n);
-      await store.touchVm(vmId, Date.now());
+      // Ending the poll is a sign of life too (holdVm's release touches the VM).
+      leave?.();
     }
   });
 
