@@ -83,7 +83,7 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   };
   let closing = false;
   const app = createApp(ctx, () => closing);
-  const server = createServer({ keepAliveTimeout: 65_000 }, app);
+  const server = createServer({ keepAliveTimeout: 65_000 }, app.listener);
   // Long-polls last up to 30 s; keep Node's request timeout well above that.
   server.requestTimeout = 120_000;
   server.headersTimeout = 66_000;

@@ -5,9 +5,9 @@
  * subscription to be active — so a write between read and wait is never
  * missed, and re-read on every wake-up.
  */
-import type { Response } from 'express';
 import type { Metrics } from '../metrics.js';
 import type { Store, Unsubscribe } from '../store/types.js';
+import type { Res } from './kit.js';
 import type { Presence } from './presence.js';
 
 export interface PollRead<T> {
@@ -35,7 +35,7 @@ export class LongPolls {
    * @param viewerSession the viewer session this poll is a sign of life of, while it waits (presence.ts).
    */
   async poll<T>(
-    res: Response,
+    res: Res,
     topicList: string[],
     waitMs: number,
     read: () => Promise<PollRead<T>>,
@@ -56,7 +56,7 @@ export class LongPolls {
       wake();
     };
     this.waiters.add(abort);
-    res.once('close', abort);
+    res.raw.once('close', abort);
     this.metrics.longPollsWaiting.inc();
     const leave = viewerSession !== undefined ? this.presence.hold(viewerSession) : null;
     const unsubscribes: Unsubscribe[] = [];
@@ -81,7 +81,7 @@ export class LongPolls {
       for (const u of unsubscribes) u();
       leave?.();
       this.waiters.delete(abort);
-      res.off('close', abort);
+      res.raw.off('close', abort);
       this.metrics.longPollsWaiting.dec();
     }
   }

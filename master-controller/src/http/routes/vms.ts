@@ -1,15 +1,13 @@
 /** VM registry: operator CRUD, viewer tokens, VM heartbeat and the VM's sessions poll. */
 import { type ListVmsResponse, routes, type VmSessionsResponse, type VmSummary } from '@vmlive/protocol';
-import { Router } from 'express';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError } from '../../errors.js';
 import { topics } from '../../store/types.js';
 import { authenticate, isVmOnline, loadVm, requireOperator, requireVmToken } from '../access.js';
 import type { Ctx } from '../context.js';
-import { handle } from '../route.js';
+import { handle, type Router } from '../route.js';
 
-export function vmRoutes(ctx: Ctx): Router {
-  const r = Router();
+export function vmRoutes(ctx: Ctx, r: Router): void {
   const { store, config } = ctx;
 
   handle(r, routes.createVm, async (req, res, input) => {
@@ -131,6 +129,4 @@ export function vmRoutes(ctx: Ctx): Router {
       leave?.();
     }
   });
-
-  return r;
 }
