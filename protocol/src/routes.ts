@@ -317,7 +317,9 @@ export const routes = {
     description:
       'With VMLIVE_STORE=redis://…: 503 `{ok:false, store:"unreachable", error:{code:"store_unavailable",message}}` while Redis cannot be reached (API calls then answer 503 store_unavailable); 200 again once it is back, without a restart.',
     callers: ['none'],
-    responses: [{ status: 200, description: 'ok (`store` is `memory`, or `ok` for a reachable shared store)', schema: Health }],
+    responses: [
+      { status: 200, description: 'ok (`store` is `memory`, or `ok` for a reachable shared store)', schema: Health },
+    ],
     errors: ['store_unavailable'],
   }),
   metrics: route({

@@ -1,6 +1,6 @@
 /** What every route handler needs, built once in server.ts. */
 import type { Logger } from 'pino';
-import type { Principal, TokenService } from '../auth/tokens.js';
+import type { TokenService } from '../auth/tokens.js';
 import type { ControllerConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
