@@ -1,17 +1,48 @@
-import { describe, expect, it } from 'vitest';
+/** The Store contract, on both stores: the memory store and a Redis store on a real redis-server. */
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisServer, startRedisServer } from '../test/redis-server.js';
 import { MemoryStore } from './memory.js';
-import { topics } from './types.js';
+import { RedisStore } from './redis.js';
+import { type Store, topics } from './types.js';
 
 const c = (candidate: string) => ({ candidate, sdpMLineIndex: 0, sdpMid: null });
 
-async function storeWithSessions(n: number, at = 1000) {
-  const store = new MemoryStore({ maxSessions: 1000 });
-  await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: at });
-  for (let i = 0; i < n; i++) await store.createSession({ sessionId: `s${i}`, vmId: 'vm1', owner: 'o', createdAt: at });
-  return store;
-}
+type TestStore = Store & { subscribedTopics: number };
 
-describe('MemoryStore', () => {
+describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
+  let redis: RedisServer | null = null;
+  let n = 0;
+  const open: TestStore[] = [];
+  beforeAll(async () => {
+    if (kind === 'redis') redis = await startRedisServer();
+  });
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+  });
+  afterAll(() => redis?.stop());
+
+  async function newStore(maxSessions = 1000): Promise<TestStore> {
+    let store: TestStore;
+    if (kind === 'memory' || !redis) store = new MemoryStore({ maxSessions });
+    else {
+      const r = new RedisStore({ url: redis.url, prefix: `st${++n}:`, maxSessions, log: pino({ level: 'silent' }) });
+      await r.connect(5000);
+      store = r;
+    }
+    open.push(store);
+    return store;
+  }
+
+  async function storeWithSessions(count: number, at = 1000) {
+    const store = await newStore();
+    await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: at });
+    for (let i = 0; i < count; i++) {
+      await store.createSession({ sessionId: `s${i}`, vmId: 'vm1', owner: 'o', createdAt: at });
+    }
+    return store;
+  }
+
   it('expires only sessions idle past the cutoff, oldest activity first, whatever their creation order', async () => {
     const store = await storeWithSessions(3, 1000);
     await store.touchSession('s0', 5000); // s0 is now the most recently active
@@ -45,13 +76,13 @@ describe('MemoryStore', () => {
     const off = await store.subscribe(topics.session('s0'), () => woken++);
     await store.addCandidate('s0', 'vm', c('x'), 1);
     await store.setOffer('s0', 'v=0', 2);
-    expect(woken).toBe(2);
+    await expect.poll(() => woken).toBe(2);
     off();
     expect(store.subscribedTopics).toBe(0);
   });
 
   it('refuses sessions beyond maxSessions and for unknown VMs', async () => {
-    const store = new MemoryStore({ maxSessions: 1 });
+    const store = await newStore(1);
     await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: 0 });
     expect(await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', createdAt: 0 })).toBe(true);
     expect(await store.createSession({ sessionId: 'b', vmId: 'vm1', owner: 'o', createdAt: 0 })).toBe(false);
