@@ -85,10 +85,15 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
   const root = ctx.logger;
   let nextReqId = 0;
 
+  let storeWarnedAt = 0;
   const fail = (req: Req, res: Res, err: unknown) => {
     const apiErr = toApiError(err);
     if (apiErr.status >= 500 && apiErr.code === 'internal') req.log.error({ err }, 'request failed');
-    else if (root.isLevelEnabled('debug'))
+    else if (err instanceof StoreUnavailableError && Date.now() - storeWarnedAt > 1000) {
+      // Why the store failed (refused, timed out, loading), at most once a second.
+      storeWarnedAt = Date.now();
+      req.log.warn({ err: err.message }, 'store unavailable: answering 503');
+    } else if (root.isLevelEnabled('debug'))
       req.log.debug({ code: apiErr.code, status: apiErr.status }, 'request rejected');
     if (res.headersSent) {
       res.raw.end();

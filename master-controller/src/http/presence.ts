@@ -79,13 +79,12 @@ export class Presence {
     return this.sessions.size;
   }
 
+  /** One batched store call per tick, however many viewers wait (a shared store's round trips stay flat). */
   private refreshSessions(): void {
-    const now = Date.now();
-    for (const sessionId of this.sessions.keys()) {
-      this.store
-        .touchSession(sessionId, now)
-        .catch((err: unknown) => this.log.debug({ err }, 'presence refresh failed'));
-    }
+    if (this.sessions.size === 0) return;
+    this.store
+      .touchSessions([...this.sessions.keys()], Date.now())
+      .catch((err: unknown) => this.log.debug({ err }, 'presence refresh failed'));
   }
 
   private refreshVms(): void {

@@ -166,6 +166,10 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async touchSessions(sessionIds: readonly string[], now: number): Promise<void> {
+    for (const id of sessionIds) await this.touchSession(id, now);
+  }
+
   async setOffer(sessionId: string, sdp: string, _now: number): Promise<WriteResult> {
     const s = this.sessions.get(sessionId);
     if (!s) return 'not_found';

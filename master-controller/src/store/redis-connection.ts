@@ -16,7 +16,11 @@ import { StoreUnavailableError } from './types.js';
 
 export interface RedisConnectionOptions {
   url: string;
-  /** Per-command deadline; past it the request answers 503 store_unavailable. */
+  /**
+   * Per-command deadline; past it the request answers 503 store_unavailable. Generous on
+   * purpose: on a starved machine a process can miss its timers by seconds, and a reply that
+   * arrived meanwhile would still count as late.
+   */
   commandTimeoutMs: number;
   log: Logger;
 }

@@ -139,18 +139,24 @@ redis.call('ZADD', P .. 'idle', ARGV[5], ARGV[2])
 redis.call('SADD', vk .. ':s', ARGV[2])
 return 1`,
 
-  /** ARGV: P, sessionId, now → 1, 0 absent */
-  touchSession: `
+  /** ARGV: P, now, sessionId... → how many exist (each touched) */
+  touchSessions: `
 local P = ARGV[1]
-local sk = P .. 's:' .. ARGV[2]
-local vm = redis.call('HGET', sk, 'vm')
-if not vm then return 0 end
-redis.call('HSET', sk, 'active', ARGV[3])
-redis.call('ZADD', P .. 'idle', ARGV[3], ARGV[2])
-if redis.call('HGET', P .. 'v:' .. vm, 'lsid') == ARGV[2] then
-  redis.call('ZADD', P .. 'leases', 'GT', ARGV[3], vm)
+local n = 0
+for i = 3, #ARGV do
+  local sid = ARGV[i]
+  local sk = P .. 's:' .. sid
+  local vm = redis.call('HGET', sk, 'vm')
+  if vm then
+    redis.call('HSET', sk, 'active', ARGV[2])
+    redis.call('ZADD', P .. 'idle', ARGV[2], sid)
+    if redis.call('HGET', P .. 'v:' .. vm, 'lsid') == sid then
+      redis.call('ZADD', P .. 'leases', 'GT', ARGV[2], vm)
+    end
+    n = n + 1
+  end
 end
-return 1`,
+return n`,
 
   /** ARGV: P, sessionId, sdp → 'ok' | 'not_found' | 'exists' */
   setOffer: `

@@ -133,7 +133,7 @@ export class RedisStore implements Store {
     this.p = opts.prefix;
     this.maxSessions = opts.maxSessions;
     this.candidatesPerSide = opts.candidatesPerSide ?? LIMITS.candidatesPerSide;
-    this.conn = new RedisConnections({ url: opts.url, commandTimeoutMs: opts.commandTimeoutMs ?? 2000, log: opts.log });
+    this.conn = new RedisConnections({ url: opts.url, commandTimeoutMs: opts.commandTimeoutMs ?? 5000, log: opts.log });
     this.topics = new RedisTopics(this.conn.sub, this.p, opts.log);
     this.conn.onRecovered = () => void this.topics.restore();
   }
@@ -249,7 +249,13 @@ export class RedisStore implements Store {
   }
 
   async touchSession(sessionId: string, now: number): Promise<boolean> {
-    return num(await this.run('touchSession', sessionId, now)) === 1;
+    return num(await this.run('touchSessions', now, sessionId)) === 1;
+  }
+
+  async touchSessions(sessionIds: readonly string[], now: number): Promise<void> {
+    for (let i = 0; i < sessionIds.length; i += SWEEP_BATCH) {
+      await this.run('touchSessions', now, ...sessionIds.slice(i, i + SWEEP_BATCH));
+    }
   }
 
   async setOffer(sessionId: string, sdp: string, _now: number): Promise<WriteResult> {

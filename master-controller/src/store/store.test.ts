@@ -54,6 +54,17 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     expect(await store.sessionCount()).toBe(1);
   });
 
+  it('touches many sessions in one call, past one batch, skipping ids that no longer exist', async () => {
+    const store = await storeWithSessions(600, 1000);
+    const ids = Array.from({ length: 600 }, (_, i) => `s${i}`).filter((id) => id !== 's1');
+    await store.endSession('s1', 1100);
+    await store.touchSessions([...ids, 'gone'], 5000);
+    // Every touched session is now active at 5000: none is idle past a 2000 cutoff at 6000.
+    expect(await store.expireIdle(2000, 6000)).toBe(0);
+    expect(await store.sessionCount()).toBe(599);
+    expect(await store.getSession('gone')).toBeUndefined();
+  });
+
   it('keeps candidates in seq order per side with one per-session sequence', async () => {
     const store = await storeWithSessions(1);
     await store.addCandidate('s0', 'browser', c('a'), 1);

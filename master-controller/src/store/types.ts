@@ -123,6 +123,8 @@ export interface Store {
    * VM agent's own polls do not keep a viewer's session alive.
    */
   touchSession(sessionId: string, now: number): Promise<boolean>;
+  /** touchSession for many at once (presence.ts refreshes every open viewer long-poll each second). */
+  touchSessions(sessionIds: readonly string[], now: number): Promise<void>;
   /** 'exists' when another offer is stored; the same offer again is 'ok' (a retried POST). */
   setOffer(sessionId: string, sdp: string, now: number): Promise<WriteResult>;
   /** 'exists' when another answer is stored; the same answer again is 'ok' (a retried POST). */
