@@ -176,10 +176,20 @@ describe('performance scripts (smoke)', () => {
   }, 180_000);
 
   it('bench-controller --quick measures throughput, wake-up latency and memory and prints them', async () => {
-    const r = await run('bench-controller.ts', ['--quick'], 110_000);
+    // Two controllers in turn (memory, then Redis store) and two baselines: ~50 s on a loaded machine.
+    const r = await run('bench-controller.ts', ['--quick'], 170_000);
     expect(r.code, `${r.out}\n${r.err}`).toBe(0);
     expect(r.out).toMatch(/req\/s/);
+    expect(r.out).toMatch(/redis store: candidate POST req\/s\s+\d+/);
+    expect(r.out).not.toMatch(/non-2xx\/errors/);
     expect(r.out).toMatch(/wake/i);
+  }, 180_000);
+
+  it('bench-store --quick creates sessions with candidates across two controllers on one Redis and prints memory per idle session', async () => {
+    const r = await run('bench-store.ts', ['--quick'], 110_000);
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    expect(r.out).toMatch(/candidate POST\s+\d+ req\/s, p50 \d+ ms, p99 \d+ ms \(4000 requests, 0 non-2xx, 0 errors\)/);
+    expect(r.out).toMatch(/Redis memory per idle session\s+\d+ B/);
   }, 120_000);
 
   it('bench-helper --quick measures CPU per viewer and time to first frame and prints them', async () => {

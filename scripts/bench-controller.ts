@@ -3,7 +3,10 @@
  *   candidate POST req/s + p99, GET candidates?since req/s + p99 (autocannon),
  *   long-poll wake-up latency p50/p99 with 1,000 and 10,000 concurrent waiters
  *   (time from sending the write to receiving the woken response),
- *   RSS per idle session.
+ *   RSS per idle session;
+ * then candidate POST and GET since again on a second controller child whose
+ * store is a redis-server started here (own port and temporary directory),
+ * and the bare node:http / Express baselines, all in the same run.
  * The controller runs in a child process (so RSS is its own), started with
  * --expose-gc so memory is measured after a full collection. The stages live in
  * lib/bench-controller/: processes (controller child, baselines), load
@@ -16,6 +19,7 @@ import http from 'node:http';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, routes } from '@vmlive/protocol';
+import { startRedisServer } from '../master-controller/src/test/redis-server.js';
 import {
   type CannonResult,
   candidatePostLoad,
@@ -43,9 +47,12 @@ Starts one master controller in a child process and measures:
   - GET candidates?since=: req/s and p99 (autocannon)
   - long-poll wake-up latency p50/p99 with 1,000 and 10,000 concurrent waiters
   - RSS (and heap) per idle session
+  - candidate POST and GET since again with VMLIVE_STORE=redis:// (a redis-server started here)
+  - bare node:http and Express "hello" baselines
 Prints a table, then one JSON line. Exit code 0 even when a target is missed.
 
-  --quick          smaller, < 30 s (CI smoke): 2 s runs, 1,000 waiters, 1,000 idle sessions
+  --quick          smaller, < 45 s (CI smoke): 2 s runs, 1,000 waiters, 1,000 idle sessions
+  --no-redis       skip the Redis-store stages
   --json-out FILE  also write the JSON result to FILE
   --help           this text
 
@@ -59,7 +66,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  const known = new Set(['--quick', '--json-out', '--help', '-h']);
+  const known = new Set(['--quick', '--no-redis', '--json-out', '--help', '-h']);
   const jsonOutIdx = args.indexOf('--json-out');
   const jsonOut = jsonOutIdx >= 0 ? args[jsonOutIdx + 1] : undefined;
   for (const [i, a] of args.entries()) {
@@ -141,6 +148,13 @@ async function main(): Promise<void> {
       wake[String(n)] = await wakeUp(target, sessions, Math.min(plan.samples, n));
     }
 
+    // The same two loads on a controller whose store is Redis: one process, every request a round trip.
+    let redisStore: BenchResult['redisStore'];
+    if (!args.includes('--no-redis')) {
+      log('redis store: candidate POST and GET since');
+      redisStore = await redisThroughput(load, quick ? 200 : 2_000);
+    }
+
     // Baselines: the same load against a bare node:http and a bare Express "hello" on this machine now.
     const baselines: Record<string, CannonResult> = {};
     for (const kind of ['http', 'express']) {
@@ -163,6 +177,7 @@ async function main(): Promise<void> {
       getSince: get,
       wakeUp: wake,
       idleSession: perSession,
+      ...(redisStore ? { redisStore } : {}),
     };
     printTable(result);
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -173,9 +188,45 @@ async function main(): Promise<void> {
   }
 }
 
-// The same file is the entry of its children (forked with --child / --baseline).
-if (process.argv.includes('--child')) await runControllerChild();
-else if (process.argv.includes('--baseline'))
+/** A controller child on a fresh redis-server: candidate POST, then GET since, as for the memory store. */
+async function redisThroughput(
+  load: { url: string; connections: number; duration: number },
+  postSessionCount: number,
+): Promise<NonNullable<BenchResult['redisStore']>> {
+  const server = await startRedisServer();
+  const { child, url } = await forkController(SELF, [server.url]);
+  try {
+    const operator = new ApiClient({ baseUrl: url, token: OPERATOR });
+    const vm = await operator.call(routes.createVm, { body: { name: 'bench-redis' } });
+    const viewerToken = (
+      await operator.call(routes.createViewerToken, {
+        params: { vmId: vm.vmId },
+        body: { role: 'control', ttlSeconds: 3600 },
+      })
+    ).token;
+    const viewer = operator.withToken(viewerToken);
+    const sessions = await pool(
+      postSessionCount,
+      64,
+      async () => (await viewer.call(routes.createSession, { body: { vmId: vm.vmId } })).sessionId,
+    );
+    const plan = { ...load, url };
+    const candidatePost = await candidatePostLoad(child, plan, viewerToken, sessions);
+    const getSessions = sessions.slice(0, 100);
+    await fillCandidates(viewer, getSessions);
+    const getSince = await getSinceLoad(child, plan, vm.vmToken, getSessions);
+    return { candidatePost, getSince };
+  } finally {
+    await stopController(child);
+    await server.stop();
+  }
+}
+
+// The same file is the entry of its children (forked with --child [STORE] / --baseline).
+if (process.argv.includes('--child')) {
+  const store = process.argv[process.argv.indexOf('--child') + 1];
+  await runControllerChild(store ? { store } : {});
+} else if (process.argv.includes('--baseline'))
   await runBaselineChild(process.argv[process.argv.indexOf('--baseline') + 1] ?? 'http');
 else {
   await main();

@@ -15,6 +15,8 @@ APT_PACKAGES=(
   x11vnc websockify novnc
   # TURN relay: tests run a real coturn from deploy/coturn/turnserver.conf.
   coturn
+  # The shared store (VMLIVE_STORE=redis://…): the Redis-store tests start their own redis-server.
+  redis-server
   # The golden VM image (rootfs/build.sh) and its VMs (rootfs/vm.sh).
   debootstrap e2fsprogs openssl curl iproute2 nftables procps systemd-container qemu-system-x86 qemu-utils
 )

@@ -14,6 +14,8 @@ describe('configFromEnv', () => {
       vmOnlineS: 15,
       webDir: null,
       logLevel: 'info',
+      store: 'memory',
+      storePrefix: 'vmlive:',
     });
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -31,8 +33,12 @@ describe('configFromEnv', () => {
       VMLIVE_VM_ONLINE_S: '5',
       VMLIVE_WEB_DIR: '',
       LOG_LEVEL: 'debug',
+      VMLIVE_STORE: 'redis://user:secret@127.0.0.1:6380/3',
+      VMLIVE_STORE_PREFIX: 'vmlive-a:',
     });
     expect(c).toMatchObject({
+      store: 'redis://user:secret@127.0.0.1:6380/3',
+      storePrefix: 'vmlive-a:',
       port: 0,
       host: '0.0.0.0',
       sessionIdleTtlS: 30,
@@ -61,6 +67,12 @@ describe('configFromEnv', () => {
     ['VMLIVE_TOKEN_SECRET', 'short'],
     ['VMLIVE_WEB_DIR', '/definitely/not/here'],
     ['LOG_LEVEL', 'loud'],
+    ['VMLIVE_STORE', 'redis'],
+    ['VMLIVE_STORE', 'redis://'],
+    ['VMLIVE_STORE', 'http://127.0.0.1:6379'],
+    ['VMLIVE_STORE', 'redis://127.0.0.1:99999/0'],
+    ['VMLIVE_STORE', 'redis://127.0.0.1:6379/zero'],
+    ['VMLIVE_STORE_PREFIX', 'has space'],
   ])('rejects %s=%s with a ConfigError naming the variable', (name, value) => {
     expect(() => configFromEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => configFromEnv({ [name]: value })).toThrow(name);

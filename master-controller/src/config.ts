@@ -45,6 +45,27 @@ const webDir = setting.custom(
   },
 );
 
+/** `memory`, or a Redis URL: redis:// or rediss:// (TLS), optional user:password@, host, port, /db. */
+const STORE_SPEC = /^(memory|rediss?:\/\/([^@/\s]*@)?[A-Za-z0-9.-]+(:\d{1,5})?(\/\d{1,5})?)$/;
+
+const store = setting.custom(
+  'VMLIVE_STORE',
+  z.string().regex(STORE_SPEC, 'must be memory or redis://host:port/db'),
+  (raw) => {
+    const v = raw.trim();
+    if (!STORE_SPEC.test(v)) throw new Error(`must be memory or redis://host:port/db, got ${JSON.stringify(raw)}`);
+    if (v !== 'memory') {
+      const port = Number(new URL(v).port || 6379);
+      if (port < 1 || port > 65535) throw new Error(`port ${port} is out of range`);
+    }
+    return v;
+  },
+  {
+    default: 'memory',
+    help: 'where sessions, offers, candidates, control and online state live: memory (this process only; lost on restart) or redis://host:port/db, shared by every controller pointed at it (they must share VMLIVE_SIGNING_KEY_FILE and VMLIVE_OPERATOR_TOKEN too)',
+  },
+);
+
 /** The settings table (docs/api.md lists the same names). */
 export const SETTINGS = {
   port: setting.int('PORT', 0, 65535, { default: 8080, help: 'TCP port; 0 = ephemeral' }),
@@ -148,6 +169,12 @@ export const SETTINGS = {
   maxSessions: setting.int('VMLIVE_MAX_SESSIONS', 1, 10_000_000, {
     default: 100_000,
     help: 'cap on live sessions (429 beyond it), bounding memory',
+  }),
+  store,
+  storePrefix: setting.str('VMLIVE_STORE_PREFIX', {
+    default: 'vmlive:',
+    pattern: { re: /^[A-Za-z0-9:_.-]{1,64}$/, message: 'must be 1-64 of A-Z a-z 0-9 : _ . -' },
+    help: 'prefix of every Redis key and channel: controllers sharing one store use the same; separate deployments on one Redis use different ones',
   }),
   webDir,
   logLevel: setting.oneOf('LOG_LEVEL', LOG_LEVELS, { default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` }),

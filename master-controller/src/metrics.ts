@@ -6,7 +6,7 @@ export class Metrics {
   readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
   readonly longPollsWaiting: Gauge;
 
-  constructor(sessionCount: () => number) {
+  constructor(sessionCount: () => Promise<number>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'vmlive_controller_' });
     this.requestDuration = new Histogram({
       name: 'vmlive_http_request_duration_seconds',
@@ -24,8 +24,9 @@ export class Metrics {
       name: 'vmlive_sessions',
       help: 'Live signaling sessions',
       registers: [this.registry],
-      collect() {
-        this.set(sessionCount());
+      async collect() {
+        // A shared store that is down leaves the gauge at its last value rather than failing /metrics.
+        this.set(await sessionCount().catch(() => Number.NaN));
       },
     });
   }

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from './config.js';
 import { ERROR_CODES } from './errors.js';
-import { createApp, OPENAPI_PATH } from './http/app.js';
+import { type App, createApp, OPENAPI_PATH } from './http/app.js';
 import type { Ctx } from './http/context.js';
 import { buildOpenApi } from './openapi.js';
 import { TestController } from './test/harness.js';
@@ -14,22 +13,9 @@ type Doc = {
 };
 const committed = JSON.parse(readFileSync(OPENAPI_PATH, 'utf8')) as Doc;
 
-/** Every (method, path) the app routes, with Express `:param` turned into OpenAPI `{param}`. */
-function appRoutes(app: Express): string[] {
-  const out: string[] = [];
-  type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
-  const walk = (stack: Layer[]) => {
-    for (const layer of stack) {
-      if (layer.route) {
-        for (const m of Object.keys(layer.route.methods)) {
-          if (m === '_all') continue;
-          out.push(`${m} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
-        }
-      } else if (layer.handle?.stack) walk(layer.handle.stack);
-    }
-  };
-  walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
-  return out;
+/** Every (method, path) the app routes, with `:param` turned into OpenAPI `{param}`. */
+function appRoutes(app: App): string[] {
+  return app.registered.map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`);
 }
 
 describe('openapi.json', () => {

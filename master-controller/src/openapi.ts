@@ -105,9 +105,10 @@ function operation(route: Route): Json {
     }
   }
   const open = route.callers.includes('none');
-  const codes: ErrorCode[] = open
-    ? ['shutting_down', 'internal']
-    : [...new Set<ErrorCode>([...route.errors, 'shutting_down', 'internal'])];
+  // Any route may answer these: the controller is stopping, its shared store is down, or a bug.
+  const codes: ErrorCode[] = [
+    ...new Set<ErrorCode>([...route.errors, 'shutting_down', 'store_unavailable', 'internal']),
+  ];
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) {
     const s = ERROR_CODES[code].status;

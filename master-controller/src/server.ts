@@ -17,6 +17,8 @@ import { LongPolls } from './http/longpoll.js';
 import { Presence } from './http/presence.js';
 import { Metrics } from './metrics.js';
 import { MemoryStore } from './store/memory.js';
+import { RedisStore } from './store/redis.js';
+import type { Store } from './store/types.js';
 
 export type { ControllerConfig } from './config.js';
 
@@ -26,6 +28,22 @@ export interface Controller {
   operatorToken: string;
   /** Answers waiting long-polls, refuses new requests (503), closes connections. Idempotent. */
   close(): Promise<void>;
+}
+
+/** VMLIVE_STORE: this process's memory, or a Redis shared with every controller pointed at it. */
+async function openStore(config: ControllerConfig, log: Logger): Promise<Store> {
+  if (config.store === 'memory') return new MemoryStore({ maxSessions: config.maxSessions });
+  const where = new URL(config.store);
+  const redisLog = log.child({ module: 'store', redis: `${where.host}${where.pathname}` });
+  const store = new RedisStore({
+    url: config.store,
+    prefix: config.storePrefix,
+    maxSessions: config.maxSessions,
+    log: redisLog,
+  });
+  // Start even when Redis is down (answering 503 store_unavailable until it is up), but give it a moment.
+  if (!(await store.connect(5000))) redisLog.error('store (Redis) not reachable at start; serving 503 until it is');
+  return store;
 }
 
 export function createLogger(level = 'info'): Logger {
@@ -47,9 +65,12 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   }
   log.info({ kid: keys.kid, retired: keys.jwks.keys.length - 1 }, 'token signing key loaded');
 
-  const store = new MemoryStore({ maxSessions: config.maxSessions });
+  const store = await openStore(config, log);
   const metrics = new Metrics(() => store.sessionCount());
-  const presence = new Presence(store, log.child({ module: 'presence' }));
+  // A VM's open sessions poll refreshes its lastSeenAt three times per online window.
+  const presence = new Presence(store, log.child({ module: 'presence' }), {
+    vmIntervalMs: Math.min(5000, Math.max(250, (config.vmOnlineS * 1000) / 3)),
+  });
   const polls = new LongPolls(store, metrics, presence);
   const ctx: Ctx = {
     config,
@@ -59,11 +80,10 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
     polls,
     presence,
     logger: log,
-    vmPolling: new Map(),
   };
   let closing = false;
   const app = createApp(ctx, () => closing);
-  const server = createServer({ keepAliveTimeout: 65_000 }, app);
+  const server = createServer({ keepAliveTimeout: 65_000 }, app.listener);
   // Long-polls last up to 30 s; keep Node's request timeout well above that.
   server.requestTimeout = 120_000;
   server.headersTimeout = 66_000;
@@ -102,6 +122,9 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   const graceMs = config.holderGraceS * 1000;
   const leaseSweeper = setInterval(() => {
     const now = Date.now();
+    // After a store outage no sign of life could be recorded during it: give holders one grace
+    // from the recovery to show one, rather than ending every lease the outage made look stale.
+    if (!store.reachable || now - store.reachableSince < graceMs) return;
     store
       .expireLeases(now - graceMs, now, config.onHolderLost)
       .then((ended) => {

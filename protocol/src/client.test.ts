@@ -84,7 +84,7 @@ describe('ApiClient', () => {
   });
 
   it("leaves nothing attached to a long-lived caller signal (the VM agent's stop signal) after its calls", async () => {
-    handler = (_req, res) => json(res, 200, { ok: true });
+    handler = (_req, res) => json(res, 200, { ok: true, store: 'memory' });
     const api = new ApiClient({ baseUrl: base });
     const root = new AbortController();
     for (let i = 0; i < 200; i++) await api.call(routes.healthz, { signal: root.signal });

@@ -32,6 +32,11 @@ export const ERROR_CODES = {
   internal: { status: 500, description: 'Unexpected server error (a bug).' },
   snapshot_unavailable: { status: 503, description: 'The VM uploaded no fresh snapshot in time.' },
   shutting_down: { status: 503, description: 'The controller is shutting down.' },
+  store_unavailable: {
+    status: 503,
+    description:
+      'The shared store (Redis, VMLIVE_STORE) is unreachable; nothing was changed, or a retried write is not repeated. Retry: the controller recovers by itself once the store is back.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -272,4 +272,11 @@ export const CandidatesResponse = z
   .meta({ id: 'CandidatesResponse' });
 export type CandidatesResponse = z.infer<typeof CandidatesResponse>;
 
-export const Health = z.object({ ok: z.literal(true) });
+export const Health = z
+  .object({
+    ok: z.boolean(),
+    /** `unreachable` (ok false, status 503, with the store_unavailable error) while a shared store cannot be reached. */
+    store: z.enum(['memory', 'ok', 'unreachable']),
+  })
+  .meta({ id: 'Health' });
+export type Health = z.infer<typeof Health>;

@@ -61,7 +61,7 @@ export interface Route {
   readonly query?: z.ZodObject;
   readonly body?: BodySpec;
   readonly responses: readonly ResponseSpec[];
-  /** Besides `shutting_down` and `internal`, which any route may answer. */
+  /** Besides `shutting_down`, `store_unavailable` and `internal`, which any route may answer. */
   readonly errors: readonly ErrorCode[];
 }
 
@@ -321,10 +321,14 @@ export const routes = {
   healthz: route({
     method: 'GET',
     path: '/healthz',
-    summary: 'Liveness',
+    summary: 'Liveness, and whether the store is reachable',
+    description:
+      'With VMLIVE_STORE=redis://…: 503 `{ok:false, store:"unreachable", error:{code:"store_unavailable",message}}` while Redis cannot be reached (API calls then answer 503 store_unavailable); 200 again once it is back, without a restart.',
     callers: ['none'],
-    responses: [{ status: 200, description: 'ok', schema: Health }],
-    errors: [],
+    responses: [
+      { status: 200, description: 'ok (`store` is `memory`, or `ok` for a reachable shared store)', schema: Health },
+    ],
+    errors: ['store_unavailable'],
   }),
   metrics: route({
     method: 'GET',

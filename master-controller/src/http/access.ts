@@ -3,14 +3,14 @@
  * these helpers turn a principal plus the resource into a decision.
  */
 import type { CandidateSide } from '@vmlive/protocol';
-import type { Request } from 'express';
 import type { Principal } from '../auth/tokens.js';
 import { errors } from '../errors.js';
 import type { SessionRecord, VmRecord } from '../store/types.js';
 import { bindLog, type Ctx } from './context.js';
+import type { Req } from './kit.js';
 import { sessionIdParam, vmIdParam } from './validate.js';
 
-export async function authenticate(ctx: Ctx, req: Request): Promise<Principal> {
+export async function authenticate(ctx: Ctx, req: Req): Promise<Principal> {
   const p = await ctx.tokens.authenticate(req.headers.authorization);
   req.principal = p;
   return p;
@@ -20,7 +20,7 @@ export function requireOperator(p: Principal): void {
   if (p.kind !== 'operator') throw errors.forbidden('needs the operator token');
 }
 
-export async function loadVm(ctx: Ctx, req: Request): Promise<VmRecord> {
+export async function loadVm(ctx: Ctx, req: Req): Promise<VmRecord> {
   const vmId = vmIdParam(req);
   const vm = await ctx.store.getVm(vmId);
   if (!vm) throw errors.vmNotFound(vmId);
@@ -60,7 +60,7 @@ export function sessionSide(p: Principal, s: SessionRecord): CandidateSide {
   }
 }
 
-export async function loadSession(ctx: Ctx, req: Request, p: Principal): Promise<[SessionRecord, CandidateSide]> {
+export async function loadSession(ctx: Ctx, req: Req, p: Principal): Promise<[SessionRecord, CandidateSide]> {
   const sessionId = sessionIdParam(req);
   const s = await ctx.store.getSession(sessionId);
   if (!s) throw errors.sessionNotFound(sessionId);
@@ -71,10 +71,11 @@ export async function loadSession(ctx: Ctx, req: Request, p: Principal): Promise
   return [s, side];
 }
 
-/** Online: the VM's agent has a sessions long-poll open, or heartbeated within `vmOnlineS`. */
+/**
+ * Online: the VM's agent showed a sign of life within `vmOnlineS` — a heartbeat, a poll, or a
+ * sessions long-poll still open (presence.ts refreshes `lastSeenAt` in the store while it waits),
+ * so every controller sharing the store answers the same.
+ */
 export function isVmOnline(ctx: Ctx, vm: VmRecord, now: number): boolean {
-  return (
-    (ctx.vmPolling.get(vm.vmId) ?? 0) > 0 ||
-    (vm.lastSeenAt !== null && now - vm.lastSeenAt <= ctx.config.vmOnlineS * 1000)
-  );
+  return vm.lastSeenAt !== null && now - vm.lastSeenAt <= ctx.config.vmOnlineS * 1000;
 }

@@ -1,10 +1,10 @@
 /** What every route handler needs, built once in server.ts. */
-import type { Request } from 'express';
 import type { Logger } from 'pino';
-import type { Principal, TokenService } from '../auth/tokens.js';
+import type { TokenService } from '../auth/tokens.js';
 import type { ControllerConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
+import type { Req } from './kit.js';
 import type { LongPolls } from './longpoll.js';
 import type { Presence } from './presence.js';
 
@@ -16,28 +16,15 @@ export interface Ctx {
   polls: LongPolls;
   presence: Presence;
   logger: Logger;
-  /** VMs with a sessions long-poll open in this process (they count as online while waiting). */
-  vmPolling: Map<string, number>;
-}
-
-declare module 'express-serve-static-core' {
-  interface Request {
-    id: string;
-    /** Child logger with reqId (+ vmId, sessionId once known), created on first use. */
-    readonly log: Logger;
-    logBindings: Record<string, unknown>;
-    logChild: Logger | undefined;
-    principal?: Principal;
-  }
 }
 
 /**
  * Add context to the request's logger. Most requests never log at the enabled
  * level, so the pino child is built lazily (on first `req.log`) from these bindings.
  */
-export function bindLog(req: Request, bindings: Record<string, unknown>): void {
+export function bindLog(req: Req, bindings: Record<string, unknown>): void {
   if (req.logChild) req.logChild = req.logChild.child(bindings);
   else Object.assign(req.logBindings, bindings);
 }
 
-export type { Request };
+export type { Req };

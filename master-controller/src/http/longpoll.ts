@@ -1,12 +1,13 @@
 /**
  * Long-poll: answer as soon as `read` reports something new, else the empty
  * answer when the wait ends. Waiters listen on store topics (which a shared
- * store can feed from another process), subscribe BEFORE reading so a write
- * between read and wait is never missed, and re-read on every wake-up.
+ * store feeds from every process), subscribe BEFORE reading — and wait for the
+ * subscription to be active — so a write between read and wait is never
+ * missed, and re-read on every wake-up.
  */
-import type { Response } from 'express';
 import type { Metrics } from '../metrics.js';
-import type { Store } from '../store/types.js';
+import type { Store, Unsubscribe } from '../store/types.js';
+import type { Res } from './kit.js';
 import type { Presence } from './presence.js';
 
 export interface PollRead<T> {
@@ -34,7 +35,7 @@ export class LongPolls {
    * @param viewerSession the viewer session this poll is a sign of life of, while it waits (presence.ts).
    */
   async poll<T>(
-    res: Response,
+    res: Res,
     topicList: string[],
     waitMs: number,
     read: () => Promise<PollRead<T>>,
@@ -54,13 +55,15 @@ export class LongPolls {
       aborted = true;
       wake();
     };
-    const unsubscribes = topicList.map((t) => this.store.subscribe(t, wake));
-    const leave = viewerSession !== undefined ? this.presence.hold(viewerSession) : null;
     this.waiters.add(abort);
-    res.once('close', abort);
+    res.raw.once('close', abort);
     this.metrics.longPollsWaiting.inc();
+    const leave = viewerSession !== undefined ? this.presence.hold(viewerSession) : null;
+    const unsubscribes: Unsubscribe[] = [];
     let timer: NodeJS.Timeout | undefined;
     try {
+      // Active before the first read (a shared store's subscribe resolves once its server acknowledged it).
+      for (const t of topicList) unsubscribes.push(await this.store.subscribe(t, wake));
       for (;;) {
         notified = false;
         const r = await read();
@@ -78,7 +81,7 @@ export class LongPolls {
       for (const u of unsubscribes) u();
       leave?.();
       this.waiters.delete(abort);
-      res.off('close', abort);
+      res.raw.off('close', abort);
       this.metrics.longPollsWaiting.dec();
     }
   }

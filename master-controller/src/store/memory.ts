@@ -166,10 +166,14 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async touchSessions(sessionIds: readonly string[], now: number): Promise<void> {
+    for (const id of sessionIds) await this.touchSession(id, now);
+  }
+
   async setOffer(sessionId: string, sdp: string, _now: number): Promise<WriteResult> {
     const s = this.sessions.get(sessionId);
     if (!s) return 'not_found';
-    if (s.offer !== null) return 'exists';
+    if (s.offer !== null) return s.offer === sdp ? 'ok' : 'exists';
     s.offer = sdp;
     const seq = (this.vmOfferSeq.get(s.vmId) ?? 0) + 1;
     this.vmOfferSeq.set(s.vmId, seq);
@@ -183,7 +187,7 @@ export class MemoryStore implements Store {
     const s = this.sessions.get(sessionId);
     if (!s) return 'not_found';
     if (s.offer === null) return 'missing';
-    if (s.answer !== null) return 'exists';
+    if (s.answer !== null) return s.answer === sdp ? 'ok' : 'exists';
     s.answer = sdp;
     this.notifier.publish(topics.session(sessionId));
     this.notifier.publish(topics.vm(s.vmId));
@@ -199,7 +203,15 @@ export class MemoryStore implements Store {
     const s = this.sessions.get(sessionId);
     if (!s) return 'not_found';
     let list = side === 'vm' ? s.vmCandidates : s.browserCandidates;
-    if (list && list.length >= this.candidatesPerSide) return 'limit';
+    if (list) {
+      // A retried POST (its reply was lost) must not store the candidate twice.
+      for (const x of list) {
+        if (x.candidate === c.candidate && x.sdpMLineIndex === c.sdpMLineIndex && x.sdpMid === c.sdpMid) {
+          return { seq: x.seq, timestamp: x.timestamp };
+        }
+      }
+      if (list.length >= this.candidatesPerSide) return 'limit';
+    }
     if (!list) {
       list = [];
       if (side === 'vm') s.vmCandidates = list;
@@ -309,13 +321,16 @@ export class MemoryStore implements Store {
     return n;
   }
 
-  sessionCount(): number {
+  async sessionCount(): Promise<number> {
     return this.sessions.size;
   }
 
-  subscribe(topic: string, listener: () => void): Unsubscribe {
+  async subscribe(topic: string, listener: () => void): Promise<Unsubscribe> {
     return this.notifier.subscribe(topic, listener);
   }
+
+  readonly reachable = true;
+  readonly reachableSince = Date.now();
 
   /** Topics with waiters (tests check nothing leaks). */
   get subscribedTopics(): number {

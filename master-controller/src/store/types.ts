@@ -3,6 +3,7 @@
  * embedded default; a shared store (e.g. Redis) implements the same methods
  * and delivers `subscribe` wake-ups from other controller processes (pub/sub),
  * which is why long-polls wait on topics rather than on in-process promises.
+ * Either store is chosen by VMLIVE_STORE (config.ts, server.ts).
  */
 import type { CandidateSide, ControlState, StoredCandidate } from '@vmlive/protocol';
 
@@ -63,6 +64,18 @@ export type WriteResult = 'ok' | 'not_found' | 'exists' | 'missing' | 'limit';
 
 export type Unsubscribe = () => void;
 
+/**
+ * The shared store cannot be reached (connection down, command timed out).
+ * The HTTP layer answers 503 `store_unavailable`; nothing was changed, or the
+ * write's outcome is unknown (writes are idempotent where a retry could repeat them).
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 /** Topics a long-poll can wait on. A publish means "re-read, something may have changed". */
 export const topics = {
   /** offer, answer, candidate on either side, end. */
@@ -79,6 +92,11 @@ export interface Store {
   listVms(): Promise<VmRecord[]>;
   /** Deletes the VM and ends its sessions. */
   deleteVm(vmId: string): Promise<boolean>;
+  /**
+   * A sign of life of the VM's agent (heartbeat, poll, or an open sessions long-poll,
+   * refreshed by presence.ts): `lastSeenAt` is what "online" is computed from, so every
+   * controller sharing the store sees the same online state.
+   */
   touchVm(vmId: string, at: number, stats?: Record<string, unknown>): Promise<void>;
   /**
    * Atomically replace the VM's control state and lease with `update(current)`;
@@ -105,8 +123,16 @@ export interface Store {
    * VM agent's own polls do not keep a viewer's session alive.
    */
   touchSession(sessionId: string, now: number): Promise<boolean>;
+  /** touchSession for many at once (presence.ts refreshes every open viewer long-poll each second). */
+  touchSessions(sessionIds: readonly string[], now: number): Promise<void>;
+  /** 'exists' when another offer is stored; the same offer again is 'ok' (a retried POST). */
   setOffer(sessionId: string, sdp: string, now: number): Promise<WriteResult>;
+  /** 'exists' when another answer is stored; the same answer again is 'ok' (a retried POST). */
   setAnswer(sessionId: string, sdp: string, now: number): Promise<WriteResult>;
+  /**
+   * Appends a candidate with the next per-session seq. A candidate equal to one this
+   * side already stored (a retried POST) is not stored again: its seq and timestamp are returned.
+   */
   addCandidate(
     sessionId: string,
     side: CandidateSide,
@@ -138,8 +164,20 @@ export interface Store {
   /** Ends sessions idle since before `olderThan`; returns how many. */
   expireIdle(olderThan: number, now: number): Promise<number>;
   /** Live sessions (for /metrics). */
-  sessionCount(): number;
+  sessionCount(): Promise<number>;
 
-  subscribe(topic: string, listener: () => void): Unsubscribe;
+  /**
+   * Calls `listener` after every publish on `topic`, from any process sharing the store.
+   * Resolves once the subscription is active (for a shared store: acknowledged by the server),
+   * so a read made after it cannot miss a write published after that read.
+   */
+  subscribe(topic: string, listener: () => void): Promise<Unsubscribe>;
+  /** False while a shared store is unreachable (/healthz says so). */
+  readonly reachable: boolean;
+  /**
+   * ms epoch since which the store is reachable without interruption (0: never was).
+   * Lease expiry waits a grace after an outage, since no sign of life could be recorded during it.
+   */
+  readonly reachableSince: number;
   close(): Promise<void>;
 }

@@ -1,7 +1,55 @@
-/** Test harness: a real controller on an ephemeral port, driven with global fetch. */
+/**
+ * Test harness: a real controller on an ephemeral port, driven with global fetch.
+ * `forEachStore` runs a suite once on the memory store and once on a real
+ * redis-server (its own, started for the suite), so the HTTP contract is
+ * tested the same on both; each controller gets its own key prefix.
+ */
+
 import { pino } from 'pino';
+import { afterAll, beforeAll, describe } from 'vitest';
 import type { ControllerConfig } from '../config.js';
 import { type Controller, startController } from '../server.js';
+import { type RedisServer, startRedisServer } from './redis-server.js';
+
+export type StoreKind = 'memory' | 'redis';
+
+/** The store the suite being run uses (set by forEachStore). */
+let current: { kind: StoreKind; redis: RedisServer | null } = { kind: 'memory', redis: null };
+let prefixes = 0;
+
+/**
+ * Registers `suite` twice, as "memory store" and "redis store". The redis run starts its own
+ * redis-server first and stops it last. VMLIVE_TEST_STORE=memory|redis runs one of them only.
+ */
+export function forEachStore(suite: (kind: StoreKind) => void): void {
+  const only = process.env.VMLIVE_TEST_STORE;
+  const kinds: StoreKind[] = only === 'memory' || only === 'redis' ? [only] : ['memory', 'redis'];
+  for (const kind of kinds) {
+    describe(`${kind} store`, () => {
+      let redis: RedisServer | null = null;
+      beforeAll(async () => {
+        if (kind === 'redis') redis = await startRedisServer();
+        current = { kind, redis };
+      });
+      afterAll(async () => {
+        current = { kind: 'memory', redis: null };
+        await redis?.stop();
+      });
+      suite(kind);
+    });
+  }
+}
+
+/** The store settings for a controller of the suite being run (each its own key prefix). */
+export function storeConfig(): Partial<ControllerConfig> {
+  if (current.kind === 'memory' || !current.redis) return { store: 'memory' };
+  return { store: current.redis.url, storePrefix: `t${process.pid}-${++prefixes}:` };
+}
+
+/** The redis-server of the suite being run (null on the memory store). */
+export function currentRedis(): RedisServer | null {
+  return current.redis;
+}
 
 export interface Reply {
   status: number;
@@ -32,7 +80,7 @@ export class TestController {
 
   static async start(config: Partial<ControllerConfig> = {}): Promise<TestController> {
     const c = await startController(
-      { port: 0, host: '127.0.0.1', webDir: null, logLevel: 'silent', ...config },
+      { port: 0, host: '127.0.0.1', webDir: null, logLevel: 'silent', ...storeConfig(), ...config },
       pino({ level: 'silent' }),
     );
     return new TestController(c, c.url, c.operatorToken);

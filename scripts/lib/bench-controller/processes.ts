@@ -15,9 +15,12 @@ export interface Mem {
   external: number;
 }
 
-/** Forks `entry --child` (the controller); resolves with its URL once it listens. */
-export async function forkController(entry: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(entry, ['--child'], {
+/** Forks `entry --child [args]` (the controller); resolves with its URL once it listens. */
+export async function forkController(
+  entry: string,
+  args: string[] = [],
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(entry, ['--child', ...args], {
     execArgv: ['--expose-gc', '--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -73,8 +76,13 @@ export const childCpuMicros = async (child: ChildProcess) => (await ask<{ micros
 
 // ---------------------------------------------------------------- in the children
 
-/** The controller child: one controller on an ephemeral port, answering mem/cpu/stop. */
-export async function runControllerChild(): Promise<void> {
+/**
+ * The controller child: one controller on an ephemeral port, answering mem/cpu/stop.
+ * `store`/`storePrefix` put it on a shared Redis (bench-store); the memory store otherwise.
+ */
+export async function runControllerChild(
+  shared: { store?: string; storePrefix?: string; signingKeyFile?: string } = {},
+): Promise<void> {
   const { startController } = await import('../../../master-controller/src/server.js');
   const { pino } = await import('pino');
   const controller = await startController(
@@ -86,6 +94,7 @@ export async function runControllerChild(): Promise<void> {
       sessionIdleTtlS: 3600,
       maxSessions: 1_000_000,
       webDir: null,
+      ...shared,
     },
     pino({ level: 'warn' }),
   );

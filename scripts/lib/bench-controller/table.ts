@@ -19,6 +19,8 @@ export interface BenchResult {
   getSince: CannonResult;
   wakeUp: Record<string, WakeResult>;
   idleSession: IdleSessionResult;
+  /** The same POST / GET loads on a controller with VMLIVE_STORE=redis:// (absent with --no-redis). */
+  redisStore?: { candidatePost: CannonResult; getSince: CannonResult };
 }
 
 export function printTable(r: BenchResult): void {
@@ -32,10 +34,15 @@ export function printTable(r: BenchResult): void {
       '',
     ]);
   }
-  for (const [name, c] of [
+  const loads: Array<[string, CannonResult]> = [
     ['candidate POST', r.candidatePost],
     ['GET candidates?since', r.getSince],
-  ] as const) {
+  ];
+  if (r.redisStore) {
+    loads.push(['redis store: candidate POST', r.redisStore.candidatePost]);
+    loads.push(['redis store: GET candidates?since', r.redisStore.getSince]);
+  }
+  for (const [name, c] of loads) {
     rows.push([`${name} req/s`, String(c.reqPerSec), '>= 5000', ok(c.reqPerSec >= 5000)]);
     rows.push([`${name} p99`, `${c.p99Ms} ms`, '<= 20 ms', ok(c.p99Ms <= 20)]);
     rows.push([

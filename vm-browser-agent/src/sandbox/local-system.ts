@@ -31,11 +31,14 @@ export interface LocalSystemOptions {
   logDir?: string;
   /** Extra env for the agent (and through it the helper). */
   agentEnv?: Record<string, string>;
-  /** Extra env for the controller (e.g. VMLIVE_TURN_URLS and VMLIVE_TURN_SECRET). */
-  controllerEnv?: Record<string, string>;
   /** Port of the VM agent's CDP gateway, the automation's entry; 0 (default) picks a free one. */
   cdpPort?: number;
   logLevel?: string;
+  /**
+   * Extra env for the controller, e.g. VMLIVE_STORE=redis://… and a shared VMLIVE_SIGNING_KEY_FILE
+   * so that other controllers (started by the caller) share its state, or VMLIVE_TURN_URLS/SECRET.
+   */
+  controllerEnv?: Record<string, string>;
 }
 
 export interface LocalSystem {
@@ -56,6 +59,10 @@ export interface LocalSystem {
   killHelper(): Promise<number>;
   /** Resolves once the agent has a ready helper again (VM heartbeat says so). */
   waitHelperUp(timeoutMs?: number): Promise<void>;
+  /** SIGKILLs the controller, as a crash would (the agent keeps retrying it). */
+  killController(): Promise<void>;
+  /** Starts the controller again on the same address (after killController). */
+  restartController(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -70,14 +77,15 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     cleanups.length = 0;
   };
   try {
-    const controller = await startControllerProcess({
+    const controllerOpts = {
       port: opts.port ?? 0,
       host: opts.host ?? '127.0.0.1',
       operatorToken: opts.operatorToken,
       logFile: join(logDir, 'controller.log'),
       logLevel: opts.logLevel,
-      env: opts.controllerEnv,
-    });
+      env: opts.controllerEnv ?? {},
+    };
+    let controller = await startControllerProcess(controllerOpts);
     cleanups.push(() => stopChild(controller.child));
     const api = operatorApi(controller.url, controller.operatorToken);
     const vm = (await api('POST', '/api/vms', { name: 'sandbox' })) as { vmId: string; vmToken: string };
@@ -162,6 +170,17 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         return pid;
       },
       waitHelperUp,
+      killController: async () => {
+        const { child } = controller;
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL');
+        await exited;
+      },
+      restartController: async () => {
+        // The same port, so the agent (and anyone holding the URL) finds it again.
+        controller = await startControllerProcess({ ...controllerOpts, port: Number(new URL(controller.url).port) });
+      },
       stop,
     };
   } catch (err) {
@@ -230,7 +249,7 @@ async function startControllerProcess(opts: {
   operatorToken: string | undefined;
   logFile: string;
   logLevel: string | undefined;
-  env: Record<string, string> | undefined;
+  env: Record<string, string>;
 }): Promise<{ child: ChildProcess; url: string; operatorToken: string }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -1,20 +1,18 @@
 /** Control handover between the VM's agent and a viewer, and the screenshot fallback. */
-import { type ControlState, LIMITS, routes } from '@vmlive/protocol';
-import express, { Router } from 'express';
+import { type ControlState, routes } from '@vmlive/protocol';
 import { applyControl, type ControlActor } from '../../control/transitions.js';
 import { ApiError, errors } from '../../errors.js';
 import { topics } from '../../store/types.js';
 import { authenticate, loadVm, requireKind, requireVmToken } from '../access.js';
 import type { Ctx } from '../context.js';
-import { handle } from '../route.js';
+import { handle, type Router } from '../route.js';
 
 /** A snapshot this recent is served without asking the VM. */
 const SNAPSHOT_FRESH_MS = 2000;
 /** How long GET waits for the VM to upload one. */
 const SNAPSHOT_WAIT_MS = 3000;
 
-export function controlRoutes(ctx: Ctx): Router {
-  const r = Router();
+export function controlRoutes(ctx: Ctx, r: Router): void {
   const { store } = ctx;
 
   handle(r, routes.getControl, async (req, res, input) => {
@@ -89,28 +87,21 @@ export function controlRoutes(ctx: Ctx): Router {
     res.send(snap.jpeg);
   });
 
-  handle(
-    r,
-    routes.putSnapshot,
-    async (req, res) => {
-      const p = await authenticate(ctx, req);
-      const vm = await loadVm(ctx, req);
-      requireVmToken(p, vm.vmId);
-      if (req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'image/jpeg') {
-        throw new ApiError('unsupported_media_type', 'Content-Type must be image/jpeg');
-      }
-      const jpeg = req.body;
-      // JPEG SOI marker + the first segment marker.
-      if (!Buffer.isBuffer(jpeg) || jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8 || jpeg[2] !== 0xff) {
-        throw new ApiError('invalid_body', 'the body is not a JPEG image');
-      }
-      await store.putSnapshot(vm.vmId, jpeg, Date.now());
-      await store.touchVm(vm.vmId, Date.now());
-      req.log.debug({ bytes: jpeg.length }, 'snapshot stored');
-      res.status(204).end();
-    },
-    [express.raw({ type: () => true, limit: LIMITS.snapshotBytes })],
-  );
-
-  return r;
+  handle(r, routes.putSnapshot, async (req, res) => {
+    const p = await authenticate(ctx, req);
+    const vm = await loadVm(ctx, req);
+    requireVmToken(p, vm.vmId);
+    if (req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'image/jpeg') {
+      throw new ApiError('unsupported_media_type', 'Content-Type must be image/jpeg');
+    }
+    const jpeg = req.body;
+    // JPEG SOI marker + the first segment marker.
+    if (!Buffer.isBuffer(jpeg) || jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8 || jpeg[2] !== 0xff) {
+      throw new ApiError('invalid_body', 'the body is not a JPEG image');
+    }
+    await store.putSnapshot(vm.vmId, jpeg, Date.now());
+    await store.touchVm(vm.vmId, Date.now());
+    req.log.debug({ bytes: jpeg.length }, 'snapshot stored');
+    res.status(204).end();
+  });
 }

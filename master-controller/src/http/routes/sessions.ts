@@ -10,18 +10,17 @@ import {
   routes,
   type SessionDescription,
 } from '@vmlive/protocol';
-import { type Request, type Response, Router } from 'express';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError, errors } from '../../errors.js';
 import { sessionIceServers } from '../../ice/turn-credentials.js';
 import { topics } from '../../store/types.js';
 import { authenticate, isVmOnline, loadSession } from '../access.js';
 import type { Ctx } from '../context.js';
-import { handle } from '../route.js';
+import type { Req, Res } from '../kit.js';
+import { handle, type Router } from '../route.js';
 import { sessionIdParam } from '../validate.js';
 
-export function sessionRoutes(ctx: Ctx): Router {
-  const r = Router();
+export function sessionRoutes(ctx: Ctx, r: Router): void {
   const { store, config } = ctx;
 
   handle(r, routes.createSession, async (req, res, input) => {
@@ -69,7 +68,7 @@ export function sessionRoutes(ctx: Ctx): Router {
    * GET offer / GET answer: long-poll one SDP field of the session. A viewer's
    * poll is a sign of life of its session while it waits (presence.ts).
    */
-  const pollSdp = (field: 'offer' | 'answer') => async (req: Request, res: Response, wait: number) => {
+  const pollSdp = (field: 'offer' | 'answer') => async (req: Req, res: Res, wait: number) => {
     const p = await authenticate(ctx, req);
     const [s, side] = await loadSession(ctx, req, p);
     const sessionId = s.sessionId;
@@ -164,6 +163,4 @@ export function sessionRoutes(ctx: Ctx): Router {
     req.log.info({ by: side }, 'session ended');
     res.status(204).end();
   });
-
-  return r;
 }

@@ -1,16 +1,14 @@
 /** VM registry: operator CRUD, viewer tokens, VM heartbeat and the VM's sessions poll. */
 import { type ListVmsResponse, routes, type VmSessionsResponse, type VmSummary } from '@vmlive/protocol';
-import { Router } from 'express';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError } from '../../errors.js';
 import { sessionIceServers } from '../../ice/turn-credentials.js';
 import { topics } from '../../store/types.js';
 import { authenticate, isVmOnline, loadVm, requireOperator, requireVmToken } from '../access.js';
 import type { Ctx } from '../context.js';
-import { handle } from '../route.js';
+import { handle, type Router } from '../route.js';
 
-export function vmRoutes(ctx: Ctx): Router {
-  const r = Router();
+export function vmRoutes(ctx: Ctx, r: Router): void {
   const { store, config } = ctx;
 
   handle(r, routes.createVm, async (req, res, input) => {
@@ -95,7 +93,8 @@ export function vmRoutes(ctx: Ctx): Router {
     // state at the start of this request) or a fresh snapshot request.
     let initialActive: string | null = null;
     const controlSince = q.controlSince ?? vm.control.since;
-    ctx.vmPolling.set(vmId, (ctx.vmPolling.get(vmId) ?? 0) + 1);
+    // While it waits, the open poll keeps the VM online for every controller (presence.ts).
+    const leave = q.wait > 0 ? ctx.presence.holdVm(vmId) : null;
     try {
       const out = await ctx.polls.poll(res, [topics.vm(vmId)], q.wait * 1000, async () => {
         const current = await store.getVm(vmId);
@@ -129,12 +128,8 @@ export function vmRoutes(ctx: Ctx): Router {
       });
       if (!res.headersSent) res.json(out);
     } finally {
-      const n = (ctx.vmPolling.get(vmId) ?? 1) - 1;
-      if (n <= 0) ctx.vmPolling.delete(vmId);
-      else ctx.vmPolling.set(vmId, n);
-      await store.touchVm(vmId, Date.now());
+      // Ending the poll is a sign of life too (holdVm's release touches the VM).
+      leave?.();
     }
   });
-
-  return r;
 }

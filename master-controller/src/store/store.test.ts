@@ -1,17 +1,48 @@
-import { describe, expect, it } from 'vitest';
+/** The Store contract, on both stores: the memory store and a Redis store on a real redis-server. */
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisServer, startRedisServer } from '../test/redis-server.js';
 import { MemoryStore } from './memory.js';
-import { topics } from './types.js';
+import { RedisStore } from './redis.js';
+import { type Store, topics } from './types.js';
 
 const c = (candidate: string) => ({ candidate, sdpMLineIndex: 0, sdpMid: null });
 
-async function storeWithSessions(n: number, at = 1000) {
-  const store = new MemoryStore({ maxSessions: 1000 });
-  await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: at });
-  for (let i = 0; i < n; i++) await store.createSession({ sessionId: `s${i}`, vmId: 'vm1', owner: 'o', createdAt: at });
-  return store;
-}
+type TestStore = Store & { subscribedTopics: number };
 
-describe('MemoryStore', () => {
+describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
+  let redis: RedisServer | null = null;
+  let n = 0;
+  const open: TestStore[] = [];
+  beforeAll(async () => {
+    if (kind === 'redis') redis = await startRedisServer();
+  });
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+  });
+  afterAll(() => redis?.stop());
+
+  async function newStore(maxSessions = 1000): Promise<TestStore> {
+    let store: TestStore;
+    if (kind === 'memory' || !redis) store = new MemoryStore({ maxSessions });
+    else {
+      const r = new RedisStore({ url: redis.url, prefix: `st${++n}:`, maxSessions, log: pino({ level: 'silent' }) });
+      await r.connect(5000);
+      store = r;
+    }
+    open.push(store);
+    return store;
+  }
+
+  async function storeWithSessions(count: number, at = 1000) {
+    const store = await newStore();
+    await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: at });
+    for (let i = 0; i < count; i++) {
+      await store.createSession({ sessionId: `s${i}`, vmId: 'vm1', owner: 'o', createdAt: at });
+    }
+    return store;
+  }
+
   it('expires only sessions idle past the cutoff, oldest activity first, whatever their creation order', async () => {
     const store = await storeWithSessions(3, 1000);
     await store.touchSession('s0', 5000); // s0 is now the most recently active
@@ -20,7 +51,18 @@ describe('MemoryStore', () => {
     expect(await store.getSession('s0')).toBeDefined();
     expect(await store.getSession('s1')).toBeUndefined();
     expect(await store.countVmSessions('vm1')).toBe(1);
-    expect(store.sessionCount()).toBe(1);
+    expect(await store.sessionCount()).toBe(1);
+  });
+
+  it('touches many sessions in one call, past one batch, skipping ids that no longer exist', async () => {
+    const store = await storeWithSessions(600, 1000);
+    const ids = Array.from({ length: 600 }, (_, i) => `s${i}`).filter((id) => id !== 's1');
+    await store.endSession('s1', 1100);
+    await store.touchSessions([...ids, 'gone'], 5000);
+    // Every touched session is now active at 5000: none is idle past a 2000 cutoff at 6000.
+    expect(await store.expireIdle(2000, 6000)).toBe(0);
+    expect(await store.sessionCount()).toBe(599);
+    expect(await store.getSession('gone')).toBeUndefined();
   });
 
   it('keeps candidates in seq order per side with one per-session sequence', async () => {
@@ -42,16 +84,16 @@ describe('MemoryStore', () => {
   it('publishes on the session topic and cleans up listeners when they unsubscribe', async () => {
     const store = await storeWithSessions(1);
     let woken = 0;
-    const off = store.subscribe(topics.session('s0'), () => woken++);
+    const off = await store.subscribe(topics.session('s0'), () => woken++);
     await store.addCandidate('s0', 'vm', c('x'), 1);
     await store.setOffer('s0', 'v=0', 2);
-    expect(woken).toBe(2);
+    await expect.poll(() => woken).toBe(2);
     off();
     expect(store.subscribedTopics).toBe(0);
   });
 
   it('refuses sessions beyond maxSessions and for unknown VMs', async () => {
-    const store = new MemoryStore({ maxSessions: 1 });
+    const store = await newStore(1);
     await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: 0 });
     expect(await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', createdAt: 0 })).toBe(true);
     expect(await store.createSession({ sessionId: 'b', vmId: 'vm1', owner: 'o', createdAt: 0 })).toBe(false);
@@ -97,7 +139,7 @@ describe('MemoryStore', () => {
     const store = await storeWithSessions(5);
     await store.putSnapshot('vm1', Buffer.from([0xff, 0xd8, 0xff]), 1);
     expect(await store.deleteVm('vm1')).toBe(true);
-    expect(store.sessionCount()).toBe(0);
+    expect(await store.sessionCount()).toBe(0);
     expect(await store.getSnapshot('vm1')).toBeUndefined();
     expect(await store.deleteVm('vm1')).toBe(false);
   });
