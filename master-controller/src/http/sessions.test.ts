@@ -190,7 +190,12 @@ forEachStore(() => {
       const offered = await t.call('GET', `/api/vms/${s.vmId}/sessions?state=offered`, { token: s.vmToken });
       expect(offered.status).toBe(200);
       expect(offered.body.sessions).toEqual([
-        { sessionId: s.sessionId, offer: { type: 'offer', sdp: SDP_OFFER }, createdAt: expect.any(Number), iceTransportPolicy: 'all' },
+        {
+          sessionId: s.sessionId,
+          offer: { type: 'offer', sdp: SDP_OFFER },
+          createdAt: expect.any(Number),
+          iceTransportPolicy: 'all',
+        },
       ]);
       expect(offered.body.control).toEqual({ mode: 'agent', holder: null, since: expect.any(Number) });
       const dflt = await t.call('GET', `/api/vms/${s.vmId}/sessions`, { token: s.vmToken });
