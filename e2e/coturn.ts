@@ -8,10 +8,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../vm-browser-agent/src/sandbox/free-port.js';
 
 export const TURNSERVER = '/usr/bin/turnserver';
 export const TURN_UCLIENT = '/usr/bin/turnutils_uclient';
@@ -27,25 +27,13 @@ export interface Coturn {
   stop(): Promise<void>;
 }
 
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Lines of the shipped config that a test replaces (ports, secret, log, TLS listener). */
 const REPLACED = /^(listening-port|tls-listening-port|min-port|max-port|static-auth-secret|log-file)=/;
 
 export async function startCoturn(opts: { allowLoopbackPeers?: boolean } = {}): Promise<Coturn> {
   if (!existsSync(TURNSERVER)) throw new Error(`${TURNSERVER} missing: apt-get install coturn`);
   const dir = mkdtempSync(join(tmpdir(), 'vmlive-coturn-'));
-  const port = await freeTcpPort();
+  const port = await freePort();
   const secret = randomBytes(24).toString('base64url');
   // A relay range of its own, away from the kernel's ephemeral ports, per test run.
   const minPort = 40000 + (port % 200) * 50;

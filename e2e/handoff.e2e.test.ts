@@ -207,6 +207,15 @@ describe('handoff with VMLIVE_CDP_WHILE_HELD=reject', () => {
       expect(await seen.count()).toBe(start + 1);
 
       await p.act('release');
+      // As the refusal says: wait until the gateway sees the automation's turn, then act. The
+      // gateway hears of the release from the VM agent's control long-poll a moment after the
+      // POST returned; a click in between is refused, as it should be.
+      const cdp = await page.createCDPSession();
+      await expect
+        // biome-ignore lint/suspicious/noExplicitAny: Vmlive is the gateway's own CDP domain, unknown to Puppeteer's types
+        .poll(async () => ((await (cdp as any).send('Vmlive.getControl')) as ControlState).mode, { timeout: 5000 })
+        .toBe('agent');
+      await cdp.detach();
       await page.click('#btn');
       await expect.poll(() => seen.count(), { timeout: 5000 }).toBe(start + 2);
       await p.viewer.close();

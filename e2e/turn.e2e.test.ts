@@ -12,7 +12,8 @@ import { ApiClient, CreateSessionResponse, routes, VmSessionsResponse } from '@v
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintTurnCredential } from '../master-controller/src/ice/turn-credentials.js';
-import { type Coturn, freeTcpPort, startCoturn, startEchoPeer, turnClient } from './coturn.js';
+import { freePort } from '../vm-browser-agent/src/sandbox/free-port.js';
+import { type Coturn, startCoturn, startEchoPeer, turnClient } from './coturn.js';
 import { openRestViewer } from './rest-viewer.js';
 import { type LocalSystem, launchViewerBrowser, startSystem } from './system.js';
 
@@ -51,7 +52,7 @@ describe('TURN credentials against a real coturn', () => {
   beforeAll(async () => {
     // Both ends of the relay on 127.0.0.1: the one rule relaxed is the loopback one.
     turn = await startCoturn({ allowLoopbackPeers: true });
-    peerPort = await freeTcpPort();
+    peerPort = await freePort();
     peer = startEchoPeer(peerPort);
   });
   afterAll(async () => {

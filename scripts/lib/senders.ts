@@ -5,19 +5,11 @@
  *  - a CDP Page.startScreencast relay: JPEG frames → our WebSocket → viewer page.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from '../../vm-browser-agent/src/sandbox/free-port.js';
 import { pageTargetUrl, RawCdp } from './cdp-raw.js';
 import { requireBinary } from './chromium.js';
 import { type CountingProxy, type RelayHub, startCountingProxy } from './server.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 async function waitListening(port: number, ms: number, child: ChildProcess, what: string): Promise<void> {
   const deadline = Date.now() + ms;

@@ -7,10 +7,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { freePort } from './free-port.js';
 import { type SandboxBrowser, startSandboxBrowser } from './sandbox-browser.js';
 import { SandboxStartError, startXvfb, stopChild, type XvfbHandle } from './xvfb.js';
 
@@ -200,18 +200,6 @@ async function waitHttpOk(url: string, timeoutMs: number, what: string, logDir: 
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new SandboxStartError('agent', `${what} did not answer ${url} within ${timeoutMs} ms; see ${logDir}/agent.log`);
-}
-
-/** A TCP port free on loopback right now (the agent binds it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** The helper is the agent's child running the Python helper script. */
