@@ -196,7 +196,7 @@ describe('viewers that vanish without a word', () => {
     }
   });
 
-  it('ten viewers killed at once are reaped within 15 s, and the helper is back to its one-viewer CPU', async () => {
+  it('ten viewers killed at once are reaped within 15 s and gone from the helper’s peers', async () => {
     const healthy = await openViewer(browser);
     try {
       await healthy.waitFrames(30, 15_000);
@@ -230,9 +230,10 @@ describe('viewers that vanish without a word', () => {
       expect(running(tree)).toEqual([]);
       for (const id of ids) expect(removal(log, id)?.reason).toBe('viewer-gone');
       expect(removedAfter.at(-1)).toBeLessThanOrEqual(15_000);
-      // The dead viewers' share is gone: the figure is back near the one-viewer one, not the
-      // eleven-viewer one (3 points of slack for jitter on a shared 2-core machine).
-      expect(afterCpu).toBeLessThan((oneViewerCpu + elevenViewersCpu) / 2 + 3);
+      // The dead viewers cost the helper nothing any more: their peers are gone from its own stats
+      // (helperPeersGone above), so it sends them no video. The CPU figures are printed, not
+      // asserted: a 3 s sample on a shared 2-core machine once read 6 % for eleven viewers and
+      // 15 % for one, and a benchmark, not a test, is the place for such numbers.
 
       // No false positive: the healthy viewer was never removed and still decodes.
       expect(removal(log, healthy.sessionId)).toBeUndefined();
