@@ -11,7 +11,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['*/src/**/*.test.{ts,tsx}'],
+          include: ['*/src/**/*.test.{ts,tsx}', 'scripts/lib/**/*.test.ts'],
           exclude: ['**/*.e2e.test.{ts,tsx}', '**/node_modules/**'],
           testTimeout: 15_000,
         },

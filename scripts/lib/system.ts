@@ -41,6 +41,8 @@ export interface SystemOptions {
   fps?: number;
   /** extra env for the VM agent and, through it, the helper (e.g. VMLIVE_RTX) */
   agentEnv?: Record<string, string>;
+  /** extra env for the controller */
+  controllerEnv?: Record<string, string>;
 }
 
 type StartFn = (opts: SystemOptions) => Promise<LocalSystem>;

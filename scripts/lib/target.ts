@@ -61,7 +61,13 @@ export const TARGET_OPTIONS = {
   },
 } as const;
 
-export async function openSession(name: string, args: TargetArgs): Promise<Session> {
+/** Extra environment for the local sandbox's controller and VM agent (ignored for a deployment). */
+export interface SandboxEnv {
+  controller?: Record<string, string>;
+  agent?: Record<string, string>;
+}
+
+export async function openSession(name: string, args: TargetArgs, env: SandboxEnv = {}): Promise<Session> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const close = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -97,6 +103,8 @@ export async function openSession(name: string, args: TargetArgs): Promise<Sessi
         startUrl: server.pageUrl('clock.html', { mode: args.mode }),
         ...(args.codec === 'vp8' || args.codec === 'h264' ? { codec: args.codec } : {}),
         ...(args.fps ? { fps: args.fps } : {}),
+        ...(env.controller ? { controllerEnv: env.controller } : {}),
+        ...(env.agent ? { agentEnv: env.agent } : {}),
       });
       const sys = system;
       cleanups.push(() => sys.stop());
