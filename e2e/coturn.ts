@@ -5,7 +5,7 @@
  * is the one relaxation, for tests whose two relayed ends both live on
  * 127.0.0.1; security tests run the shipped rules unchanged.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,35 @@ export interface Coturn {
   urls: string[];
   log(): string;
   stop(): Promise<void>;
+}
+
+/**
+ * A throwaway self-signed certificate (PEM) for coturn's TLS listener, valid one day for
+ * `address`, written into `dir`. Chromium then needs --ignore-certificate-errors for turns:.
+ */
+export function makeTestCertificate(dir: string, address: string): { cert: string; key: string } {
+  const cert = join(dir, 'turn.crt');
+  const key = join(dir, 'turn.key');
+  execFileSync('/usr/bin/openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=vmlive-test-turn',
+    '-addext',
+    `subjectAltName=IP:${address}`,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  return { cert, key };
 }
 
 /** Lines of the shipped config that a test replaces (ports, secret, log, TLS listener). */

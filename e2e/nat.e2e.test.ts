@@ -8,7 +8,6 @@
  * nothing to coturn at all: screenshots, and the viewer says why. coturn runs
  * the shipped config unchanged but for its addresses, ports and secret.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,7 @@ import { mintTurnCredential } from '../master-controller/src/ice/turn-credential
 import type {} from '../viewer/src/debug/debugHooks.js';
 import { freePort } from '../vm-browser-agent/src/sandbox/free-port.js';
 import { type LocalSystem, startLocalSystem } from '../vm-browser-agent/src/sandbox/local-system.js';
-import { type Coturn, startCoturn, turnClient } from './coturn.js';
+import { type Coturn, makeTestCertificate, startCoturn, turnClient } from './coturn.js';
 import { launchBrowserInNamespace } from './netbed/browser.js';
 import { type Forwarder, forwardTcp } from './netbed/forward.js';
 import { CONTROLLER_ADDRESS, type NatBed, openNatBed, TURN_ADDRESS, VIEWER_SIDE, VM_SIDE } from './netbed/nat.js';
@@ -40,29 +39,7 @@ describe.skipIf(unavailable !== null)('a VM and a viewer behind two NATs, throug
   beforeAll(async () => {
     bed = await openNatBed();
     certDir = mkdtempSync(join(tmpdir(), 'vmlive-turn-cert-'));
-    const cert = join(certDir, 'turn.crt');
-    const key = join(certDir, 'turn.key');
-    // A throwaway self-signed certificate for coturn's TLS listener, valid one day for its address.
-    execFileSync('/usr/bin/openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=vmlive-test-turn',
-      '-addext',
-      `subjectAltName=IP:${TURN_ADDRESS}`,
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
-    turn = await startCoturn({ address: TURN_ADDRESS, tls: { cert, key } });
+    turn = await startCoturn({ address: TURN_ADDRESS, tls: makeTestCertificate(certDir, TURN_ADDRESS) });
     // The controller listens on loopback; both sides reach it at its public address.
     const port = await freePort();
     forward = await forwardTcp(CONTROLLER_ADDRESS, `http://127.0.0.1:${port}`);

@@ -48,8 +48,11 @@ export type ViewerFirewall = 'open' | 'no-udp' | 'tls-only' | 'no-turn';
 
 export interface NatBed {
   firewall(mode: ViewerFirewall, tlsPort?: number): Promise<void>;
-  /** Drops the viewer's router's NAT mappings (conntrack), as a router reboot or a new address would. */
-  flushViewerNat(): Promise<void>;
+  /**
+   * Routes the two routers to each other (through the root namespace), or takes that away:
+   * with it, two STUN-learned (srflx) addresses can meet directly through both NATs.
+   */
+  directRoute(on: boolean): Promise<void>;
   close(): void;
 }
 
@@ -106,6 +109,13 @@ async function buildSide(side: Side, name: 'vm' | 'vw', subnet: string, rootAddr
       '  chain gate {',
       '    type filter hook forward priority filter;',
       '  }',
+      // As home routers do: nothing unsolicited from outside reaches the router itself. Without
+      // this, a peer's first hole-punching packet (arriving before ours went out) is tracked as a
+      // new inbound flow, and our own packet to that peer then gets another port (a symmetric NAT).
+      '  chain guard {',
+      '    type filter hook input priority filter;',
+      `    iifname "${up}1" ct state new drop`,
+      '  }',
       '}',
     ].join('\n'),
   );
@@ -160,9 +170,16 @@ export async function openNatBed(): Promise<NatBed> {
         ['flush chain inet wtnfw gate', ...rules[mode].map((r) => `add rule inet wtnfw gate ${r}`)].join('\n'),
       );
     },
-    async flushViewerNat() {
-      const [cmd, args] = inNs(VIEWER_SIDE.router, '/usr/sbin/conntrack', ['-F']);
-      await run(cmd, args);
+    async directRoute(on) {
+      const verb = on ? 'replace' : 'delete';
+      for (const [side, other, via] of [
+        [VM_SIDE, VIEWER_SIDE, '203.0.113.161'],
+        [VIEWER_SIDE, VM_SIDE, '203.0.113.165'],
+      ] as const) {
+        const r = inside(side.router, ['route', verb, `${other.publicAddress}/32`, 'via', via]);
+        // Deleting a route that is not there is what "off" asks for already.
+        await (on ? r : r.catch(() => undefined));
+      }
     },
     close,
   };
