@@ -9,11 +9,11 @@
  * pid in /run/vmlive-netbed, and links whose owner died (kill -9, a crashed
  * run) are removed by the next bed that opens.
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
-import { CHROMIUM, viewerFlags } from '../../vm-browser-agent/src/sandbox/chromium-flags.js';
+import type { Browser } from 'playwright-core';
+import { CHROMIUM } from '../../vm-browser-agent/src/sandbox/chromium-flags.js';
+import { launchBrowserInNamespace } from './browser.js';
 import { IP, NetbedError, NFT, TC } from './exec.js';
 import { type Forwarder, forwardTcp } from './forward.js';
 import { Link, type LinkCounters, linkNames, type Shape, teardownLinkSync } from './link.js';
@@ -109,7 +109,7 @@ export async function openNetbed(names: readonly string[]): Promise<Netbed> {
   const links = new Map<string, { link: Link; owner: string }>();
   const forwarders: Forwarder[] = [];
   const browsers: Browser[] = [];
-  const tempDirs: string[] = [];
+  const cleanups: Array<() => void> = [];
   let closed = false;
   const closeSyncAll = () => {
     if (closed) return;
@@ -119,7 +119,7 @@ export async function openNetbed(names: readonly string[]): Promise<Netbed> {
       for (const err of link.close()) console.error(`netbed: ${err}`);
       rmSync(owner, { force: true });
     }
-    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+    for (const cleanup of cleanups) cleanup();
   };
   open.add(closeSyncAll);
   try {
@@ -149,18 +149,8 @@ export async function openNetbed(names: readonly string[]): Promise<Netbed> {
       return f.url;
     },
     async launchBrowser(extraArgs = []) {
-      const dir = mkdtempSync(join(tmpdir(), 'vmlive-netbed-'));
-      tempDirs.push(dir);
-      const wrapper = join(dir, 'chromium');
-      // Playwright drives it over inherited pipes (fd 3/4), which `ip netns exec` passes on.
-      writeFileSync(wrapper, `#!/bin/sh\nexec ${IP} netns exec ${link.names.viewerNs} ${CHROMIUM} "$@"\n`, {
-        mode: 0o755,
-      });
-      const browser = await chromium.launch({
-        executablePath: wrapper,
-        headless: true,
-        args: [...viewerFlags({ launchedByPlaywright: true }), ...extraArgs],
-      });
+      const { browser, cleanup } = await launchBrowserInNamespace(link.names.viewerNs, extraArgs);
+      cleanups.push(cleanup);
       browsers.push(browser);
       return browser;
     },

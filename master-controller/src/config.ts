@@ -200,15 +200,20 @@ function checkCombined(c: ControllerConfig): ControllerConfig {
     );
   if (c.turnUrls.length > 0 && c.turnTtlS < c.sessionIdleTtlS)
     throw new ConfigError('VMLIVE_TURN_TTL_S', `must be at least VMLIVE_SESSION_IDLE_TTL_S (${c.sessionIdleTtlS})`);
-  const staticTurn = c.iceServers.some((s) =>
-    (typeof s.urls === 'string' ? [s.urls] : s.urls).some((u) => /^turns?:/.test(u)),
-  );
-  if (c.iceTransportPolicy === 'relay' && c.turnUrls.length === 0 && !staticTurn)
+  if (c.iceTransportPolicy === 'relay' && !hasTurnServer(c))
     throw new ConfigError(
       'VMLIVE_ICE_TRANSPORT_POLICY',
       'relay needs a TURN server (VMLIVE_TURN_URLS or a turn: entry in VMLIVE_ICE_SERVERS)',
     );
   return c;
+}
+
+/** Whether relay-only can work at all: TURN URLs to mint for, or a static turn: entry. */
+export function hasTurnServer(c: Pick<ControllerConfig, 'turnUrls' | 'iceServers'>): boolean {
+  return (
+    c.turnUrls.length > 0 ||
+    c.iceServers.some((s) => (typeof s.urls === 'string' ? [s.urls] : s.urls).some((u) => /^turns?:/.test(u)))
+  );
 }
 
 /** Parse the environment once. Unset or empty variables take the default (except VMLIVE_WEB_DIR=''). */

@@ -56,7 +56,15 @@ export type CreateAutomationTokenBody = z.infer<typeof CreateAutomationTokenBody
 export const HeartbeatBody = z.object({ stats: z.record(z.string(), z.unknown()).optional() }).strict();
 export type HeartbeatBody = z.infer<typeof HeartbeatBody>;
 
-export const CreateSessionBody = z.object({ vmId: z.string().min(1).max(64) }).strict();
+export const CreateSessionBody = z
+  .object({
+    vmId: z.string().min(1).max(64),
+    iceTransportPolicy: IceTransportPolicy.optional().meta({
+      description:
+        "relay: this session uses TURN relays only, on both sides (a viewer that must not expose its address); can tighten the deployment's policy, never loosen it",
+    }),
+  })
+  .strict();
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 
 export const OfferBody = z.object({ type: z.literal('offer'), sdp: sdpString }).strict();

@@ -12,6 +12,7 @@ import { type CandidateSide, type ControlState, LIMITS, type StoredCandidate } f
 import { MemoryNotifier } from './notifier.js';
 import {
   type ControlRecord,
+  type NewSession,
   type SessionRecord,
   type SessionState,
   type Snapshot,
@@ -125,7 +126,7 @@ export class MemoryStore implements Store {
     return out;
   }
 
-  async createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean> {
+  async createSession(s: NewSession): Promise<boolean> {
     const vm = this.vms.get(s.vmId);
     if (!vm) return false;
     if (this.sessions.size >= this.maxSessions) return false;
@@ -138,6 +139,7 @@ export class MemoryStore implements Store {
       offer: null,
       answer: null,
       offerSeq: 0,
+      iceTransportPolicy: s.iceTransportPolicy ?? 'all',
       seq: 0,
       vmCandidates: null,
       browserCandidates: null,

@@ -11,7 +11,7 @@
  *                           snapUntil/snapAnn (snapshot request), oseq (last offer seq)
  *   P v:<vmId>:s            set of its session ids
  *   P snap:<vmId>           hash: at, jpeg (one per VM, ≤ 2 MiB)
- *   P s:<id>                hash: vm, owner, created, active, offer, answer, oseq, seq
+ *   P s:<id>                hash: vm, owner, created, active, offer, answer, oseq, seq, policy
  *   P s:<id>:vm|:browser    list of that side's candidates, "seq|timestamp|[candidate,mline,mid]"
  *   P idle                  sorted set: session id by last viewer activity (the idle order)
  *   P leases                sorted set: VM id by its control lease's last sign of life
@@ -30,13 +30,20 @@
  * grant control: the second CAS sees the first one's version and re-applies,
  * which then refuses (control_held).
  */
-import { type CandidateSide, type ControlState, LIMITS, type StoredCandidate } from '@vmlive/protocol';
+import {
+  type CandidateSide,
+  type ControlState,
+  type IceTransportPolicy,
+  LIMITS,
+  type StoredCandidate,
+} from '@vmlive/protocol';
 import type { Logger } from 'pino';
 import { RedisConnections } from './redis-connection.js';
 import { RedisTopics } from './redis-topics.js';
 import type {
   ControlRecord,
   Lease,
+  NewSession,
   SessionRecord,
   SessionState,
   Snapshot,
@@ -81,6 +88,11 @@ function parseStats(raw: string | undefined): Record<string, unknown> | undefine
   } catch {
     return undefined;
   }
+}
+
+/** A session written before the field existed has none: `all`, as it was then. */
+function policyFrom(v: string | undefined): IceTransportPolicy {
+  return v === 'relay' ? 'relay' : 'all';
 }
 
 function vmFrom(vmId: string, h: Map<string, string>, aliveAt: string): VmRecord {
@@ -228,8 +240,18 @@ export class RedisStore implements Store {
     }
   }
 
-  async createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean> {
-    const r = num(await this.run('createSession', s.sessionId, s.vmId, s.owner, s.createdAt, this.maxSessions));
+  async createSession(s: NewSession): Promise<boolean> {
+    const r = num(
+      await this.run(
+        'createSession',
+        s.sessionId,
+        s.vmId,
+        s.owner,
+        s.createdAt,
+        this.maxSessions,
+        s.iceTransportPolicy ?? 'all',
+      ),
+    );
     return r === 1;
   }
 
@@ -245,6 +267,7 @@ export class RedisStore implements Store {
       offer: h.offer ?? null,
       answer: h.answer ?? null,
       offerSeq: num(h.oseq),
+      iceTransportPolicy: policyFrom(h.policy),
     };
   }
 
@@ -302,7 +325,7 @@ export class RedisStore implements Store {
   async listVmSessions(vmId: string, state: SessionState, sinceOfferSeq = 0): Promise<SessionRecord[]> {
     const flat = list(await this.run('listVmSessions', vmId));
     const out: SessionRecord[] = [];
-    for (let i = 0; i + 6 < flat.length; i += 7) {
+    for (let i = 0; i + 7 < flat.length; i += 8) {
       const answer = str(flat[i + 5]);
       const s: SessionRecord = {
         sessionId: str(flat[i]),
@@ -313,6 +336,7 @@ export class RedisStore implements Store {
         offer: str(flat[i + 4]),
         answer: answer === '' ? null : answer,
         offerSeq: num(flat[i + 6]),
+        iceTransportPolicy: policyFrom(str(flat[i + 7])),
       };
       if (state === 'active' ? s.answer !== null : s.answer === null && s.offerSeq > sinceOfferSeq) out.push(s);
     }

@@ -43,6 +43,28 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     return store;
   }
 
+  it("keeps a session's ICE transport policy, all unless asked, in reads and in the VM's offered list", async () => {
+    const store = await newStore();
+    await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: 1000 });
+    await store.createSession({
+      sessionId: 'r',
+      vmId: 'vm1',
+      owner: 'o',
+      createdAt: 1000,
+      iceTransportPolicy: 'relay',
+    });
+    await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', createdAt: 1000 });
+    expect((await store.getSession('r'))?.iceTransportPolicy).toBe('relay');
+    expect((await store.getSession('a'))?.iceTransportPolicy).toBe('all');
+    await store.setOffer('r', 'v=0', 1100);
+    await store.setOffer('a', 'v=0', 1200);
+    const offered = await store.listVmSessions('vm1', 'offered');
+    expect(offered.map((s) => [s.sessionId, s.iceTransportPolicy])).toEqual([
+      ['r', 'relay'],
+      ['a', 'all'],
+    ]);
+  });
+
   it('expires only sessions idle past the cutoff, oldest activity first, whatever their creation order', async () => {
     const store = await storeWithSessions(3, 1000);
     await store.touchSession('s0', 5000); // s0 is now the most recently active

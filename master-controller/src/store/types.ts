@@ -5,7 +5,7 @@
  * which is why long-polls wait on topics rather than on in-process promises.
  * Either store is chosen by VMLIVE_STORE (config.ts, server.ts).
  */
-import type { CandidateSide, ControlState, StoredCandidate } from '@vmlive/protocol';
+import type { CandidateSide, ControlState, IceTransportPolicy, StoredCandidate } from '@vmlive/protocol';
 
 /**
  * Control held by a viewer's session lasts while that viewer shows signs of
@@ -39,6 +39,14 @@ export interface VmRecord {
   snapshotAnnounced: boolean;
 }
 
+export interface NewSession {
+  sessionId: string;
+  vmId: string;
+  owner: string;
+  createdAt: number;
+  iceTransportPolicy?: IceTransportPolicy;
+}
+
 export interface SessionRecord {
   sessionId: string;
   vmId: string;
@@ -50,6 +58,8 @@ export interface SessionRecord {
   answer: string | null;
   /** Per-VM sequence number given when the offer was set (0 before): the VM's sessions-poll cursor. */
   offerSeq: number;
+  /** The session's ICE transport policy, handed to both sides (`relay`: TURN relays only). */
+  iceTransportPolicy: IceTransportPolicy;
 }
 
 export interface Snapshot {
@@ -114,7 +124,8 @@ export interface Store {
   ): Promise<Array<{ vmId: string; sessionId: string }>>;
 
   /** Returns false when the store already holds `maxSessions` live sessions. */
-  createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean>;
+  /** `iceTransportPolicy` defaults to `all`. */
+  createSession(s: NewSession): Promise<boolean>;
   /** Reads a live session (no side effect). */
   getSession(sessionId: string): Promise<SessionRecord | undefined>;
   /**

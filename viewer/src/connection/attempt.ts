@@ -7,10 +7,11 @@
  * reports goes to its owner (viewerConnection.ts), which decides what a loss
  * or an error means.
  */
-import { INPUT_CHANNEL_LABEL, InputFeedback, type StoredCandidate } from '@vmlive/protocol';
+import { ApiError, INPUT_CHANNEL_LABEL, InputFeedback, type StoredCandidate } from '@vmlive/protocol';
 import type { BrowserCandidate, SignalingClient } from '../api/signalingClient.js';
 import { AnswerTimeout } from './classifyError.js';
 import { FrameWatchdog, type FrameWatchdogOptions } from './frameWatchdog.js';
+import { RelayReach } from './relayReach.js';
 import { type StreamStats, summarizeStats } from './streamStats.js';
 import type { ViewerReason } from './viewerState.js';
 
@@ -64,6 +65,7 @@ export class Attempt {
   private readonly watchdog: FrameWatchdog;
   private _lastStats: StreamStats | null = null;
   private connected = false;
+  private relay = new RelayReach([]);
 
   constructor(
     private readonly opts: AttemptOptions,
@@ -124,7 +126,7 @@ export class Attempt {
     }
     const pc = this.pc;
     if (pc) {
-      pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null;
+      pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = pc.onicecandidateerror = null;
       pc.close();
     }
     if (this._stream) {
@@ -159,6 +161,7 @@ export class Attempt {
       return;
     }
 
+    this.relay = new RelayReach(session.iceServers);
     const pc = new this.opts.PC({
       iceServers: session.iceServers,
       iceTransportPolicy: session.iceTransportPolicy,
@@ -182,7 +185,7 @@ export class Attempt {
 
     void signaling
       .pollVmCandidates(session.sessionId, (c) => this.onRemoteCandidate(c), signal)
-      .catch((err: unknown) => this.owner?.failed(err));
+      .catch((err: unknown) => this.candidatePollFailed(err));
 
     const answer = await this.withAnswerTimeout(signaling.waitForAnswer(session.sessionId, signal));
     if (signal.aborted) return;
@@ -191,9 +194,26 @@ export class Attempt {
     for (const c of this.pendingRemote.splice(0)) await this.addRemoteCandidate(pc, c);
     if (!this.connected) {
       this.setTimer(this.opts.iceTimeoutMs, () => {
-        if (!this.connected) this.owner?.lost({ code: 'ice-timeout' });
+        if (!this.connected) this.owner?.lost(this.relay.lossReason('ice-timeout'));
       });
     }
+  }
+
+  /**
+   * The VM ends a session whose ICE failed on its side, often before the
+   * viewer's own ICE gives up: when that happens before media ever flowed and
+   * the viewer could not allocate on any TURN server, that is the reason to say.
+   */
+  private candidatePollFailed(err: unknown): void {
+    const verdict = this.relay.lossReason('session-ended');
+    if (
+      !this.connected &&
+      err instanceof ApiError &&
+      err.is('session_not_found') &&
+      verdict.code === 'turn-unreachable'
+    )
+      this.owner?.lost(verdict);
+    else this.owner?.failed(err);
   }
 
   private withAnswerTimeout<T>(promise: Promise<T>): Promise<T> {
@@ -232,6 +252,7 @@ export class Attempt {
       // A null candidate means gathering finished: send end-of-candidates (RFC 8838 §8.2).
       const c = event.candidate;
       if (c && !c.candidate) return; // Chromium's own empty end-of-candidates event; the null one follows
+      if (c) this.relay.gathered(c.candidate);
       const body: BrowserCandidate = c
         ? { candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex ?? 0, sdpMid: c.sdpMid ?? null }
         : { candidate: '', sdpMLineIndex: 0, sdpMid: null };
@@ -245,6 +266,7 @@ export class Attempt {
         }
       });
     };
+    pc.onicecandidateerror = (event) => this.relay.error(event.url, event.errorCode);
     pc.ontrack = (event) => {
       // Ask for the smallest jitter buffer where supported; the VM also sends the
       // playout-delay header extension (min=max=0), which is what really caps it.
@@ -273,11 +295,11 @@ export class Attempt {
           // ICE may come back on its own (W3C webrtc-pc §4.3.3: "disconnected" is transient).
           this.disconnectTimer ??= this.setTimer(this.opts.disconnectGraceMs, () => {
             this.disconnectTimer = undefined;
-            if (pc.connectionState !== 'connected') this.owner?.lost({ code: 'ice-disconnected' });
+            if (pc.connectionState !== 'connected') this.owner?.lost(this.relay.lossReason('ice-disconnected'));
           });
           break;
         case 'failed':
-          this.owner?.lost({ code: 'ice-failed' });
+          this.owner?.lost(this.relay.lossReason('ice-failed'));
           break;
         default:
           break;

@@ -25,6 +25,7 @@ export type ViewerReasonCode =
   | 'ice-failed'
   | 'ice-disconnected'
   | 'ice-timeout'
+  | 'turn-unreachable'
   | 'frames-stopped'
   | 'no-frames'
   | 'session-ended'
@@ -70,6 +71,7 @@ const REASON_TEXT: Record<ViewerReasonCode, string> = {
   'ice-failed': 'ICE failed',
   'ice-disconnected': 'Connection lost',
   'ice-timeout': 'ICE did not connect in time',
+  'turn-unreachable': 'No route: TURN server unreachable',
   'frames-stopped': 'Video frames stopped',
   'no-frames': 'No video frames received',
   'session-ended': 'Session ended',

@@ -14,6 +14,7 @@ import { freePort } from './free-port.js';
 import { type SandboxBrowser, startSandboxBrowser } from './sandbox-browser.js';
 import { SandboxStartError, startXvfb, stopChild, type XvfbHandle } from './xvfb.js';
 
+const IP = '/usr/sbin/ip';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const DEMO_PAGE_URL = pathToFileURL(join(REPO_ROOT, 'vm-browser-agent/sandbox-pages/demo.html')).href;
 
@@ -39,6 +40,13 @@ export interface LocalSystemOptions {
    * so that other controllers (started by the caller) share its state, or VMLIVE_TURN_URLS/SECRET.
    */
   controllerEnv?: Record<string, string>;
+  /**
+   * Runs the agent (and so its helper, whose media then leaves from there) in this network
+   * namespace, reaching the controller at `controllerUrl`: a VM behind its own network
+   * (e2e/netbed/nat.ts). Xvfb and the sandbox browser stay in the root namespace (X over its
+   * filesystem socket), so there is no CDP gateway: its upstream is loopback in another namespace.
+   */
+  vmNetns?: { name: string; controllerUrl: string };
 }
 
 export interface LocalSystem {
@@ -47,7 +55,7 @@ export interface LocalSystem {
   vmId: string;
   vmToken: string;
   display: string;
-  /** The VM agent's CDP gateway: where an automation connects (`chromium.connectOverCDP(cdpUrl)`). */
+  /** The VM agent's CDP gateway: where an automation connects (`chromium.connectOverCDP(cdpUrl)`); not served with `vmNetns`. */
   cdpUrl: string;
   /** The sandbox browser's own DevTools, behind the gateway: tests read the page through it, automations never use it. */
   sandboxCdpUrl: string;
@@ -101,21 +109,26 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     cleanups.push(() => browser.stop());
 
     const cdpPort = opts.cdpPort || (await freePort());
+    const agentMain = join(REPO_ROOT, 'vm-browser-agent/dist/main.js');
+    // `ip netns exec` execs in place: the agent keeps this pid, so the helper stays its child.
+    const [agentCmd, agentArgs]: [string, string[]] = opts.vmNetns
+      ? [IP, ['netns', 'exec', opts.vmNetns.name, process.execPath, agentMain]]
+      : [process.execPath, [agentMain]];
     const agent = spawnLogged(
-      process.execPath,
-      [join(REPO_ROOT, 'vm-browser-agent/dist/main.js')],
+      agentCmd,
+      agentArgs,
       {
         ...process.env,
         ...opts.agentEnv,
         DISPLAY: xvfb.display,
-        VMLIVE_CONTROLLER_URL: controller.url,
+        VMLIVE_CONTROLLER_URL: opts.vmNetns?.controllerUrl ?? controller.url,
         VMLIVE_VM_ID: vm.vmId,
         VMLIVE_VM_TOKEN: vm.vmToken,
         VMLIVE_CODEC: opts.codec ?? process.env.VMLIVE_CODEC ?? 'vp8',
         VMLIVE_WIDTH: String(width),
         VMLIVE_HEIGHT: String(height),
         VMLIVE_FPS: String(opts.fps ?? 30),
-        VMLIVE_CDP_UPSTREAM: browser.cdpUrl,
+        VMLIVE_CDP_UPSTREAM: opts.vmNetns ? '' : browser.cdpUrl,
         VMLIVE_CDP_PORT: String(cdpPort),
         LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info',
       },
@@ -138,7 +151,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       throw new SandboxStartError('agent', `helper not up within ${timeoutMs} ms; see ${logDir}/agent.log`);
     };
     await waitHelperUp(60_000);
-    await waitHttpOk(`http://127.0.0.1:${cdpPort}/json/version`, 20_000, 'the CDP gateway', logDir);
+    if (!opts.vmNetns) await waitHttpOk(`http://127.0.0.1:${cdpPort}/json/version`, 20_000, 'the CDP gateway', logDir);
 
     const mintViewerToken = async (role: 'view' | 'control', ttlSeconds = 3600) => {
       const res = (await api('POST', `/api/vms/${vm.vmId}/viewer-tokens`, { role, ttlSeconds })) as { token: string };

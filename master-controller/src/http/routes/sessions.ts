@@ -11,7 +11,8 @@ import {
   type SessionDescription,
 } from '@vmlive/protocol';
 import { randomId } from '../../auth/tokens.js';
-import { ApiError, errors } from '../../errors.js';
+import { hasTurnServer } from '../../config.js';
+import { ApiError, apiError, errors } from '../../errors.js';
 import { sessionIceServers } from '../../ice/turn-credentials.js';
 import { topics } from '../../store/types.js';
 import { authenticate, isVmOnline, loadSession } from '../access.js';
@@ -36,7 +37,16 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
     const sessionId = randomId(16);
     const now = Date.now();
     const owner = p.kind === 'viewer' ? p.tokenId : 'operator';
-    if (!(await store.createSession({ sessionId, vmId: vm.vmId, owner, createdAt: now }))) {
+    // A viewer may ask for relays only (not to expose its address); it cannot loosen a relay deployment.
+    const iceTransportPolicy = config.iceTransportPolicy === 'relay' ? 'relay' : (body.iceTransportPolicy ?? 'all');
+    if (iceTransportPolicy === 'relay' && !hasTurnServer(config)) {
+      throw apiError(
+        'invalid_body',
+        'iceTransportPolicy relay needs a TURN server; this controller has none',
+        'iceTransportPolicy',
+      );
+    }
+    if (!(await store.createSession({ sessionId, vmId: vm.vmId, owner, createdAt: now, iceTransportPolicy }))) {
       if (!(await store.getVm(body.vmId))) throw errors.vmNotFound(body.vmId);
       throw new ApiError('too_many_sessions', `the controller holds its maximum of ${config.maxSessions} sessions`);
     }
@@ -44,7 +54,7 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
     const out: CreateSessionResponse = {
       sessionId,
       iceServers: sessionIceServers(config, { sessionId, createdAt: now }),
-      iceTransportPolicy: config.iceTransportPolicy,
+      iceTransportPolicy,
       expiresAt: now + config.sessionIdleTtlS * 1000,
       vmOnline: isVmOnline(ctx, vm, now),
     };

@@ -118,7 +118,7 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
             offer: { type: 'offer', sdp: s.offer ?? '' },
             createdAt: s.createdAt,
             ...(config.turnUrls.length ? { iceServers: sessionIceServers(config, s) } : {}),
-            iceTransportPolicy: config.iceTransportPolicy,
+            iceTransportPolicy: s.iceTransportPolicy,
           })),
           cursor,
           control: current.control,
