@@ -88,7 +88,7 @@ export function VmliveProvider({ children, ...props }: VmliveSessionProps & { ch
     const run = new RunFeed(s.api, vmId);
     setSession({ session: s, run });
     s.start();
-    run.start();
+    run.start(s.canControl);
     return () => {
       for (const off of offs) off();
       run.dispose();

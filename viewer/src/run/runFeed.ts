@@ -62,7 +62,8 @@ export class RunFeed {
     return () => this.listeners.delete(cb);
   }
 
-  start(): void {
+  /** @param overrides follow the override queue too (a control token: it shows the form and their acks). */
+  start(overrides = true): void {
     const params = { vmId: this.vmId };
     const signal = this.stop.signal;
     let stepCursor = 0;
@@ -82,35 +83,50 @@ export class RunFeed {
       const running = [...steps].reverse().find((s) => s.status === 'started') ?? null;
       this.set({ run: r.run, steps, thumbnails, running, stepSeenAt: performance.now() });
       for (const s of r.steps) if (s.thumbnail && this.thumbSeq.get(s.index) !== s.seq) void this.thumbnail(s);
+      void this.refreshInstructions();
     });
     let overrideCursor = 0;
-    this.loop(async () => {
-      const r = await this.api.call(routes.getOverrides, {
-        params,
-        query: { since: overrideCursor, wait: WAIT_S },
-        signal,
+    if (overrides) {
+      this.loop(async () => {
+        const r = await this.api.call(routes.getOverrides, {
+          params,
+          query: { since: overrideCursor, wait: WAIT_S },
+          signal,
+        });
+        overrideCursor = r.cursor;
+        if (r.overrides.length === 0) return;
+        const byId = new Map(this.state.overrides.map((o) => [o.id, o]));
+        for (const o of r.overrides) byId.set(o.id, o);
+        const overrides = [...byId.values()].sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1))).slice(-64);
+        this.set({ overrides });
       });
-      overrideCursor = r.cursor;
-      if (r.overrides.length === 0) return;
-      const byId = new Map(this.state.overrides.map((o) => [o.id, o]));
-      for (const o of r.overrides) byId.set(o.id, o);
-      const overrides = [...byId.values()].sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1))).slice(-64);
-      this.set({ overrides });
-    });
-    this.loop(async () => {
-      const since = this.state.instructions?.version ?? -1;
+    }
+    void this.refreshInstructions();
+  }
+
+  /**
+   * Instructions are read, not long-polled: a page holds at most six connections to the controller
+   * (HTTP/1.1), the live view's signaling needs its own, and the automation, not the viewer, is the
+   * one waiting for them. They are re-read at start, after each change of the timeline and after a PUT.
+   */
+  private async refreshInstructions(): Promise<void> {
+    try {
       const ins = await this.api.call(routes.getInstructions, {
-        params,
-        query: { since: Math.max(0, since), wait: since < 0 ? 0 : WAIT_S },
-        signal,
+        params: { vmId: this.vmId },
+        signal: this.stop.signal,
       });
       if (this.state.instructions === null || ins.version > this.state.instructions.version)
         this.set({ instructions: ins });
-    });
+    } catch {
+      // Shown as they were; the next timeline change reads them again.
+    }
   }
 
-  setInstructions(text: string): Promise<Instructions> {
-    return this.api.call(routes.putInstructions, { params: { vmId: this.vmId }, body: { text } });
+  async setInstructions(text: string): Promise<Instructions> {
+    const ins = await this.api.call(routes.putInstructions, { params: { vmId: this.vmId }, body: { text } });
+    if (this.state.instructions === null || ins.version > this.state.instructions.version)
+      this.set({ instructions: ins });
+    return ins;
   }
 
   queueOverride(action: OverrideAction): Promise<Override> {
