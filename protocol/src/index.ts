@@ -7,5 +7,6 @@ export * from './input.js';
 export * from './limits.js';
 export * from './rest.js';
 export * from './routes.js';
+export * from './run.js';
 export * from './settings.js';
 export * from './tokens.js';

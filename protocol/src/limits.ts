@@ -14,4 +14,19 @@ export const LIMITS = Object.freeze({
   jsonBodyBytes: 128 * 1024,
   snapshotBytes: 2 * 1024 * 1024,
   maxWaitSeconds: 30,
+  /** Run control (run.ts): a step's index is below this; a run keeps at most `stepsKept` steps (the lowest indexes go first). */
+  stepIndexMax: 100_000,
+  stepsKept: 200,
+  stepActionChars: 64,
+  stepTargetChars: 256,
+  stepDetailChars: 1024,
+  /** A step's thumbnail JPEG (a 320x180 one is ~10 KiB). */
+  thumbnailBytes: 48 * 1024,
+  instructionsBytes: 8 * 1024,
+  /** Overrides queued and not yet acked; and how many (acked ones first) a VM keeps in all. */
+  overridesPending: 16,
+  overridesKept: 64,
+  overrideTextChars: 2048,
+  overrideUrlChars: 2048,
+  overrideSelectorChars: 512,
 });

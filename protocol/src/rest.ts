@@ -116,6 +116,9 @@ const cursor = (description: string) =>
 
 export const WaitQuery = z.object({ wait: waitSeconds });
 
+/** `since` + `wait`: a long-poll that answers once something newer than `since` exists. */
+export const sinceQuery = (description: string) => z.object({ since: cursor(description), wait: waitSeconds });
+
 export const VmSessionsQuery = z.object({
   state: z.enum(['offered', 'active']).default('offered').meta({ description: 'offered | active' }),
   since: cursor(

@@ -35,6 +35,7 @@ import {
   VmSessionsResponse,
   WaitQuery,
 } from './rest.js';
+import { runRoutes } from './run-routes.js';
 
 export type Caller = 'operator' | 'vm' | 'viewer' | 'automation' | 'none';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -300,6 +301,7 @@ export const routes = {
     responses: [{ status: 204, description: 'Ended' }],
     errors: [...AUTH, 'session_not_found'],
   }),
+  ...runRoutes,
   jwks: route({
     method: 'GET',
     path: '/.well-known/jwks.json',

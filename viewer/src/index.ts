@@ -30,9 +30,17 @@ export {
 export { browserNetworkHints, fixedNetworkHints, type NetworkHints } from './display/networkHints.js';
 export type { SnapshotUpdate } from './display/snapshotPoller.js';
 export type { ControlActionId, ControlButton, ControlView, ControlWho } from './panel/controlView.js';
+export {
+  InstructionsBox,
+  OverrideForm,
+  StepBoxOverlay,
+  StepReplay,
+  StepTimeline,
+} from './react/RunSections.js';
 export { PanelSection, type PanelSectionProps, TakeoverPanel, type TakeoverPanelProps } from './react/TakeoverPanel.js';
-export { useVmlive, VmliveProvider, type VmliveSessionProps } from './react/VmliveProvider.js';
+export { useRun, useVmlive, VmliveProvider, type VmliveSessionProps } from './react/VmliveProvider.js';
 export { VmliveViewer, type VmliveViewerLook, type VmliveViewerProps } from './react/VmliveViewer.js';
+export { RunFeed, type RunState } from './run/runFeed.js';
 export { type StageView, stageView } from './session/stageView.js';
 export {
   VmliveError,

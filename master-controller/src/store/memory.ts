@@ -10,6 +10,7 @@
  */
 import { type CandidateSide, type ControlState, LIMITS, type StoredCandidate } from '@vmlive/protocol';
 import { MemoryNotifier } from './notifier.js';
+import { emptyRun, type RunDoc, type RunUpdate } from './run-doc.js';
 import {
   type ControlRecord,
   type NewSession,
@@ -42,6 +43,9 @@ export class MemoryStore implements Store {
   /** Last offerSeq handed out per VM. */
   private readonly vmOfferSeq = new Map<string, number>();
   private readonly snapshots = new Map<string, Snapshot>();
+  private readonly runs = new Map<string, RunDoc>();
+  /** Per VM: step index → thumbnail JPEG. */
+  private readonly thumbnails = new Map<string, Map<number, Buffer>>();
   private readonly notifier = new MemoryNotifier();
   private readonly maxSessions: number;
   private readonly candidatesPerSide: number;
@@ -79,8 +83,11 @@ export class MemoryStore implements Store {
     this.vmSessions.delete(vmId);
     this.vmOfferSeq.delete(vmId);
     this.snapshots.delete(vmId);
+    this.runs.delete(vmId);
+    this.thumbnails.delete(vmId);
     this.notifier.publish(topics.vm(vmId));
     this.notifier.publish(topics.snapshot(vmId));
+    for (const t of ['steps', 'instructions', 'overrides'] as const) this.notifier.publish(topics.run(vmId, t));
     return true;
   }
 
@@ -313,6 +320,30 @@ export class MemoryStore implements Store {
     return this.snapshots.get(vmId);
   }
 
+  async getRun(vmId: string): Promise<RunDoc | undefined> {
+    if (!this.vms.has(vmId)) return undefined;
+    return this.runs.get(vmId) ?? emptyRun();
+  }
+
+  async updateRun<T>(vmId: string, update: (current: RunDoc) => RunUpdate<T>): Promise<T | undefined> {
+    if (!this.vms.has(vmId)) return undefined;
+    const current = this.runs.get(vmId) ?? emptyRun();
+    const u = update(current);
+    if (u.doc === current) return u.result;
+    this.runs.set(vmId, u.doc);
+    const thumbs = this.thumbnails.get(vmId) ?? new Map<number, Buffer>();
+    if (u.dropThumbnails === 'all') thumbs.clear();
+    else for (const i of u.dropThumbnails ?? []) thumbs.delete(i);
+    if (u.thumbnail) thumbs.set(u.thumbnail.index, u.thumbnail.jpeg);
+    this.thumbnails.set(vmId, thumbs);
+    for (const t of u.wake) this.notifier.publish(topics.run(vmId, t));
+    return u.result;
+  }
+
+  async getThumbnail(vmId: string, index: number): Promise<Buffer | undefined> {
+    return this.thumbnails.get(vmId)?.get(index);
+  }
+
   async expireIdle(olderThan: number, _now: number): Promise<number> {
     let n = 0;
     for (const s of this.sessions.values()) {
@@ -345,5 +376,7 @@ export class MemoryStore implements Store {
     this.vmOfferSeq.clear();
     this.vms.clear();
     this.snapshots.clear();
+    this.runs.clear();
+    this.thumbnails.clear();
   }
 }

@@ -63,11 +63,43 @@ local vm = ARGV[2]
 local vk = P .. 'v:' .. vm
 if redis.call('EXISTS', vk) == 0 then return 0 end
 for _, sid in ipairs(redis.call('SMEMBERS', vk .. ':s')) do drop(sid, tonumber(ARGV[3])) end
-redis.call('DEL', vk, vk .. ':s', P .. 'snap:' .. vm)
+redis.call('DEL', vk, vk .. ':s', P .. 'snap:' .. vm, P .. 'r:' .. vm, P .. 'r:' .. vm .. ':th')
 redis.call('SREM', P .. 'vms', vm)
 redis.call('ZREM', P .. 'leases', vm)
 redis.call('PUBLISH', P .. 'v:' .. vm, '')
 redis.call('PUBLISH', P .. 'p:' .. vm, '')
+for _, t in ipairs({'rs:', 'ri:', 'ro:'}) do redis.call('PUBLISH', P .. t .. vm, '') end
+return 1`,
+
+  /** ARGV: P, vmId → [1, version, doc JSON or ''] ; {0} when there is no such VM */
+  getRun: `
+local P = ARGV[1]
+if redis.call('EXISTS', P .. 'v:' .. ARGV[2]) == 0 then return {0} end
+local r = redis.call('HMGET', P .. 'r:' .. ARGV[2], 'v', 'doc')
+return {1, r[1] or '0', r[2] or ''}`,
+
+  /**
+   * Compare-and-set of a VM's run document (run-doc.ts): written only if its version is unchanged.
+   * ARGV: P, vmId, expected version, doc JSON, thumbnail index or '', thumbnail bytes,
+   * thumbnails to drop ('*' all, or comma-separated indexes), channels to publish (comma-separated topics)
+   * → 1 written, 0 version moved, -1 no such VM
+   */
+  casRun: `
+local P = ARGV[1]
+local vm = ARGV[2]
+if redis.call('EXISTS', P .. 'v:' .. vm) == 0 then return -1 end
+local rk = P .. 'r:' .. vm
+local v = redis.call('HGET', rk, 'v') or '0'
+if v ~= ARGV[3] then return 0 end
+redis.call('HSET', rk, 'v', tonumber(v) + 1, 'doc', ARGV[4])
+local tk = rk .. ':th'
+if ARGV[7] == '*' then
+  redis.call('DEL', tk)
+elseif ARGV[7] ~= '' then
+  for i in string.gmatch(ARGV[7], '[^,]+') do redis.call('HDEL', tk, i) end
+end
+if ARGV[5] ~= '' then redis.call('HSET', tk, ARGV[5], ARGV[6]) end
+for t in string.gmatch(ARGV[8], '[^,]+') do redis.call('PUBLISH', P .. t, '') end
 return 1`,
 
   /** ARGV: P, vmId, at, stats JSON or '' (keep) */

@@ -13,6 +13,8 @@
  *   P snap:<vmId>           hash: at, jpeg (one per VM, ≤ 2 MiB)
  *   P s:<id>                hash: vm, owner, created, active, offer, answer, oseq, seq, policy
  *   P s:<id>:vm|:browser    list of that side's candidates, "seq|timestamp|[candidate,mline,mid]"
+ *   P r:<vmId>              hash: v (version), doc (run control JSON, run-doc.ts; redis-run.ts)
+ *   P r:<vmId>:th           hash: step index → thumbnail JPEG
  *   P idle                  sorted set: session id by last viewer activity (the idle order)
  *   P leases                sorted set: VM id by its control lease's last sign of life
  * Pub/sub channels are P + topic (types.ts `topics`).
@@ -39,7 +41,9 @@ import {
 } from '@vmlive/protocol';
 import type { Logger } from 'pino';
 import { RedisConnections } from './redis-connection.js';
+import { RedisRuns } from './redis-run.js';
 import { RedisTopics } from './redis-topics.js';
+import type { RunDoc, RunUpdate } from './run-doc.js';
 import type {
   ControlRecord,
   Lease,
@@ -140,6 +144,7 @@ export class RedisStore implements Store {
   private readonly p: string;
   private readonly maxSessions: number;
   private readonly candidatesPerSide: number;
+  private readonly runs: RedisRuns;
 
   constructor(opts: RedisStoreOptions) {
     this.p = opts.prefix;
@@ -148,6 +153,11 @@ export class RedisStore implements Store {
     this.conn = new RedisConnections({ url: opts.url, commandTimeoutMs: opts.commandTimeoutMs ?? 5000, log: opts.log });
     this.topics = new RedisTopics(this.conn.sub, this.p, opts.log);
     this.conn.onRecovered = () => void this.topics.restore();
+    this.runs = new RedisRuns(
+      this.p,
+      (name, ...args) => this.run(name, ...args),
+      (key, field) => this.conn.call((r) => r.hgetBuffer(key, field)),
+    );
   }
 
   /** Waits for the first connection (up to `timeoutMs`); false = starting degraded, answering 503 until Redis is up. */
@@ -366,6 +376,18 @@ export class RedisStore implements Store {
     const [at, jpeg] = await this.conn.call((r) => r.hmgetBuffer(`${this.p}snap:${vmId}`, 'at', 'jpeg'));
     if (!at || !jpeg) return undefined;
     return { jpeg, at: Number(at.toString()) };
+  }
+
+  getRun(vmId: string): Promise<RunDoc | undefined> {
+    return this.runs.get(vmId);
+  }
+
+  updateRun<T>(vmId: string, update: (current: RunDoc) => RunUpdate<T>): Promise<T | undefined> {
+    return this.runs.update(vmId, update);
+  }
+
+  getThumbnail(vmId: string, index: number): Promise<Buffer | undefined> {
+    return this.runs.thumbnail(vmId, index);
   }
 
   async expireIdle(olderThan: number, now: number): Promise<number> {

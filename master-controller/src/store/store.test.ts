@@ -1,9 +1,11 @@
 /** The Store contract, on both stores: the memory store and a Redis store on a real redis-server. */
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { attachThumbnail, reportStep } from '../run/timeline.js';
 import { type RedisServer, startRedisServer } from '../test/redis-server.js';
 import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
+import type { RunDoc } from './run-doc.js';
 import { type Store, topics } from './types.js';
 
 const c = (candidate: string) => ({ candidate, sdpMLineIndex: 0, sdpMid: null });
@@ -164,5 +166,50 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     expect(await store.sessionCount()).toBe(0);
     expect(await store.getSnapshot('vm1')).toBeUndefined();
     expect(await store.deleteVm('vm1')).toBe(false);
+  });
+
+  describe('run control', () => {
+    const report = (index: number) => (doc: RunDoc) =>
+      reportStep(doc, { index, action: 'click', status: 'started' }, 1000 + index);
+
+    it('applies concurrent run updates one after another: no change lost, every seq distinct', async () => {
+      const store = await storeWithSessions(0);
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => store.updateRun('vm1', report(i))));
+      const seqs = results.map((s) => s?.seq);
+      expect(new Set(seqs).size).toBe(30);
+      const doc = await store.getRun('vm1');
+      expect(doc?.steps.map((s) => s.index)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      expect(doc?.seq).toBe(30);
+    });
+
+    it('stores a thumbnail with its step and drops them all with a new run; a refused update changes nothing', async () => {
+      const store = await storeWithSessions(0);
+      await store.updateRun('vm1', report(0));
+      await store.updateRun('vm1', report(1));
+      const jpeg = Buffer.from([0xff, 0xd8, 0xff, 1, 2, 3]);
+      await store.updateRun('vm1', (doc) => attachThumbnail(doc, 1, jpeg, 2000));
+      expect(await store.getThumbnail('vm1', 1)).toEqual(jpeg);
+      const before = await store.getRun('vm1');
+      await expect(store.updateRun('vm1', (doc) => attachThumbnail(doc, 9, jpeg, 2000))).rejects.toThrow(/no step 9/);
+      expect(await store.getRun('vm1')).toEqual(before);
+      await store.updateRun('vm1', report(0));
+      expect(await store.getThumbnail('vm1', 1)).toBeUndefined();
+      expect((await store.getRun('vm1'))?.run).toBe(2);
+    });
+
+    it('wakes the steps topic on a step; deleting the VM drops its run and wakes the readers', async () => {
+      const store = await storeWithSessions(0);
+      let wakes = 0;
+      const unsubscribe = await store.subscribe(topics.run('vm1', 'steps'), () => wakes++);
+      await store.updateRun('vm1', report(0));
+      await store.updateRun('vm1', (doc) => attachThumbnail(doc, 0, Buffer.from([0xff, 0xd8, 0xff]), 1));
+      await store.deleteVm('vm1');
+      for (let i = 0; i < 50 && wakes < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      unsubscribe();
+      expect(wakes).toBe(3);
+      expect(await store.getRun('vm1')).toBeUndefined();
+      expect(await store.getThumbnail('vm1', 0)).toBeUndefined();
+      expect(await store.updateRun('vm1', report(1))).toBeUndefined();
+    });
   });
 });

@@ -6,6 +6,7 @@
  * Either store is chosen by VMLIVE_STORE (config.ts, server.ts).
  */
 import type { CandidateSide, ControlState, IceTransportPolicy, StoredCandidate } from '@vmlive/protocol';
+import type { RunDoc, RunTopic, RunUpdate } from './run-doc.js';
 
 /**
  * Control held by a viewer's session lasts while that viewer shows signs of
@@ -94,6 +95,8 @@ export const topics = {
   vm: (vmId: string) => `v:${vmId}`,
   /** snapshot uploaded. */
   snapshot: (vmId: string) => `p:${vmId}`,
+  /** Run control (run-doc.ts): a step, the instructions, an override changed (or the VM was deleted). */
+  run: (vmId: string, which: RunTopic) => `r${which[0]}:${vmId}`,
 };
 
 export interface Store {
@@ -171,6 +174,16 @@ export interface Store {
   claimSnapshotRequest(vmId: string, now: number): Promise<boolean>;
   putSnapshot(vmId: string, jpeg: Buffer, at: number): Promise<boolean>;
   getSnapshot(vmId: string): Promise<Snapshot | undefined>;
+
+  /** The VM's run control (an empty run before any write); undefined when there is no such VM. */
+  getRun(vmId: string): Promise<RunDoc | undefined>;
+  /**
+   * Atomically replace the VM's run with `update(current).doc` (run/timeline.ts; it may throw to
+   * refuse, and nothing changes), store or drop thumbnails as it says and wake its topics.
+   * Returns its result; undefined when there is no such VM. Deleting the VM deletes its run.
+   */
+  updateRun<T>(vmId: string, update: (current: RunDoc) => RunUpdate<T>): Promise<T | undefined>;
+  getThumbnail(vmId: string, index: number): Promise<Buffer | undefined>;
 
   /** Ends sessions idle since before `olderThan`; returns how many. */
   expireIdle(olderThan: number, now: number): Promise<number>;

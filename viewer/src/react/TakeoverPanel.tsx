@@ -13,6 +13,7 @@
 import { type ReactNode, useCallback, useEffect, useState } from 'react';
 import { LEAVE_SHORTCUT_LABEL } from '../control/keyboardInput.js';
 import type { ControlActionId } from '../panel/controlView.js';
+import { InstructionsBox, OverrideForm, StepReplay, StepTimeline } from './RunSections.js';
 import { useVmlive, useVmliveContext } from './VmliveProvider.js';
 
 export interface TakeoverPanelProps {
@@ -21,11 +22,13 @@ export interface TakeoverPanelProps {
   className?: string;
   /** The panel's accessible name; default "Control of VM <id>". */
   label?: string;
+  /** The run-control sections (steps, replay, instructions, override form); default true. */
+  run?: boolean;
 }
 
 const NOTICE_MS = 5000;
 
-export function TakeoverPanel({ children, className, label }: TakeoverPanelProps) {
+export function TakeoverPanel({ children, className, label, run = true }: TakeoverPanelProps) {
   const { stageRef, leaveTargetRef } = useVmliveContext('TakeoverPanel');
   const { state, session } = useVmlive();
   const [notice, setNotice] = useState<string | null>(null);
@@ -88,6 +91,14 @@ export function TakeoverPanel({ children, className, label }: TakeoverPanelProps
         <p className="vm-notice" role="alert">
           {notice}
         </p>
+      )}
+      {run && (
+        <>
+          <StepTimeline />
+          <StepReplay />
+          <InstructionsBox />
+          <OverrideForm />
+        </>
       )}
       {children}
     </section>

@@ -19,6 +19,7 @@ import {
 import type { ViewerState } from '../connection/viewerState.js';
 import type { DisplayState, ViewerMode } from '../display/displayPolicy.js';
 import type { ControlView } from '../panel/controlView.js';
+import { RunFeed, type RunState } from '../run/runFeed.js';
 import {
   type VmliveError,
   VmliveSession,
@@ -50,6 +51,8 @@ export interface VmliveSessionProps {
 
 interface VmliveContextValue {
   session: VmliveSession;
+  /** The VM's run control (steps, instructions, overrides), followed while the provider lives. */
+  run: RunFeed;
   /** The viewer's stage: "Take control" focuses it, so typing goes to the VM at once. */
   stageRef: RefObject<HTMLElement | null>;
   /** Where the leave shortcut moves focus to (the panel's "Return control"). */
@@ -60,7 +63,7 @@ const VmliveContext = createContext<VmliveContextValue | null>(null);
 
 export function VmliveProvider({ children, ...props }: VmliveSessionProps & { children?: ReactNode }) {
   const { controllerUrl, vmId, token, mode = 'auto' } = props;
-  const [session, setSession] = useState<VmliveSession | null>(null);
+  const [session, setSession] = useState<{ session: VmliveSession; run: RunFeed } | null>(null);
   const stageRef = useRef<HTMLElement | null>(null);
   const leaveTargetRef = useRef<HTMLElement | null>(null);
   const propsRef = useRef(props);
@@ -82,21 +85,28 @@ export function VmliveProvider({ children, ...props }: VmliveSessionProps & { ch
       s.on('error', (e) => propsRef.current.onError?.(e)),
       s.on('notice', (n) => propsRef.current.onNotice?.(n)),
     ];
-    setSession(s);
+    const run = new RunFeed(s.api, vmId);
+    setSession({ session: s, run });
     s.start();
+    run.start(s.canControl);
     return () => {
       for (const off of offs) off();
+      run.dispose();
       s.dispose();
       setSession(null);
     };
   }, [controllerUrl, vmId, token]);
 
   useEffect(() => {
-    session?.setMode(mode);
+    session?.session.setMode(mode);
   }, [session, mode]);
 
   if (!session) return null;
-  return <VmliveContext.Provider value={{ session, stageRef, leaveTargetRef }}>{children}</VmliveContext.Provider>;
+  return (
+    <VmliveContext.Provider value={{ session: session.session, run: session.run, stageRef, leaveTargetRef }}>
+      {children}
+    </VmliveContext.Provider>
+  );
 }
 
 /** The provider's parts, for the package's components. */
@@ -117,4 +127,14 @@ export function useVmlive(): { state: VmliveState; session: VmliveSession } {
     () => session.state,
   );
   return { state, session };
+}
+
+/** The VM's run control as it changes: the step timeline, its thumbnails, overrides, instructions. */
+export function useRun(): { run: RunState; feed: RunFeed } {
+  const { run: feed } = useVmliveContext('useRun');
+  const run = useSyncExternalStore(
+    (onChange) => feed.subscribe(onChange),
+    () => feed.current,
+  );
+  return { run, feed };
 }

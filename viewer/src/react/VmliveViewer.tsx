@@ -13,6 +13,7 @@ import { InputSender } from '../control/inputSender.js';
 import { LEAVE_SHORTCUT_LABEL } from '../control/keyboardInput.js';
 import { attachRemoteInput } from '../control/remoteInput.js';
 import { stageView } from '../session/stageView.js';
+import { StepBoxOverlay } from './RunSections.js';
 import { StatsOverlay } from './StatsOverlay.js';
 import { useVmlive, useVmliveContext, VmliveProvider, type VmliveSessionProps } from './VmliveProvider.js';
 
@@ -167,6 +168,7 @@ function Screen({ fill = false, className }: VmliveViewerLook) {
             )}
           </div>
         )}
+        <StepBoxOverlay videoRef={videoRef} />
         {showStats && <StatsOverlay stats={state.stats} />}
       </div>
       {notice && (
