@@ -12,6 +12,7 @@ import { type CandidateSide, type ControlState, LIMITS, type StoredCandidate } f
 import { MemoryNotifier } from './notifier.js';
 import {
   type ControlRecord,
+  type SessionKind,
   type SessionRecord,
   type SessionState,
   type Snapshot,
@@ -125,7 +126,13 @@ export class MemoryStore implements Store {
     return out;
   }
 
-  async createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean> {
+  async createSession(s: {
+    sessionId: string;
+    vmId: string;
+    owner: string;
+    kind: SessionKind;
+    createdAt: number;
+  }): Promise<boolean> {
     const vm = this.vms.get(s.vmId);
     if (!vm) return false;
     if (this.sessions.size >= this.maxSessions) return false;
@@ -133,6 +140,7 @@ export class MemoryStore implements Store {
       sessionId: s.sessionId,
       vmId: vm.vmId,
       owner: s.owner,
+      kind: s.kind,
       createdAt: s.createdAt,
       lastActivityAt: s.createdAt,
       offer: null,

@@ -39,11 +39,19 @@ export interface VmRecord {
   snapshotAnnounced: boolean;
 }
 
+/**
+ * How the viewer signals: `rest`, our REST contract (the viewer polls, which keeps the session
+ * alive, and may take control); `whep`, a WHEP player (http/routes/whep.ts), which makes no call
+ * after its POST, is kept alive by the VM's report that its peer is connected, and never controls.
+ */
+export type SessionKind = 'rest' | 'whep';
+
 export interface SessionRecord {
   sessionId: string;
   vmId: string;
   /** Who created it: a viewer token's id (jti) or 'operator'. */
   owner: string;
+  kind: SessionKind;
   createdAt: number;
   lastActivityAt: number;
   offer: string | null;
@@ -114,7 +122,13 @@ export interface Store {
   ): Promise<Array<{ vmId: string; sessionId: string }>>;
 
   /** Returns false when the store already holds `maxSessions` live sessions. */
-  createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean>;
+  createSession(s: {
+    sessionId: string;
+    vmId: string;
+    owner: string;
+    kind: SessionKind;
+    createdAt: number;
+  }): Promise<boolean>;
   /** Reads a live session (no side effect). */
   getSession(sessionId: string): Promise<SessionRecord | undefined>;
   /**
