@@ -10,6 +10,11 @@ export const ERROR_CODES = {
   invalid_json: { status: 400, description: 'The request body is not valid JSON.' },
   invalid_body: { status: 400, description: 'The body failed validation; `field` names the first bad field.' },
   invalid_query: { status: 400, description: 'A query parameter is malformed or out of range; `field` names it.' },
+  invalid_sdp: {
+    status: 400,
+    description:
+      'WHEP: the SDP offer or the trickle-ice-sdpfrag body is malformed (no v=0, no ICE credentials, no fingerprint, a bad line).',
+  },
   unauthorized: { status: 401, description: 'Missing, malformed or badly signed bearer token.' },
   token_expired: { status: 401, description: 'The viewer token has expired.' },
   forbidden: {
@@ -22,6 +27,10 @@ export const ERROR_CODES = {
   step_not_found: { status: 404, description: 'The run has no step with this index (or no thumbnail for it).' },
   override_not_found: { status: 404, description: 'No override with this id on this VM (or it was dropped).' },
   offer_not_found: { status: 404, description: 'The session has no offer yet.' },
+  method_not_allowed: {
+    status: 405,
+    description: 'The path exists but not with this method; `Allow` lists those it has.',
+  },
   offer_exists: { status: 409, description: 'The session already has an offer.' },
   answer_exists: { status: 409, description: 'The session is already answered.' },
   offer_missing: { status: 409, description: 'An answer was posted before any offer.' },
@@ -33,11 +42,34 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The VM already has the maximum number of queued overrides; wait for the automation to ack them.',
   },
+  vm_offline: {
+    status: 409,
+    description: 'WHEP: the VM is not online, so there is no stream to play yet; `Retry-After` says when to try again.',
+  },
+  precondition_failed: {
+    status: 412,
+    description: 'WHEP PATCH: `If-Match` names another ICE session than the current one (its `ETag`).',
+  },
   body_too_large: { status: 413, description: 'The body exceeds the size limit.' },
   unsupported_media_type: { status: 415, description: 'The Content-Type is not accepted by this route.' },
+  offer_unsupported: {
+    status: 422,
+    description:
+      'WHEP: a well-formed offer the VM cannot serve: no video section that can receive its codec (VP8 or H.264 packetization-mode 1), or the VM refused it.',
+  },
+  ice_restart_unsupported: {
+    status: 422,
+    description:
+      'WHEP PATCH: an ICE restart (`If-Match: *` or new ice-ufrag/ice-pwd); sessions take trickle candidates only, so the current ICE session is kept.',
+  },
+  precondition_required: { status: 428, description: 'WHEP PATCH: no `If-Match` header (its value is the `ETag`).' },
   too_many_sessions: { status: 429, description: 'The controller holds the maximum number of live sessions.' },
   internal: { status: 500, description: 'Unexpected server error (a bug).' },
   snapshot_unavailable: { status: 503, description: 'The VM uploaded no fresh snapshot in time.' },
+  answer_timeout: {
+    status: 503,
+    description: 'WHEP: the VM did not answer the offer in time (nothing is left behind); retry after `Retry-After`.',
+  },
   shutting_down: { status: 503, description: 'The controller is shutting down.' },
   store_unavailable: {
     status: 503,

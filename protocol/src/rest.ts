@@ -53,7 +53,16 @@ export type CreateViewerTokenBody = z.infer<typeof CreateViewerTokenBody>;
 export const CreateAutomationTokenBody = z.object({ ttlSeconds: z.number().int().min(1) }).strict();
 export type CreateAutomationTokenBody = z.infer<typeof CreateAutomationTokenBody>;
 
-export const HeartbeatBody = z.object({ stats: z.record(z.string(), z.unknown()).optional() }).strict();
+export const HeartbeatBody = z
+  .object({
+    stats: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * Sessions whose peer the VM's helper reports connected (ICE consent alive, RFC 7675). A WHEP
+     * player makes no call after its POST: this keeps its session from the idle TTL while it plays.
+     */
+    connectedSessions: z.array(z.string().min(1).max(64)).max(LIMITS.candidatesPerSide).optional(),
+  })
+  .strict();
 export type HeartbeatBody = z.infer<typeof HeartbeatBody>;
 
 export const CreateSessionBody = z

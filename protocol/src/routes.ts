@@ -38,7 +38,7 @@ import {
 import { runRoutes } from './run-routes.js';
 
 export type Caller = 'operator' | 'vm' | 'viewer' | 'automation' | 'none';
-export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** A success response: JSON validated by `schema`, a binary body of `mediaType`, or no body. */
 export type ResponseSpec =
@@ -70,6 +70,7 @@ const AUTH: ErrorCode[] = ['unauthorized', 'token_expired', 'forbidden'];
 const BODY: ErrorCode[] = ['invalid_json', 'invalid_body', 'body_too_large', 'unsupported_media_type'];
 const VM_ID = { vmId: 'VM id from POST /api/vms' };
 const SESSION_ID = { id: 'sessionId from POST /api/webrtc/session' };
+const WHEP_SESSION_ID = { id: 'the WHEP session: the last segment of the Location of POST /whep/vms/{vmId}' };
 const json = <S extends z.ZodType>(schema: S) => ({ schema });
 
 const route = <const R extends Route>(r: R): R => r;
@@ -302,6 +303,83 @@ export const routes = {
     errors: [...AUTH, 'session_not_found'],
   }),
   ...runRoutes,
+  whepOffer: route({
+    method: 'POST',
+    path: '/whep/vms/:vmId',
+    summary: `WHEP endpoint: a player's SDP offer (application/sdp, ≤ ${LIMITS.sdpBytes / 1024} KiB) → 201 with the answer`,
+    description:
+      "draft-ietf-wish-whep: any WHEP player watches the VM with one POST. The offer opens a view-only session (the viewer token's, limits as POST /api/webrtc/session; it never gets control). " +
+      "The answer (application/sdp) carries all of the VM's ICE candidates and a=end-of-candidates, so players that do not trickle work. " +
+      'Headers: `Location` (the WHEP session, for PATCH and DELETE), `ETag` (the ICE session), one `Link: <url>; rel="ice-server"` per STUN/TURN server (TURN with username and credential). ' +
+      'OPTIONS answers 200 with `Accept-Post: application/sdp`.',
+    callers: ['viewer', 'operator'],
+    pathParams: VM_ID,
+    body: { mediaType: 'application/sdp', maxBytes: LIMITS.sdpBytes },
+    responses: [{ status: 201, description: 'The SDP answer', mediaType: 'application/sdp' }],
+    errors: [
+      ...AUTH,
+      'invalid_sdp',
+      'body_too_large',
+      'unsupported_media_type',
+      'vm_not_found',
+      'vm_offline',
+      'offer_unsupported',
+      'too_many_sessions',
+      'answer_timeout',
+      'method_not_allowed',
+    ],
+  }),
+  whepPatch: route({
+    method: 'PATCH',
+    path: '/whep/sessions/:id',
+    summary: "WHEP session: the player's trickle ICE candidates (application/trickle-ice-sdpfrag, RFC 8840)",
+    description:
+      '`If-Match` must be the `ETag` of the POST (428 without, 412 when it differs). An ICE restart (`If-Match: *`, or a new ice-ufrag) is answered 422 ice_restart_unsupported and the session keeps its ICE session. ' +
+      'Candidates the VM cannot use are dropped silently; 204 without an ETag.',
+    callers: ['viewer', 'operator'],
+    pathParams: WHEP_SESSION_ID,
+    body: { mediaType: 'application/trickle-ice-sdpfrag', maxBytes: LIMITS.sdpBytes },
+    responses: [{ status: 204, description: 'Candidates added' }],
+    errors: [
+      ...AUTH,
+      'session_not_found',
+      'unsupported_media_type',
+      'body_too_large',
+      'invalid_sdp',
+      'precondition_required',
+      'precondition_failed',
+      'ice_restart_unsupported',
+      'too_many_candidates',
+      'method_not_allowed',
+    ],
+  }),
+  whepDelete: route({
+    method: 'DELETE',
+    path: '/whep/sessions/:id',
+    summary: 'WHEP session: end it (the VM removes its peer); any If-Match is ignored',
+    callers: ['viewer', 'operator'],
+    pathParams: WHEP_SESSION_ID,
+    responses: [{ status: 200, description: 'Ended' }],
+    errors: [...AUTH, 'session_not_found'],
+  }),
+  whepGetEndpoint: route({
+    method: 'GET',
+    path: '/whep/vms/:vmId',
+    summary: 'WHEP endpoint: 204, no content (the draft defines no representation)',
+    callers: ['viewer', 'operator'],
+    pathParams: VM_ID,
+    responses: [{ status: 204, description: 'No content' }],
+    errors: [...AUTH, 'vm_not_found'],
+  }),
+  whepGetSession: route({
+    method: 'GET',
+    path: '/whep/sessions/:id',
+    summary: 'WHEP session: 204 while it lives, no content',
+    callers: ['viewer', 'operator'],
+    pathParams: WHEP_SESSION_ID,
+    responses: [{ status: 204, description: 'No content' }],
+    errors: [...AUTH, 'session_not_found'],
+  }),
   jwks: route({
     method: 'GET',
     path: '/.well-known/jwks.json',

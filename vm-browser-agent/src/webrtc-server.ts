@@ -166,7 +166,10 @@ export class WebRtcServer {
     while (!this.signal.aborted) {
       const stats = await this.collectStats();
       try {
-        await this.opts.client.heartbeat(stats, this.signal);
+        // Peers that are connected and not removed: their ICE consent is alive (the helper reports
+        // a silent one as peer-lost, which removes it), which is what keeps a WHEP session.
+        const connected = [...this.peers].filter(([, link]) => link.connectedAt !== undefined).map(([id]) => id);
+        await this.opts.client.heartbeat(stats, connected, this.signal);
         this.markReachable(true);
       } catch (err) {
         if (this.signal.aborted) return;

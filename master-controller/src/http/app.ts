@@ -21,11 +21,14 @@ import { controlRoutes } from './routes/control.js';
 import { runRoutes } from './routes/run.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { vmRoutes } from './routes/vms.js';
+import { whepRoutes } from './routes/whep.js';
 import { StaticFiles } from './static.js';
 
 export const OPENAPI_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'openapi.json');
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** Response headers a cross-origin page may read (a browser WHEP player needs Location, ETag and Link). */
+const EXPOSED = 'X-Request-Id, X-Snapshot-At, Location, ETag, Link, Retry-After, Allow';
 
 export interface App {
   /** The node:http request listener. */
@@ -81,6 +84,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
   sessionRoutes(ctx, router);
   controlRoutes(ctx, router);
   runRoutes(ctx, router);
+  whepRoutes(ctx, router);
 
   const web = ctx.config.webDir ? new StaticFiles(ctx.config.webDir) : null;
   const observe = ctx.metrics ? observer(ctx.metrics.requestDuration) : () => {};
@@ -119,6 +123,13 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       } else if (
         !(web && !req.path.startsWith('/api/') && web.serve(req.method, req.path, res.raw, baseHeaders(req)))
       ) {
+        // RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field" (WHEP, draft §4.1, expects the
+        // generic statuses: a player that PUTs its offer learns what the resource takes).
+        const allowed = router.methodsAt(req.path);
+        if (allowed.length > 0) {
+          res.setHeader('Allow', [...allowed, 'OPTIONS'].join(', '));
+          throw new ApiError('method_not_allowed', `${req.method} is not allowed on ${req.path}`);
+        }
         throw new ApiError('not_found', `no route ${req.method} ${req.path}`);
       }
     } catch (err) {
@@ -139,7 +150,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
   const baseHeaders = (req: Req): Record<string, string> => ({
     'X-Request-Id': req.id,
     'Access-Control-Allow-Origin': '*',
-    'Access-Control-Expose-Headers': 'X-Request-Id, X-Snapshot-At',
+    'Access-Control-Expose-Headers': EXPOSED,
   });
 
   return {
@@ -155,17 +166,21 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       // CORS: viewers authenticate with a bearer header, not cookies, so any origin may call.
       res.setHeader('Access-Control-Allow-Origin', '*');
       if (req.method === 'OPTIONS') {
-        res
-          .status(204)
-          .set({
-            'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
-            'Access-Control-Allow-Headers': 'Authorization, Content-Type, X-Request-Id',
-            'Access-Control-Max-Age': '600',
-          })
-          .end();
+        res.set({
+          'Access-Control-Allow-Methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
+          'Access-Control-Allow-Headers': 'Authorization, Content-Type, If-Match, X-Request-Id',
+          'Access-Control-Max-Age': '600',
+        });
+        if (req.path.startsWith('/whep/vms/')) {
+          // WHEP draft §4.3: "The 200 OK response to any OPTIONS request SHOULD include an
+          // Accept-Post header with a media type value of application/sdp" (W3C LDP §7.1).
+          res.status(200).set({ 'Accept-Post': 'application/sdp', 'Content-Length': '0' }).end();
+        } else if (req.path.startsWith('/whep/sessions/')) {
+          res.status(200).set({ 'Accept-Patch': 'application/trickle-ice-sdpfrag', 'Content-Length': '0' }).end();
+        } else res.status(204).end();
         return;
       }
-      res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, X-Snapshot-At');
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED);
       void dispatch(req, res, start);
     },
   };

@@ -79,7 +79,8 @@ export class Res {
     return this;
   }
 
-  setHeader(name: string, value: string): this {
+  /** An array sends the header once per value (e.g. one `Link` per ICE server). */
+  setHeader(name: string, value: string | string[]): this {
     this.extra[name] = value;
     return this;
   }

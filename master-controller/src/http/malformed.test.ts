@@ -353,6 +353,13 @@ forEachStore(() => {
       method: 'PATCH',
       path: () => '/api/vms',
       body: {},
+      status: 405,
+      code: 'method_not_allowed',
+    },
+    {
+      name: 'an unknown path',
+      method: 'GET',
+      path: () => '/api/nothing-here',
       status: 404,
       code: 'not_found',
     },

@@ -88,6 +88,13 @@ export class Router {
     return undefined;
   }
 
+  /** The methods some route serves at `path` (for 405 and its Allow header); empty when none does. */
+  methodsAt(path: string): string[] {
+    const out: string[] = [];
+    for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) if (this.match(method, path)) out.push(method);
+    return out;
+  }
+
   /** What this router serves, as the route table's entries. */
   get registered(): readonly Route[] {
     return this.list;

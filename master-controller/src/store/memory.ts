@@ -14,6 +14,7 @@ import { emptyRun, type RunDoc, type RunUpdate } from './run-doc.js';
 import {
   type ControlRecord,
   type NewSession,
+  type SessionKind,
   type SessionRecord,
   type SessionState,
   type Snapshot,
@@ -141,6 +142,7 @@ export class MemoryStore implements Store {
       sessionId: s.sessionId,
       vmId: vm.vmId,
       owner: s.owner,
+      kind: s.kind,
       createdAt: s.createdAt,
       lastActivityAt: s.createdAt,
       offer: null,

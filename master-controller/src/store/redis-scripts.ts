@@ -159,14 +159,14 @@ for _, vm in ipairs(redis.call('ZRANGE', P .. 'leases', '-inf', '(' .. ARGV[2], 
 end
 return out`,
 
-  /** ARGV: P, sessionId, vmId, owner, createdAt, maxSessions, iceTransportPolicy → 1 created, 0 no VM, -1 full */
+  /** ARGV: P, sessionId, vmId, owner, createdAt, maxSessions, iceTransportPolicy, kind → 1 created, 0 no VM, -1 full */
   createSession: `
 local P = ARGV[1]
 local vk = P .. 'v:' .. ARGV[3]
 if redis.call('EXISTS', vk) == 0 then return 0 end
 if redis.call('ZCARD', P .. 'idle') >= tonumber(ARGV[6]) then return -1 end
 redis.call('HSET', P .. 's:' .. ARGV[2], 'vm', ARGV[3], 'owner', ARGV[4], 'created', ARGV[5], 'active', ARGV[5],
-  'oseq', 0, 'seq', 0, 'policy', ARGV[7])
+  'oseq', 0, 'seq', 0, 'policy', ARGV[7], 'kind', ARGV[8])
 redis.call('ZADD', P .. 'idle', ARGV[5], ARGV[2])
 redis.call('SADD', vk .. ':s', ARGV[2])
 return 1`,
@@ -273,12 +273,12 @@ for _, sid in ipairs(redis.call('ZRANGE', P .. 'idle', '-inf', '(' .. ARGV[2], '
 end
 return n`,
 
-  /** ARGV: P, vmId → flat [sessionId, owner, createdAt, active, offer, answer ('' none), offerSeq, policy, ...] with an offer */
+  /** ARGV: P, vmId → flat [sessionId, owner, createdAt, active, offer, answer ('' none), offerSeq, policy, kind, ...] with an offer */
   listVmSessions: `
 local P = ARGV[1]
 local out = {}
 for _, sid in ipairs(redis.call('SMEMBERS', P .. 'v:' .. ARGV[2] .. ':s')) do
-  local s = redis.call('HMGET', P .. 's:' .. sid, 'owner', 'created', 'active', 'offer', 'answer', 'oseq', 'policy')
+  local s = redis.call('HMGET', P .. 's:' .. sid, 'owner', 'created', 'active', 'offer', 'answer', 'oseq', 'policy', 'kind')
   if s[4] then
     table.insert(out, sid)
     table.insert(out, s[1])
@@ -288,6 +288,7 @@ for _, sid in ipairs(redis.call('SMEMBERS', P .. 'v:' .. ARGV[2] .. ':s')) do
     table.insert(out, s[5] or '')
     table.insert(out, s[6])
     table.insert(out, s[7] or '')
+    table.insert(out, s[8] or 'rest')
   end
 end
 return out`,

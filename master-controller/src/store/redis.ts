@@ -11,7 +11,7 @@
  *                           snapUntil/snapAnn (snapshot request), oseq (last offer seq)
  *   P v:<vmId>:s            set of its session ids
  *   P snap:<vmId>           hash: at, jpeg (one per VM, ≤ 2 MiB)
- *   P s:<id>                hash: vm, owner, created, active, offer, answer, oseq, seq, policy
+ *   P s:<id>                hash: vm, owner, kind (rest|whep), created, active, offer, answer, oseq, seq, policy
  *   P s:<id>:vm|:browser    list of that side's candidates, "seq|timestamp|[candidate,mline,mid]"
  *   P r:<vmId>              hash: v (version), doc (run control JSON, run-doc.ts; redis-run.ts)
  *   P r:<vmId>:th           hash: step index → thumbnail JPEG
@@ -48,6 +48,7 @@ import type {
   ControlRecord,
   Lease,
   NewSession,
+  SessionKind,
   SessionRecord,
   SessionState,
   Snapshot,
@@ -75,6 +76,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : 0);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+/** A session written before `kind` existed has none: it was a REST session. */
+const sessionKind = (v: unknown): SessionKind => (v === 'whep' ? 'whep' : 'rest');
 
 /** A flat [k1, v1, k2, v2, ...] reply as a map. */
 function fields(flat: unknown): Map<string, string> {
@@ -260,6 +263,7 @@ export class RedisStore implements Store {
         s.createdAt,
         this.maxSessions,
         s.iceTransportPolicy ?? 'all',
+        s.kind,
       ),
     );
     return r === 1;
@@ -272,6 +276,7 @@ export class RedisStore implements Store {
       sessionId,
       vmId: h.vm,
       owner: h.owner ?? '',
+      kind: sessionKind(h.kind),
       createdAt: num(h.created),
       lastActivityAt: num(h.active),
       offer: h.offer ?? null,
@@ -335,12 +340,13 @@ export class RedisStore implements Store {
   async listVmSessions(vmId: string, state: SessionState, sinceOfferSeq = 0): Promise<SessionRecord[]> {
     const flat = list(await this.run('listVmSessions', vmId));
     const out: SessionRecord[] = [];
-    for (let i = 0; i + 7 < flat.length; i += 8) {
+    for (let i = 0; i + 8 < flat.length; i += 9) {
       const answer = str(flat[i + 5]);
       const s: SessionRecord = {
         sessionId: str(flat[i]),
         vmId,
         owner: str(flat[i + 1]),
+        kind: sessionKind(str(flat[i + 8])),
         createdAt: num(flat[i + 2]),
         lastActivityAt: num(flat[i + 3]),
         offer: str(flat[i + 4]),

@@ -40,30 +40,31 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     const store = await newStore();
     await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: at });
     for (let i = 0; i < count; i++) {
-      await store.createSession({ sessionId: `s${i}`, vmId: 'vm1', owner: 'o', createdAt: at });
+      await store.createSession({ sessionId: `s${i}`, vmId: 'vm1', owner: 'o', kind: 'rest', createdAt: at });
     }
     return store;
   }
 
-  it("keeps a session's ICE transport policy, all unless asked, in reads and in the VM's offered list", async () => {
+  it("keeps a session's ICE transport policy (all unless asked) next to its kind, in reads and in the VM's offered list", async () => {
     const store = await newStore();
     await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: 1000 });
     await store.createSession({
       sessionId: 'r',
       vmId: 'vm1',
       owner: 'o',
+      kind: 'whep',
       createdAt: 1000,
       iceTransportPolicy: 'relay',
     });
-    await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', createdAt: 1000 });
+    await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', kind: 'rest', createdAt: 1000 });
     expect((await store.getSession('r'))?.iceTransportPolicy).toBe('relay');
     expect((await store.getSession('a'))?.iceTransportPolicy).toBe('all');
     await store.setOffer('r', 'v=0', 1100);
     await store.setOffer('a', 'v=0', 1200);
     const offered = await store.listVmSessions('vm1', 'offered');
-    expect(offered.map((s) => [s.sessionId, s.iceTransportPolicy])).toEqual([
-      ['r', 'relay'],
-      ['a', 'all'],
+    expect(offered.map((s) => [s.sessionId, s.iceTransportPolicy, s.kind])).toEqual([
+      ['r', 'relay', 'whep'],
+      ['a', 'all', 'rest'],
     ]);
   });
 
@@ -116,12 +117,32 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     expect(store.subscribedTopics).toBe(0);
   });
 
+  it('keeps the kind a session was created with, in getSession and in the VM listing', async () => {
+    const store = await storeWithSessions(1);
+    await store.createSession({ sessionId: 'w', vmId: 'vm1', owner: 'o', kind: 'whep', createdAt: 1000 });
+    await store.setOffer('s0', 'v=0', 1001);
+    await store.setOffer('w', 'v=0', 1002);
+    expect((await store.getSession('w'))?.kind).toBe('whep');
+    expect((await store.getSession('s0'))?.kind).toBe('rest');
+    const listed = await store.listVmSessions('vm1', 'offered');
+    expect(listed.map((x) => [x.sessionId, x.kind])).toEqual([
+      ['s0', 'rest'],
+      ['w', 'whep'],
+    ]);
+  });
+
   it('refuses sessions beyond maxSessions and for unknown VMs', async () => {
     const store = await newStore(1);
     await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: 0 });
-    expect(await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', createdAt: 0 })).toBe(true);
-    expect(await store.createSession({ sessionId: 'b', vmId: 'vm1', owner: 'o', createdAt: 0 })).toBe(false);
-    expect(await store.createSession({ sessionId: 'c', vmId: 'nope', owner: 'o', createdAt: 0 })).toBe(false);
+    expect(await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', kind: 'rest', createdAt: 0 })).toBe(
+      true,
+    );
+    expect(await store.createSession({ sessionId: 'b', vmId: 'vm1', owner: 'o', kind: 'rest', createdAt: 0 })).toBe(
+      false,
+    );
+    expect(await store.createSession({ sessionId: 'c', vmId: 'nope', owner: 'o', kind: 'rest', createdAt: 0 })).toBe(
+      false,
+    );
   });
 
   it('ending a leased holder session keeps control until the lease expires, then returns it with a later since', async () => {

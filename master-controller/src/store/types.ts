@@ -40,10 +40,18 @@ export interface VmRecord {
   snapshotAnnounced: boolean;
 }
 
+/**
+ * How the viewer signals: `rest`, our REST contract (the viewer polls, which keeps the session
+ * alive, and may take control); `whep`, a WHEP player (http/routes/whep.ts), which makes no call
+ * after its POST, is kept alive by the VM's report that its peer is connected, and never controls.
+ */
+export type SessionKind = 'rest' | 'whep';
+
 export interface NewSession {
   sessionId: string;
   vmId: string;
   owner: string;
+  kind: SessionKind;
   createdAt: number;
   iceTransportPolicy?: IceTransportPolicy;
 }
@@ -53,6 +61,7 @@ export interface SessionRecord {
   vmId: string;
   /** Who created it: a viewer token's id (jti) or 'operator'. */
   owner: string;
+  kind: SessionKind;
   createdAt: number;
   lastActivityAt: number;
   offer: string | null;

@@ -89,8 +89,8 @@ export class ControllerClient {
     }
   }
 
-  async heartbeat(stats: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
-    await this.api.call(routes.heartbeat, { params: this.vm, body: { stats }, signal });
+  async heartbeat(stats: Record<string, unknown>, connectedSessions: string[], signal?: AbortSignal): Promise<void> {
+    await this.api.call(routes.heartbeat, { params: this.vm, body: { stats, connectedSessions }, signal });
   }
 
   async putSnapshot(jpeg: Buffer, signal?: AbortSignal): Promise<void> {

@@ -40,6 +40,9 @@ export function controlRoutes(ctx: Ctx, r: Router): void {
     const sessionOnThisVm = async (sessionId: string) => {
       const s = await store.getSession(sessionId);
       if (!s || s.vmId !== vm.vmId) throw new ApiError('session_not_found', 'no such session on this VM', 'sessionId');
+      // A WHEP player views, never controls (issue 19): it has no input channel, and its token's
+      // role does not change that. Neither it nor the operator on its behalf may make it the holder.
+      if (s.kind === 'whep') throw errors.forbidden('a WHEP session can view, never control', 'sessionId');
       return s;
     };
     // A viewer acts through one of its own sessions on this VM. The operator names a session

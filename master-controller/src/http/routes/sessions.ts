@@ -46,7 +46,16 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
         'iceTransportPolicy',
       );
     }
-    if (!(await store.createSession({ sessionId, vmId: vm.vmId, owner, createdAt: now, iceTransportPolicy }))) {
+    if (
+      !(await store.createSession({
+        sessionId,
+        vmId: vm.vmId,
+        owner,
+        kind: 'rest',
+        createdAt: now,
+        iceTransportPolicy,
+      }))
+    ) {
       if (!(await store.getVm(body.vmId))) throw errors.vmNotFound(body.vmId);
       throw new ApiError('too_many_sessions', `the controller holds its maximum of ${config.maxSessions} sessions`);
     }

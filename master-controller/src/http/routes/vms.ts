@@ -76,7 +76,17 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
     const vm = await loadVm(ctx, req);
     requireVmToken(p, vm.vmId);
     const body = input.body();
-    await store.touchVm(vm.vmId, Date.now(), body.stats);
+    const now = Date.now();
+    await store.touchVm(vm.vmId, now, body.stats);
+    // A WHEP player's only sign of life is its media connection (routes/whep.ts): the VM's report
+    // that its peer is connected. REST viewers keep their sessions alive themselves (issue 11:
+    // the VM's calls never do), so only this VM's WHEP sessions are touched.
+    const whep: string[] = [];
+    for (const sessionId of body.connectedSessions ?? []) {
+      const s = await store.getSession(sessionId);
+      if (s?.kind === 'whep' && s.vmId === vm.vmId) whep.push(sessionId);
+    }
+    if (whep.length > 0) await store.touchSessions(whep, now);
     res.status(204).end();
   });
 
