@@ -14,4 +14,7 @@ export const LIMITS = Object.freeze({
   jsonBodyBytes: 128 * 1024,
   snapshotBytes: 2 * 1024 * 1024,
   maxWaitSeconds: 30,
+  /** A heartbeat's health report: peers listed, characters of its last error (keeps each ring sample small). */
+  healthPeers: 32,
+  healthErrorChars: 200,
 });

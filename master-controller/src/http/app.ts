@@ -18,6 +18,7 @@ import type { Ctx } from './context.js';
 import { Req, Res } from './kit.js';
 import { handle, Router } from './route.js';
 import { controlRoutes } from './routes/control.js';
+import { healthRoutes } from './routes/health.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { vmRoutes } from './routes/vms.js';
 import { StaticFiles } from './static.js';
@@ -79,6 +80,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
   vmRoutes(ctx, router);
   sessionRoutes(ctx, router);
   controlRoutes(ctx, router);
+  healthRoutes(ctx, router);
 
   const web = ctx.config.webDir ? new StaticFiles(ctx.config.webDir) : null;
   const observe = ctx.metrics ? observer(ctx.metrics.requestDuration) : () => {};

@@ -8,11 +8,18 @@
  * expired prefix; live sessions are capped by `maxSessions`; candidates are
  * capped per side; each VM keeps at most one snapshot.
  */
-import { type CandidateSide, type ControlState, LIMITS, type StoredCandidate } from '@vmlive/protocol';
+import {
+  type CandidateSide,
+  type ControlState,
+  type HealthSample,
+  LIMITS,
+  type StoredCandidate,
+} from '@vmlive/protocol';
 import { MemoryNotifier } from './notifier.js';
 import {
   type ControlRecord,
   type SessionRecord,
+  type SessionRole,
   type SessionState,
   type Snapshot,
   type Store,
@@ -20,6 +27,7 @@ import {
   type Unsubscribe,
   type VmRecord,
   type WriteResult,
+  wanted,
 } from './types.js';
 
 interface MemSession extends SessionRecord {
@@ -41,6 +49,8 @@ export class MemoryStore implements Store {
   /** Last offerSeq handed out per VM. */
   private readonly vmOfferSeq = new Map<string, number>();
   private readonly snapshots = new Map<string, Snapshot>();
+  /** Per VM, its health ring (oldest first, at most `keep` from addHealth). */
+  private readonly health = new Map<string, HealthSample[]>();
   private readonly notifier = new MemoryNotifier();
   private readonly maxSessions: number;
   private readonly candidatesPerSide: number;
@@ -78,6 +88,7 @@ export class MemoryStore implements Store {
     this.vmSessions.delete(vmId);
     this.vmOfferSeq.delete(vmId);
     this.snapshots.delete(vmId);
+    this.health.delete(vmId);
     this.notifier.publish(topics.vm(vmId));
     this.notifier.publish(topics.snapshot(vmId));
     return true;
@@ -125,7 +136,13 @@ export class MemoryStore implements Store {
     return out;
   }
 
-  async createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean> {
+  async createSession(s: {
+    sessionId: string;
+    vmId: string;
+    owner: string;
+    role: SessionRole;
+    createdAt: number;
+  }): Promise<boolean> {
     const vm = this.vms.get(s.vmId);
     if (!vm) return false;
     if (this.sessions.size >= this.maxSessions) return false;
@@ -133,6 +150,7 @@ export class MemoryStore implements Store {
       sessionId: s.sessionId,
       vmId: vm.vmId,
       owner: s.owner,
+      role: s.role,
       createdAt: s.createdAt,
       lastActivityAt: s.createdAt,
       offer: null,
@@ -265,13 +283,9 @@ export class MemoryStore implements Store {
     const out: SessionRecord[] = [];
     for (const id of this.vmSessions.get(vmId) ?? []) {
       const s = this.sessions.get(id);
-      if (!s || s.offer === null) continue;
-      if (state === 'active') {
-        if (s.answer !== null) out.push(s);
-      } else if (s.answer === null && s.offerSeq > sinceOfferSeq) {
-        out.push(s);
-      }
+      if (s && wanted(s, state, sinceOfferSeq)) out.push(s);
     }
+    // The VM's Set is in creation order, which is what `all` wants.
     if (state === 'offered') out.sort((a, b) => a.offerSeq - b.offerSeq);
     return out;
   }
@@ -311,6 +325,20 @@ export class MemoryStore implements Store {
     return this.snapshots.get(vmId);
   }
 
+  async addHealth(vmId: string, sample: HealthSample, keep: number): Promise<void> {
+    if (!this.vms.has(vmId)) return;
+    const ring = this.health.get(vmId) ?? [];
+    if (ring.length === 0) this.health.set(vmId, ring);
+    ring.push(sample);
+    // keep is small (VMLIVE_HEALTH_RING ≤ 1000), so splice's O(keep) shift is cheaper than a circular buffer's bookkeeping.
+    if (ring.length > keep) ring.splice(0, ring.length - keep);
+  }
+
+  async getHealth(vmId: string, last?: number): Promise<HealthSample[]> {
+    const ring = this.health.get(vmId) ?? [];
+    return last === undefined ? [...ring] : ring.slice(-last);
+  }
+
   async expireIdle(olderThan: number, _now: number): Promise<number> {
     let n = 0;
     for (const s of this.sessions.values()) {
@@ -343,5 +371,6 @@ export class MemoryStore implements Store {
     this.vmOfferSeq.clear();
     this.vms.clear();
     this.snapshots.clear();
+    this.health.clear();
   }
 }

@@ -10,8 +10,9 @@
  *                           mode/holder/since (control), lsid/lowner (lease), cv (control version),
  *                           snapUntil/snapAnn (snapshot request), oseq (last offer seq)
  *   P v:<vmId>:s            set of its session ids
+ *   P v:<vmId>:h            list: its health ring, HealthSample JSON, oldest first (LTRIM to VMLIVE_HEALTH_RING)
  *   P snap:<vmId>           hash: at, jpeg (one per VM, ≤ 2 MiB)
- *   P s:<id>                hash: vm, owner, created, active, offer, answer, oseq, seq
+ *   P s:<id>                hash: vm, owner, role, created, active, offer, answer, oseq, seq
  *   P s:<id>:vm|:browser    list of that side's candidates, "seq|timestamp|[candidate,mline,mid]"
  *   P idle                  sorted set: session id by last viewer activity (the idle order)
  *   P leases                sorted set: VM id by its control lease's last sign of life
@@ -30,7 +31,7 @@
  * grant control: the second CAS sees the first one's version and re-applies,
  * which then refuses (control_held).
  */
-import { type CandidateSide, type ControlState, LIMITS, type StoredCandidate } from '@vmlive/protocol';
+import { type CandidateSide, type ControlState, HealthSample, LIMITS, type StoredCandidate } from '@vmlive/protocol';
 import type { Logger } from 'pino';
 import { RedisConnections } from './redis-connection.js';
 import { RedisTopics } from './redis-topics.js';
@@ -38,6 +39,7 @@ import type {
   ControlRecord,
   Lease,
   SessionRecord,
+  SessionRole,
   SessionState,
   Snapshot,
   Store,
@@ -45,6 +47,7 @@ import type {
   VmRecord,
   WriteResult,
 } from './types.js';
+import { wanted } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -64,6 +67,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : 0);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+/** Sessions created before roles were stored read as `view` (the least they could have been). */
+const role = (v: unknown): SessionRole => (v === 'control' || v === 'operator' ? v : 'view');
 
 /** A flat [k1, v1, k2, v2, ...] reply as a map. */
 function fields(flat: unknown): Map<string, string> {
@@ -228,8 +233,14 @@ export class RedisStore implements Store {
     }
   }
 
-  async createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean> {
-    const r = num(await this.run('createSession', s.sessionId, s.vmId, s.owner, s.createdAt, this.maxSessions));
+  async createSession(s: {
+    sessionId: string;
+    vmId: string;
+    owner: string;
+    role: SessionRole;
+    createdAt: number;
+  }): Promise<boolean> {
+    const r = num(await this.run('createSession', s.sessionId, s.vmId, s.owner, s.createdAt, this.maxSessions, s.role));
     return r === 1;
   }
 
@@ -240,6 +251,7 @@ export class RedisStore implements Store {
       sessionId,
       vmId: h.vm,
       owner: h.owner ?? '',
+      role: role(h.role),
       createdAt: num(h.created),
       lastActivityAt: num(h.active),
       offer: h.offer ?? null,
@@ -302,24 +314,26 @@ export class RedisStore implements Store {
   async listVmSessions(vmId: string, state: SessionState, sinceOfferSeq = 0): Promise<SessionRecord[]> {
     const flat = list(await this.run('listVmSessions', vmId));
     const out: SessionRecord[] = [];
-    for (let i = 0; i + 6 < flat.length; i += 7) {
+    for (let i = 0; i + 7 < flat.length; i += 8) {
+      const offer = str(flat[i + 4]);
       const answer = str(flat[i + 5]);
       const s: SessionRecord = {
         sessionId: str(flat[i]),
         vmId,
         owner: str(flat[i + 1]),
+        role: role(flat[i + 7]),
         createdAt: num(flat[i + 2]),
         lastActivityAt: num(flat[i + 3]),
-        offer: str(flat[i + 4]),
+        offer: offer === '' ? null : offer,
         answer: answer === '' ? null : answer,
         offerSeq: num(flat[i + 6]),
       };
-      if (state === 'active' ? s.answer !== null : s.answer === null && s.offerSeq > sinceOfferSeq) out.push(s);
+      if (wanted(s, state, sinceOfferSeq)) out.push(s);
     }
-    // Offer order for `offered`; a stable order for `active` (its poll compares the list between reads).
-    return state === 'offered'
-      ? out.sort((a, b) => a.offerSeq - b.offerSeq)
-      : out.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
+    // Offer order for `offered`; creation order for `all`; a stable order for `active` (its poll compares the list between reads).
+    if (state === 'offered') return out.sort((a, b) => a.offerSeq - b.offerSeq);
+    if (state === 'all') return out.sort((a, b) => a.createdAt - b.createdAt || (a.sessionId < b.sessionId ? -1 : 1));
+    return out.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
   }
 
   async countVmSessions(vmId: string): Promise<number> {
@@ -342,6 +356,21 @@ export class RedisStore implements Store {
     const [at, jpeg] = await this.conn.call((r) => r.hmgetBuffer(`${this.p}snap:${vmId}`, 'at', 'jpeg'));
     if (!at || !jpeg) return undefined;
     return { jpeg, at: Number(at.toString()) };
+  }
+
+  async addHealth(vmId: string, sample: HealthSample, keep: number): Promise<void> {
+    await this.run('addHealth', vmId, JSON.stringify(sample), keep);
+  }
+
+  async getHealth(vmId: string, last?: number): Promise<HealthSample[]> {
+    const raw = await this.conn.call((r) => r.lrange(`${this.p}v:${vmId}:h`, last === undefined ? 0 : -last, -1));
+    const out: HealthSample[] = [];
+    for (const entry of raw) {
+      // Validated where it leaves the shared store: another controller version may have written it.
+      const parsed = HealthSample.safeParse(JSON.parse(entry));
+      if (parsed.success) out.push(parsed.data);
+    }
+    return out;
   }
 
   async expireIdle(olderThan: number, now: number): Promise<number> {

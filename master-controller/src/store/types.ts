@@ -5,7 +5,7 @@
  * which is why long-polls wait on topics rather than on in-process promises.
  * Either store is chosen by VMLIVE_STORE (config.ts, server.ts).
  */
-import type { CandidateSide, ControlState, StoredCandidate } from '@vmlive/protocol';
+import type { CandidateSide, ControlState, HealthSample, StoredCandidate, ViewerSession } from '@vmlive/protocol';
 
 /**
  * Control held by a viewer's session lasts while that viewer shows signs of
@@ -44,6 +44,8 @@ export interface SessionRecord {
   vmId: string;
   /** Who created it: a viewer token's id (jti) or 'operator'. */
   owner: string;
+  /** The creating token's role ('operator' for the operator's own sessions). */
+  role: SessionRole;
   createdAt: number;
   lastActivityAt: number;
   offer: string | null;
@@ -52,12 +54,22 @@ export interface SessionRecord {
   offerSeq: number;
 }
 
+export type SessionRole = ViewerSession['role'];
+
 export interface Snapshot {
   jpeg: Buffer;
   at: number;
 }
 
-export type SessionState = 'offered' | 'active';
+/** `offered`: offer, no answer (the VM's cursor applies); `active`: answered; `all`: every live session (the operator's list). */
+export type SessionState = 'offered' | 'active' | 'all';
+
+/** The one definition of which sessions listVmSessions returns, shared by both stores. */
+export function wanted(s: SessionRecord, state: SessionState, sinceOfferSeq: number): boolean {
+  if (state === 'all') return true;
+  if (s.offer === null) return false;
+  return state === 'active' ? s.answer !== null : s.answer === null && s.offerSeq > sinceOfferSeq;
+}
 
 /** Outcome of a write that can fail for a state reason (mapped to an ApiError by the routes). */
 export type WriteResult = 'ok' | 'not_found' | 'exists' | 'missing' | 'limit';
@@ -114,7 +126,13 @@ export interface Store {
   ): Promise<Array<{ vmId: string; sessionId: string }>>;
 
   /** Returns false when the store already holds `maxSessions` live sessions. */
-  createSession(s: { sessionId: string; vmId: string; owner: string; createdAt: number }): Promise<boolean>;
+  createSession(s: {
+    sessionId: string;
+    vmId: string;
+    owner: string;
+    role: SessionRole;
+    createdAt: number;
+  }): Promise<boolean>;
   /** Reads a live session (no side effect). */
   getSession(sessionId: string): Promise<SessionRecord | undefined>;
   /**
@@ -149,7 +167,7 @@ export interface Store {
   endSession(sessionId: string, now: number): Promise<boolean>;
   /**
    * `offered`: sessions with an offer and no answer whose offerSeq > `sinceOfferSeq`, in offer order;
-   * `active`: answered sessions (the cursor is ignored).
+   * `active`: answered sessions (the cursor is ignored); `all`: every live session, in creation order.
    */
   listVmSessions(vmId: string, state: SessionState, sinceOfferSeq?: number): Promise<SessionRecord[]>;
   countVmSessions(vmId: string): Promise<number>;
@@ -160,6 +178,14 @@ export interface Store {
   claimSnapshotRequest(vmId: string, now: number): Promise<boolean>;
   putSnapshot(vmId: string, jpeg: Buffer, at: number): Promise<boolean>;
   getSnapshot(vmId: string): Promise<Snapshot | undefined>;
+
+  /**
+   * Appends a heartbeat's health sample to the VM's ring, dropping the oldest beyond `keep`
+   * (memory per VM stays bounded). Nothing happens for an unknown VM.
+   */
+  addHealth(vmId: string, sample: HealthSample, keep: number): Promise<void>;
+  /** The VM's last `last` samples (default all), oldest first; [] for an unknown VM. */
+  getHealth(vmId: string, last?: number): Promise<HealthSample[]>;
 
   /** Ends sessions idle since before `olderThan`; returns how many. */
   expireIdle(olderThan: number, now: number): Promise<number>;

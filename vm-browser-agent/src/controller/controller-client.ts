@@ -10,6 +10,7 @@ import {
   type CandidateBody,
   type CandidatesResponse,
   type FetchLike,
+  type HealthReport,
   routes,
   type VmSessionsResponse,
 } from '@vmlive/protocol';
@@ -89,8 +90,8 @@ export class ControllerClient {
     }
   }
 
-  async heartbeat(stats: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
-    await this.api.call(routes.heartbeat, { params: this.vm, body: { stats }, signal });
+  async heartbeat(stats: Record<string, unknown>, health: HealthReport, signal?: AbortSignal): Promise<void> {
+    await this.api.call(routes.heartbeat, { params: this.vm, body: { stats, health }, signal });
   }
 
   async putSnapshot(jpeg: Buffer, signal?: AbortSignal): Promise<void> {

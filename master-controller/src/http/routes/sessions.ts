@@ -36,7 +36,8 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
     const sessionId = randomId(16);
     const now = Date.now();
     const owner = p.kind === 'viewer' ? p.tokenId : 'operator';
-    if (!(await store.createSession({ sessionId, vmId: vm.vmId, owner, createdAt: now }))) {
+    const role = p.kind === 'viewer' ? p.role : 'operator';
+    if (!(await store.createSession({ sessionId, vmId: vm.vmId, owner, role, createdAt: now }))) {
       if (!(await store.getVm(body.vmId))) throw errors.vmNotFound(body.vmId);
       throw new ApiError('too_many_sessions', `the controller holds its maximum of ${config.maxSessions} sessions`);
     }

@@ -26,6 +26,7 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
     const now = Date.now();
     const vms: VmSummary[] = [];
     for (const vm of await store.listVms()) {
+      const [health] = await store.getHealth(vm.vmId, 1);
       vms.push({
         vmId: vm.vmId,
         name: vm.name,
@@ -34,6 +35,7 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
         viewers: await store.countVmSessions(vm.vmId),
         control: vm.control,
         ...(vm.stats !== undefined ? { stats: vm.stats } : {}),
+        ...(health ? { health } : {}),
       });
     }
     res.json({ vms } satisfies ListVmsResponse);
@@ -76,7 +78,9 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
     const vm = await loadVm(ctx, req);
     requireVmToken(p, vm.vmId);
     const body = input.body();
-    await store.touchVm(vm.vmId, Date.now(), body.stats);
+    const now = Date.now();
+    await store.touchVm(vm.vmId, now, body.stats);
+    if (body.health) await store.addHealth(vm.vmId, { ...body.health, at: now }, config.healthRing);
     res.status(204).end();
   });
 
