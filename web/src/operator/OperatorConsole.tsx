@@ -14,7 +14,8 @@ import { VmRow } from './VmRow.js';
 import { VmWall } from './VmWall.js';
 
 const TOKEN_KEY = 'vmlive.operatorToken';
-const POLL_MS = 2000;
+// One listVms a second: a pause or a take shows on the wall within ~1 s (the call is one store read per VM).
+const POLL_MS = 1000;
 
 function errorText(err: unknown): string {
   if (err instanceof ApiError) return `${err.message} (${err.code})`;
