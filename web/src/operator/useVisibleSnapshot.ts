@@ -57,6 +57,7 @@ export function useVisibleSnapshot(
     const abort = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
+      let next = intervalMs;
       try {
         const blob = await client.snapshot(vmId, abort.signal);
         if (abort.signal.aborted) return;
@@ -66,10 +67,12 @@ export function useVisibleSnapshot(
         setState({ url, takenAt: Date.now(), failed: false });
       } catch {
         if (abort.signal.aborted) return;
-        // Keep the last picture; the tile says it is stale. snapshot_unavailable is normal for an offline VM.
+        // Keep the last picture; the tile says it is stale. A VM that was slow to answer (snapshot_unavailable
+        // after the controller's 3 s wait) is asked again sooner, so a tile without a picture does not sit empty.
         setState((prev) => ({ ...prev, failed: true }));
+        next = Math.min(intervalMs, 1000);
       }
-      if (!abort.signal.aborted) timer = setTimeout(() => void tick(), intervalMs);
+      if (!abort.signal.aborted) timer = setTimeout(() => void tick(), next);
     };
     void tick();
     return () => {
