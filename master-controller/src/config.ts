@@ -166,6 +166,18 @@ export const SETTINGS = {
     default: 'agent',
     help: 'the mode when control ends because its holder went away: agent (the automation carries on) or paused',
   }),
+  healthRing: setting.int('VMLIVE_HEALTH_RING', 1, 1000, {
+    default: 120,
+    help: 'health samples kept per VM, one per heartbeat (120 at the 5 s default heartbeat = the last 10 minutes); the oldest is dropped first',
+  }),
+  snapshotMaxAgeMs: setting.int('VMLIVE_SNAPSHOT_MAX_AGE_MS', 200, 60_000, {
+    default: 2000,
+    help: 'a snapshot this recent is served from the controller without asking the VM: at most one snapshot request per VM per this interval, however many consoles watch',
+  }),
+  metricsMaxVms: setting.int('VMLIVE_METRICS_MAX_VMS', 0, 10_000, {
+    default: 100,
+    help: 'per-VM series in /metrics (label vm) for at most this many VMs, the oldest registered first; the rest are counted in vmlive_vm_metrics_omitted (bounds label cardinality)',
+  }),
   maxSessions: setting.int('VMLIVE_MAX_SESSIONS', 1, 10_000_000, {
     default: 100_000,
     help: 'cap on live sessions (429 beyond it), bounding memory',

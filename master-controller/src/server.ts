@@ -66,7 +66,22 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   log.info({ kid: keys.kid, retired: keys.jwks.keys.length - 1 }, 'token signing key loaded');
 
   const store = await openStore(config, log);
-  const metrics = new Metrics(() => store.sessionCount());
+  const metrics = new Metrics({
+    sessionCount: () => store.sessionCount(),
+    maxVms: config.metricsMaxVms,
+    vms: async (max) => {
+      const now = Date.now();
+      const all = (await store.listVms()).sort((a, b) => a.createdAt - b.createdAt);
+      const rows = await Promise.all(
+        all.slice(0, max).map(async (vm) => ({
+          vmId: vm.vmId,
+          online: vm.lastSeenAt !== null && now - vm.lastSeenAt <= config.vmOnlineS * 1000,
+          health: (await store.getHealth(vm.vmId, 1))[0],
+        })),
+      );
+      return { rows, total: all.length };
+    },
+  });
   // A VM's open sessions poll refreshes its lastSeenAt three times per online window.
   const presence = new Presence(store, log.child({ module: 'presence' }), {
     vmIntervalMs: Math.min(5000, Math.max(250, (config.vmOnlineS * 1000) / 3)),

@@ -29,4 +29,7 @@ export const LIMITS = Object.freeze({
   overrideTextChars: 2048,
   overrideUrlChars: 2048,
   overrideSelectorChars: 512,
+  /** A heartbeat's health report: peers listed, characters of its last error (keeps each ring sample small). */
+  healthPeers: 32,
+  healthErrorChars: 200,
 });

@@ -53,9 +53,50 @@ export type CreateViewerTokenBody = z.infer<typeof CreateViewerTokenBody>;
 export const CreateAutomationTokenBody = z.object({ ttlSeconds: z.number().int().min(1) }).strict();
 export type CreateAutomationTokenBody = z.infer<typeof CreateAutomationTokenBody>;
 
+/** Per viewer session, as the VM agent's helper sees it (the sessions list shows it). */
+export const PeerHealth = z
+  .object({
+    sessionId: Id,
+    connectionState: z.string().max(32).meta({ description: "the helper's webrtcbin connection state" }),
+    bytesSent: z.number().min(0),
+  })
+  .meta({ id: 'PeerHealth' });
+export type PeerHealth = z.infer<typeof PeerHealth>;
+
+/**
+ * What the VM agent reports about itself with each heartbeat. Null numbers: the helper is
+ * down or did not answer its stats probe. The controller keeps a short ring of these per VM
+ * (stamped with the time it received them) for GET /api/vms/{vmId}/health and /metrics.
+ */
+export const HealthReport = z
+  .object({
+    helper: z.enum(['up', 'down', 'unresponsive']),
+    fps: z.number().min(0).nullable().meta({ description: 'frames encoded per second over the last interval' }),
+    bitrateKbps: z.number().min(0).nullable().meta({ description: "the encoder's current target bitrate" }),
+    cpuPercent: z.number().min(0).nullable().meta({ description: "the helper process's CPU (% of one core)" }),
+    rssBytes: z.number().min(0).nullable(),
+    restarts: z.number().int().min(0).meta({ description: 'helper restarts since the VM agent started' }),
+    peers: z.number().int().min(0),
+    lastError: z
+      .object({ at: z.number().int(), code: z.string().max(64), message: z.string().max(LIMITS.healthErrorChars) })
+      .nullable()
+      .meta({ description: 'the latest helper error or death the VM agent saw' }),
+    snapshotsRequested: z.number().int().min(0).meta({ description: 'snapshot requests the VM agent received' }),
+    sessions: z.array(PeerHealth).max(LIMITS.healthPeers),
+  })
+  .strict()
+  .meta({ id: 'HealthReport' });
+export type HealthReport = z.infer<typeof HealthReport>;
+
+export const HealthSample = HealthReport.extend({
+  at: z.number().int().meta({ description: 'ms epoch at which the controller received it' }),
+}).meta({ id: 'HealthSample' });
+export type HealthSample = z.infer<typeof HealthSample>;
+
 export const HeartbeatBody = z
   .object({
     stats: z.record(z.string(), z.unknown()).optional(),
+    health: HealthReport.optional(),
     /**
      * Sessions whose peer the VM's helper reports connected (ICE consent alive, RFC 7675). A WHEP
      * player makes no call after its POST: this keeps its session from the idle TTL while it plays.
@@ -184,6 +225,9 @@ export const VmSummary = z
     viewers: z.number().int().meta({ description: 'live sessions' }),
     control: ControlState,
     stats: z.record(z.string(), z.unknown()).optional().meta({ description: 'stats from the last heartbeat' }),
+    health: HealthSample.optional().meta({
+      description: 'the latest health sample (GET /api/vms/{vmId}/health has the ring)',
+    }),
   })
   .meta({ id: 'VmSummary' });
 export type VmSummary = z.infer<typeof VmSummary>;
@@ -300,3 +344,32 @@ export const Health = z
   })
   .meta({ id: 'Health' });
 export type Health = z.infer<typeof Health>;
+
+export const VmHealthResponse = z
+  .object({
+    vmId: Id,
+    samples: z.array(HealthSample).meta({ description: 'oldest first; at most VMLIVE_HEALTH_RING of them' }),
+  })
+  .meta({ id: 'VmHealthResponse' });
+export type VmHealthResponse = z.infer<typeof VmHealthResponse>;
+
+/** One viewer session of a VM, for the operator's sessions list. */
+export const ViewerSession = z
+  .object({
+    sessionId: Id,
+    role: z.enum(['view', 'control', 'operator']).meta({ description: 'the role of the token that opened it' }),
+    kind: z.enum(['rest', 'whep']).meta({ description: 'rest: our viewer (REST signaling); whep: a WHEP player' }),
+    since: z.number().int().meta({ description: 'ms epoch it was created' }),
+    lastActivityAt: z.number().int(),
+    signaling: z.enum(['new', 'offered', 'answered']),
+    connectionState: z.string().nullable().meta({ description: "the helper's view, from the latest heartbeat" }),
+    bytesSent: z.number().nullable().meta({ description: 'video bytes sent to it, from the latest heartbeat' }),
+    holder: z.boolean().meta({ description: 'this session holds control' }),
+  })
+  .meta({ id: 'ViewerSession' });
+export type ViewerSession = z.infer<typeof ViewerSession>;
+
+export const ViewerSessionsResponse = z
+  .object({ sessions: z.array(ViewerSession), control: ControlState })
+  .meta({ id: 'ViewerSessionsResponse' });
+export type ViewerSessionsResponse = z.infer<typeof ViewerSessionsResponse>;

@@ -31,6 +31,8 @@ import {
   PostCandidateResponse,
   SessionDescription,
   TokenResponse,
+  ViewerSessionsResponse,
+  VmHealthResponse,
   VmSessionsQuery,
   VmSessionsResponse,
   WaitQuery,
@@ -146,6 +148,30 @@ export const routes = {
     responses: [{ status: 204, description: 'Recorded' }],
     errors: [...AUTH, ...BODY, 'vm_not_found'],
   }),
+  vmHealth: route({
+    method: 'GET',
+    path: '/api/vms/:vmId/health',
+    summary: "The VM's recent health: the ring of its last heartbeats' health reports",
+    description:
+      'Encoder fps and bitrate, helper CPU and RSS, restarts, peers and the last error, one sample per heartbeat (VMLIVE_HEARTBEAT_MS at the VM agent), ' +
+      'at most VMLIVE_HEALTH_RING samples (the oldest is dropped first). Empty until the VM agent heartbeats with a health report.',
+    callers: ['operator'],
+    pathParams: VM_ID,
+    responses: [{ status: 200, description: 'Samples, oldest first', schema: VmHealthResponse }],
+    errors: [...AUTH, 'vm_not_found'],
+  }),
+  viewerSessions: route({
+    method: 'GET',
+    path: '/api/vms/:vmId/viewer-sessions',
+    summary: "The VM's viewer sessions for the operator: role, since, connection state, bytes, the holder marked",
+    description:
+      'Connection state and bytes come from the latest heartbeat (null before the VM agent reported the session). ' +
+      'End any of them with DELETE /api/webrtc/session/{id}; take over with POST /api/vms/{vmId}/control.',
+    callers: ['operator'],
+    pathParams: VM_ID,
+    responses: [{ status: 200, description: 'Sessions, oldest first, and control', schema: ViewerSessionsResponse }],
+    errors: [...AUTH, 'vm_not_found'],
+  }),
   vmSessions: route({
     method: 'GET',
     path: '/api/vms/:vmId/sessions',
@@ -194,7 +220,8 @@ export const routes = {
     path: '/api/vms/:vmId/snapshot',
     summary: 'Latest screenshot (fallback for viewers that cannot connect)',
     description:
-      'Served at once if the VM uploaded one in the last 2 s; otherwise asks the VM (its sessions poll gets snapshotWanted: true) and waits up to 3 s. ' +
+      'Served at once from the controller if the VM uploaded one within VMLIVE_SNAPSHOT_MAX_AGE_MS (default 2 s); otherwise asks the VM (its sessions poll gets snapshotWanted: true) and waits up to 3 s. ' +
+      'Concurrent requests for one VM share one ask, so the VM is asked at most once per that interval however many consoles watch. ' +
       'The `X-Snapshot-At` header is the capture time (ms epoch).',
     callers: ['viewer', 'operator'],
     pathParams: VM_ID,
@@ -414,7 +441,10 @@ export const routes = {
     method: 'GET',
     path: '/metrics',
     summary:
-      'Prometheus metrics: vmlive_sessions, vmlive_longpolls_waiting, vmlive_http_request_duration_seconds{method,route,status}',
+      'Prometheus metrics: vmlive_sessions, vmlive_longpolls_waiting, vmlive_http_request_duration_seconds{method,route,status}, per VM vmlive_vm_*{vm}',
+    description:
+      'Per VM (label `vm` = vmId, for at most VMLIVE_METRICS_MAX_VMS VMs, the oldest registered first; the rest counted in vmlive_vm_metrics_omitted): ' +
+      'vmlive_vm_online, vmlive_vm_encoder_fps, vmlive_vm_encoder_bitrate_kbps, vmlive_vm_helper_cpu_percent, vmlive_vm_helper_rss_bytes, vmlive_vm_helper_restarts, vmlive_vm_peers, vmlive_vm_helper_up, from the latest health sample.',
     callers: ['none'],
     responses: [{ status: 200, description: 'Prometheus text format', mediaType: 'text/plain' }],
     errors: [],

@@ -9,6 +9,7 @@
 import {
   ApiError,
   type ControlState,
+  type HealthReport,
   type HelperErrorCode,
   type HelperEvent,
   type IceServer,
@@ -16,6 +17,7 @@ import {
 } from '@vmlive/protocol';
 import type { Logger } from 'pino';
 import type { ControllerClient } from './controller/controller-client.js';
+import { HealthTracker } from './health.js';
 import type { HelperSupervisor } from './helper-supervisor.js';
 import { describe, type PeerEndReason, PeerLink } from './peer-link.js';
 import { Backoff, sleep } from './util/backoff.js';
@@ -75,6 +77,7 @@ export class WebRtcServer {
   private readonly abort = new AbortController();
   private control: ControlState = { mode: 'agent', holder: null, since: 0 };
   private snapshotInFlight = false;
+  private readonly health = new HealthTracker();
   private loops: Promise<void>[] = [];
   private controllerReachable = true;
 
@@ -129,7 +132,10 @@ export class WebRtcServer {
         this.markReachable(true);
         backoff.reset();
         this.applyControl(res.control);
-        if (res.snapshotWanted) void this.uploadSnapshot();
+        if (res.snapshotWanted) {
+          this.health.noteSnapshotRequest();
+          void this.uploadSnapshot();
+        }
         let handedOver = true;
         for (const s of res.sessions) {
           if (!this.peers.has(s.sessionId) && !this.addPeer(s)) handedOver = false;
@@ -164,12 +170,12 @@ export class WebRtcServer {
 
   private async heartbeatLoop(): Promise<void> {
     while (!this.signal.aborted) {
-      const stats = await this.collectStats();
+      const [stats, health] = await this.collectStats();
       try {
         // Peers that are connected and not removed: their ICE consent is alive (the helper reports
         // a silent one as peer-lost, which removes it), which is what keeps a WHEP session.
         const connected = [...this.peers].filter(([, link]) => link.connectedAt !== undefined).map(([id]) => id);
-        await this.opts.client.heartbeat(stats, connected, this.signal);
+        await this.opts.client.heartbeat(stats, health, connected, this.signal);
         this.markReachable(true);
       } catch (err) {
         if (this.signal.aborted) return;
@@ -295,6 +301,7 @@ export class WebRtcServer {
       }
       case 'error': {
         const effect = HELPER_ERROR_EFFECT[e.code];
+        this.health.noteError(e.code, e.message);
         this.opts.log.warn(
           { sessionId: e.peerId ?? undefined, code: e.code, detail: e.message, effect },
           'helper error',
@@ -308,6 +315,7 @@ export class WebRtcServer {
   }
 
   private onHelperDown(): void {
+    this.health.noteError('helper-died', 'the helper exited; the supervisor restarts it');
     for (const id of [...this.peers.keys()]) this.removePeer(id, 'helper-died');
   }
 
@@ -330,20 +338,28 @@ export class WebRtcServer {
     this.opts.supervisor.send({ type: 'set-control-holder', peerId: holder });
   }
 
-  private async collectStats(): Promise<Record<string, unknown>> {
+  /** The heartbeat's free-form stats (kept for existing readers of GET /api/vms) and its typed health report. */
+  private async collectStats(): Promise<[Record<string, unknown>, HealthReport]> {
+    const restarts = this.opts.supervisor.restartCount;
     const base = {
       ...this.opts.extraStats?.(),
       peers: this.peers.size,
-      helperRestarts: this.opts.supervisor.restartCount,
+      helperRestarts: restarts,
       helperPid: this.opts.supervisor.helper?.pid ?? null,
     };
     const helper = this.opts.supervisor.helper;
-    if (!helper) return { ...base, helper: 'down' };
+    if (!helper) return [{ ...base, helper: 'down' }, this.health.report('down', null, restarts, this.peers)];
     try {
       const s = await helper.getStats(null, 2000);
-      return { ...base, helper: 'up', encoder: s.encoder, process: s.process, peerStats: s.peers };
+      return [
+        { ...base, helper: 'up', encoder: s.encoder, process: s.process, peerStats: s.peers },
+        this.health.report('up', s, restarts, this.peers),
+      ];
     } catch (err) {
-      return { ...base, helper: 'unresponsive', error: describe(err) };
+      return [
+        { ...base, helper: 'unresponsive', error: describe(err) },
+        this.health.report('unresponsive', null, restarts, this.peers),
+      ];
     }
   }
 

@@ -18,6 +18,7 @@ import type { Ctx } from './context.js';
 import { Req, Res } from './kit.js';
 import { handle, Router } from './route.js';
 import { controlRoutes } from './routes/control.js';
+import { healthRoutes } from './routes/health.js';
 import { runRoutes } from './routes/run.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { vmRoutes } from './routes/vms.js';
@@ -85,6 +86,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
   controlRoutes(ctx, router);
   runRoutes(ctx, router);
   whepRoutes(ctx, router);
+  healthRoutes(ctx, router);
 
   const web = ctx.config.webDir ? new StaticFiles(ctx.config.webDir) : null;
   const observe = ctx.metrics ? observer(ctx.metrics.requestDuration) : () => {};

@@ -8,7 +8,13 @@
  * expired prefix; live sessions are capped by `maxSessions`; candidates are
  * capped per side; each VM keeps at most one snapshot.
  */
-import { type CandidateSide, type ControlState, LIMITS, type StoredCandidate } from '@vmlive/protocol';
+import {
+  type CandidateSide,
+  type ControlState,
+  type HealthSample,
+  LIMITS,
+  type StoredCandidate,
+} from '@vmlive/protocol';
 import { MemoryNotifier } from './notifier.js';
 import { emptyRun, type RunDoc, type RunUpdate } from './run-doc.js';
 import {
@@ -16,6 +22,7 @@ import {
   type NewSession,
   type SessionKind,
   type SessionRecord,
+  type SessionRole,
   type SessionState,
   type Snapshot,
   type Store,
@@ -23,6 +30,7 @@ import {
   type Unsubscribe,
   type VmRecord,
   type WriteResult,
+  wanted,
 } from './types.js';
 
 interface MemSession extends SessionRecord {
@@ -47,6 +55,8 @@ export class MemoryStore implements Store {
   private readonly runs = new Map<string, RunDoc>();
   /** Per VM: step index → thumbnail JPEG. */
   private readonly thumbnails = new Map<string, Map<number, Buffer>>();
+  /** Per VM, its health ring (oldest first, at most `keep` from addHealth). */
+  private readonly health = new Map<string, HealthSample[]>();
   private readonly notifier = new MemoryNotifier();
   private readonly maxSessions: number;
   private readonly candidatesPerSide: number;
@@ -86,6 +96,7 @@ export class MemoryStore implements Store {
     this.snapshots.delete(vmId);
     this.runs.delete(vmId);
     this.thumbnails.delete(vmId);
+    this.health.delete(vmId);
     this.notifier.publish(topics.vm(vmId));
     this.notifier.publish(topics.snapshot(vmId));
     for (const t of ['steps', 'instructions', 'overrides'] as const) this.notifier.publish(topics.run(vmId, t));
@@ -143,6 +154,7 @@ export class MemoryStore implements Store {
       vmId: vm.vmId,
       owner: s.owner,
       kind: s.kind,
+      role: s.role,
       createdAt: s.createdAt,
       lastActivityAt: s.createdAt,
       offer: null,
@@ -276,13 +288,9 @@ export class MemoryStore implements Store {
     const out: SessionRecord[] = [];
     for (const id of this.vmSessions.get(vmId) ?? []) {
       const s = this.sessions.get(id);
-      if (!s || s.offer === null) continue;
-      if (state === 'active') {
-        if (s.answer !== null) out.push(s);
-      } else if (s.answer === null && s.offerSeq > sinceOfferSeq) {
-        out.push(s);
-      }
+      if (s && wanted(s, state, sinceOfferSeq)) out.push(s);
     }
+    // The VM's Set is in creation order, which is what `all` wants.
     if (state === 'offered') out.sort((a, b) => a.offerSeq - b.offerSeq);
     return out;
   }
@@ -346,6 +354,20 @@ export class MemoryStore implements Store {
     return this.thumbnails.get(vmId)?.get(index);
   }
 
+  async addHealth(vmId: string, sample: HealthSample, keep: number): Promise<void> {
+    if (!this.vms.has(vmId)) return;
+    const ring = this.health.get(vmId) ?? [];
+    if (ring.length === 0) this.health.set(vmId, ring);
+    ring.push(sample);
+    // keep is small (VMLIVE_HEALTH_RING ≤ 1000), so splice's O(keep) shift is cheaper than a circular buffer's bookkeeping.
+    if (ring.length > keep) ring.splice(0, ring.length - keep);
+  }
+
+  async getHealth(vmId: string, last?: number): Promise<HealthSample[]> {
+    const ring = this.health.get(vmId) ?? [];
+    return last === undefined ? [...ring] : ring.slice(-last);
+  }
+
   async expireIdle(olderThan: number, _now: number): Promise<number> {
     let n = 0;
     for (const s of this.sessions.values()) {
@@ -380,5 +402,6 @@ export class MemoryStore implements Store {
     this.snapshots.clear();
     this.runs.clear();
     this.thumbnails.clear();
+    this.health.clear();
   }
 }

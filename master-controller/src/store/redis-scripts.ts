@@ -63,7 +63,7 @@ local vm = ARGV[2]
 local vk = P .. 'v:' .. vm
 if redis.call('EXISTS', vk) == 0 then return 0 end
 for _, sid in ipairs(redis.call('SMEMBERS', vk .. ':s')) do drop(sid, tonumber(ARGV[3])) end
-redis.call('DEL', vk, vk .. ':s', P .. 'snap:' .. vm, P .. 'r:' .. vm, P .. 'r:' .. vm .. ':th')
+redis.call('DEL', vk, vk .. ':s', vk .. ':h', P .. 'snap:' .. vm, P .. 'r:' .. vm, P .. 'r:' .. vm .. ':th')
 redis.call('SREM', P .. 'vms', vm)
 redis.call('ZREM', P .. 'leases', vm)
 redis.call('PUBLISH', P .. 'v:' .. vm, '')
@@ -100,6 +100,14 @@ elseif ARGV[7] ~= '' then
 end
 if ARGV[5] ~= '' then redis.call('HSET', tk, ARGV[5], ARGV[6]) end
 for t in string.gmatch(ARGV[8], '[^,]+') do redis.call('PUBLISH', P .. t, '') end
+return 1`,
+
+  /** ARGV: P, vmId, sample JSON, keep → 1 appended, 0 no such VM */
+  addHealth: `
+local vk = ARGV[1] .. 'v:' .. ARGV[2]
+if redis.call('EXISTS', vk) == 0 then return 0 end
+redis.call('RPUSH', vk .. ':h', ARGV[3])
+redis.call('LTRIM', vk .. ':h', -tonumber(ARGV[4]), -1)
 return 1`,
 
   /** ARGV: P, vmId, at, stats JSON or '' (keep) */
@@ -159,14 +167,14 @@ for _, vm in ipairs(redis.call('ZRANGE', P .. 'leases', '-inf', '(' .. ARGV[2], 
 end
 return out`,
 
-  /** ARGV: P, sessionId, vmId, owner, createdAt, maxSessions, iceTransportPolicy, kind → 1 created, 0 no VM, -1 full */
+  /** ARGV: P, sessionId, vmId, owner, createdAt, maxSessions, iceTransportPolicy, kind, role → 1 created, 0 no VM, -1 full */
   createSession: `
 local P = ARGV[1]
 local vk = P .. 'v:' .. ARGV[3]
 if redis.call('EXISTS', vk) == 0 then return 0 end
 if redis.call('ZCARD', P .. 'idle') >= tonumber(ARGV[6]) then return -1 end
 redis.call('HSET', P .. 's:' .. ARGV[2], 'vm', ARGV[3], 'owner', ARGV[4], 'created', ARGV[5], 'active', ARGV[5],
-  'oseq', 0, 'seq', 0, 'policy', ARGV[7], 'kind', ARGV[8])
+  'oseq', 0, 'seq', 0, 'policy', ARGV[7], 'kind', ARGV[8], 'role', ARGV[9])
 redis.call('ZADD', P .. 'idle', ARGV[5], ARGV[2])
 redis.call('SADD', vk .. ':s', ARGV[2])
 return 1`,
@@ -273,22 +281,23 @@ for _, sid in ipairs(redis.call('ZRANGE', P .. 'idle', '-inf', '(' .. ARGV[2], '
 end
 return n`,
 
-  /** ARGV: P, vmId → flat [sessionId, owner, createdAt, active, offer, answer ('' none), offerSeq, policy, kind, ...] with an offer */
+  /** ARGV: P, vmId → flat [sessionId, owner, createdAt, active, offer ('' none), answer ('' none), offerSeq, policy, kind, role, ...] for every session */
   listVmSessions: `
 local P = ARGV[1]
 local out = {}
 for _, sid in ipairs(redis.call('SMEMBERS', P .. 'v:' .. ARGV[2] .. ':s')) do
-  local s = redis.call('HMGET', P .. 's:' .. sid, 'owner', 'created', 'active', 'offer', 'answer', 'oseq', 'policy', 'kind')
-  if s[4] then
+  local s = redis.call('HMGET', P .. 's:' .. sid, 'owner', 'created', 'active', 'offer', 'answer', 'oseq', 'policy', 'kind', 'role')
+  if s[2] then
     table.insert(out, sid)
-    table.insert(out, s[1])
+    table.insert(out, s[1] or '')
     table.insert(out, s[2])
-    table.insert(out, s[3])
-    table.insert(out, s[4])
+    table.insert(out, s[3] or '')
+    table.insert(out, s[4] or '')
     table.insert(out, s[5] or '')
-    table.insert(out, s[6])
+    table.insert(out, s[6] or '0')
     table.insert(out, s[7] or '')
     table.insert(out, s[8] or 'rest')
+    table.insert(out, s[9] or '')
   end
 end
 return out`,

@@ -39,7 +39,14 @@ async function processes(count: number, maxSessions = 1000): Promise<RedisStore[
 
 async function withSession(store: RedisStore, sessionId = 's1', vmId = 'vm1') {
   if (!(await store.getVm(vmId))) await store.createVm({ vmId, name: vmId, createdAt: 1000 });
-  await store.createSession({ sessionId, vmId, owner: `owner-${sessionId}`, kind: 'rest', createdAt: Date.now() });
+  await store.createSession({
+    sessionId,
+    vmId,
+    owner: `owner-${sessionId}`,
+    kind: 'rest',
+    role: 'view',
+    createdAt: Date.now(),
+  });
 }
 
 const cand = (i: number) => ({

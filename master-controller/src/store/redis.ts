@@ -10,8 +10,9 @@
  *                           mode/holder/since (control), lsid/lowner (lease), cv (control version),
  *                           snapUntil/snapAnn (snapshot request), oseq (last offer seq)
  *   P v:<vmId>:s            set of its session ids
+ *   P v:<vmId>:h            list: its health ring, HealthSample JSON, oldest first (LTRIM to VMLIVE_HEALTH_RING)
  *   P snap:<vmId>           hash: at, jpeg (one per VM, ≤ 2 MiB)
- *   P s:<id>                hash: vm, owner, kind (rest|whep), created, active, offer, answer, oseq, seq, policy
+ *   P s:<id>                hash: vm, owner, kind (rest|whep), role, created, active, offer, answer, oseq, seq, policy
  *   P s:<id>:vm|:browser    list of that side's candidates, "seq|timestamp|[candidate,mline,mid]"
  *   P r:<vmId>              hash: v (version), doc (run control JSON, run-doc.ts; redis-run.ts)
  *   P r:<vmId>:th           hash: step index → thumbnail JPEG
@@ -35,6 +36,7 @@
 import {
   type CandidateSide,
   type ControlState,
+  HealthSample,
   type IceTransportPolicy,
   LIMITS,
   type StoredCandidate,
@@ -50,6 +52,7 @@ import type {
   NewSession,
   SessionKind,
   SessionRecord,
+  SessionRole,
   SessionState,
   Snapshot,
   Store,
@@ -57,6 +60,7 @@ import type {
   VmRecord,
   WriteResult,
 } from './types.js';
+import { wanted } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -78,6 +82,8 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 's
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 /** A session written before `kind` existed has none: it was a REST session. */
 const sessionKind = (v: unknown): SessionKind => (v === 'whep' ? 'whep' : 'rest');
+/** Sessions created before roles were stored read as `view` (the least they could have been). */
+const role = (v: unknown): SessionRole => (v === 'control' || v === 'operator' ? v : 'view');
 
 /** A flat [k1, v1, k2, v2, ...] reply as a map. */
 function fields(flat: unknown): Map<string, string> {
@@ -264,6 +270,7 @@ export class RedisStore implements Store {
         this.maxSessions,
         s.iceTransportPolicy ?? 'all',
         s.kind,
+        s.role,
       ),
     );
     return r === 1;
@@ -277,6 +284,7 @@ export class RedisStore implements Store {
       vmId: h.vm,
       owner: h.owner ?? '',
       kind: sessionKind(h.kind),
+      role: role(h.role),
       createdAt: num(h.created),
       lastActivityAt: num(h.active),
       offer: h.offer ?? null,
@@ -340,26 +348,28 @@ export class RedisStore implements Store {
   async listVmSessions(vmId: string, state: SessionState, sinceOfferSeq = 0): Promise<SessionRecord[]> {
     const flat = list(await this.run('listVmSessions', vmId));
     const out: SessionRecord[] = [];
-    for (let i = 0; i + 8 < flat.length; i += 9) {
+    for (let i = 0; i + 9 < flat.length; i += 10) {
+      const offer = str(flat[i + 4]);
       const answer = str(flat[i + 5]);
       const s: SessionRecord = {
         sessionId: str(flat[i]),
         vmId,
         owner: str(flat[i + 1]),
         kind: sessionKind(str(flat[i + 8])),
+        role: role(flat[i + 9]),
         createdAt: num(flat[i + 2]),
         lastActivityAt: num(flat[i + 3]),
-        offer: str(flat[i + 4]),
+        offer: offer === '' ? null : offer,
         answer: answer === '' ? null : answer,
         offerSeq: num(flat[i + 6]),
         iceTransportPolicy: policyFrom(str(flat[i + 7])),
       };
-      if (state === 'active' ? s.answer !== null : s.answer === null && s.offerSeq > sinceOfferSeq) out.push(s);
+      if (wanted(s, state, sinceOfferSeq)) out.push(s);
     }
-    // Offer order for `offered`; a stable order for `active` (its poll compares the list between reads).
-    return state === 'offered'
-      ? out.sort((a, b) => a.offerSeq - b.offerSeq)
-      : out.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
+    // Offer order for `offered`; creation order for `all`; a stable order for `active` (its poll compares the list between reads).
+    if (state === 'offered') return out.sort((a, b) => a.offerSeq - b.offerSeq);
+    if (state === 'all') return out.sort((a, b) => a.createdAt - b.createdAt || (a.sessionId < b.sessionId ? -1 : 1));
+    return out.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
   }
 
   async countVmSessions(vmId: string): Promise<number> {
@@ -394,6 +404,21 @@ export class RedisStore implements Store {
 
   getThumbnail(vmId: string, index: number): Promise<Buffer | undefined> {
     return this.runs.thumbnail(vmId, index);
+  }
+
+  async addHealth(vmId: string, sample: HealthSample, keep: number): Promise<void> {
+    await this.run('addHealth', vmId, JSON.stringify(sample), keep);
+  }
+
+  async getHealth(vmId: string, last?: number): Promise<HealthSample[]> {
+    const raw = await this.conn.call((r) => r.lrange(`${this.p}v:${vmId}:h`, last === undefined ? 0 : -last, -1));
+    const out: HealthSample[] = [];
+    for (const entry of raw) {
+      // Validated where it leaves the shared store: another controller version may have written it.
+      const parsed = HealthSample.safeParse(JSON.parse(entry));
+      if (parsed.success) out.push(parsed.data);
+    }
+    return out;
   }
 
   async expireIdle(olderThan: number, now: number): Promise<number> {

@@ -1,4 +1,6 @@
 /** The Store contract, on both stores: the memory store and a Redis store on a real redis-server. */
+
+import type { HealthSample } from '@vmlive/protocol';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { attachThumbnail, reportStep } from '../run/timeline.js';
@@ -40,7 +42,14 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     const store = await newStore();
     await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: at });
     for (let i = 0; i < count; i++) {
-      await store.createSession({ sessionId: `s${i}`, vmId: 'vm1', owner: 'o', kind: 'rest', createdAt: at });
+      await store.createSession({
+        sessionId: `s${i}`,
+        vmId: 'vm1',
+        owner: 'o',
+        kind: 'rest',
+        role: 'control',
+        createdAt: at,
+      });
     }
     return store;
   }
@@ -53,10 +62,18 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
       vmId: 'vm1',
       owner: 'o',
       kind: 'whep',
+      role: 'view',
       createdAt: 1000,
       iceTransportPolicy: 'relay',
     });
-    await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', kind: 'rest', createdAt: 1000 });
+    await store.createSession({
+      sessionId: 'a',
+      vmId: 'vm1',
+      owner: 'o',
+      kind: 'rest',
+      role: 'control',
+      createdAt: 1000,
+    });
     expect((await store.getSession('r'))?.iceTransportPolicy).toBe('relay');
     expect((await store.getSession('a'))?.iceTransportPolicy).toBe('all');
     await store.setOffer('r', 'v=0', 1100);
@@ -119,7 +136,7 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
 
   it('keeps the kind a session was created with, in getSession and in the VM listing', async () => {
     const store = await storeWithSessions(1);
-    await store.createSession({ sessionId: 'w', vmId: 'vm1', owner: 'o', kind: 'whep', createdAt: 1000 });
+    await store.createSession({ sessionId: 'w', vmId: 'vm1', owner: 'o', kind: 'whep', role: 'view', createdAt: 1000 });
     await store.setOffer('s0', 'v=0', 1001);
     await store.setOffer('w', 'v=0', 1002);
     expect((await store.getSession('w'))?.kind).toBe('whep');
@@ -134,15 +151,36 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
   it('refuses sessions beyond maxSessions and for unknown VMs', async () => {
     const store = await newStore(1);
     await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: 0 });
-    expect(await store.createSession({ sessionId: 'a', vmId: 'vm1', owner: 'o', kind: 'rest', createdAt: 0 })).toBe(
-      true,
-    );
-    expect(await store.createSession({ sessionId: 'b', vmId: 'vm1', owner: 'o', kind: 'rest', createdAt: 0 })).toBe(
-      false,
-    );
-    expect(await store.createSession({ sessionId: 'c', vmId: 'nope', owner: 'o', kind: 'rest', createdAt: 0 })).toBe(
-      false,
-    );
+    expect(
+      await store.createSession({
+        sessionId: 'a',
+        vmId: 'vm1',
+        owner: 'o',
+        kind: 'rest',
+        role: 'control',
+        createdAt: 0,
+      }),
+    ).toBe(true);
+    expect(
+      await store.createSession({
+        sessionId: 'b',
+        vmId: 'vm1',
+        owner: 'o',
+        kind: 'rest',
+        role: 'control',
+        createdAt: 0,
+      }),
+    ).toBe(false);
+    expect(
+      await store.createSession({
+        sessionId: 'c',
+        vmId: 'nope',
+        owner: 'o',
+        kind: 'rest',
+        role: 'control',
+        createdAt: 0,
+      }),
+    ).toBe(false);
   });
 
   it('ending a leased holder session keeps control until the lease expires, then returns it with a later since', async () => {
@@ -187,6 +225,68 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     expect(await store.sessionCount()).toBe(0);
     expect(await store.getSnapshot('vm1')).toBeUndefined();
     expect(await store.deleteVm('vm1')).toBe(false);
+  });
+
+  const sample = (at: number): HealthSample => ({
+    at,
+    helper: 'up',
+    fps: 30,
+    bitrateKbps: 900,
+    cpuPercent: 12.5,
+    rssBytes: 80e6,
+    restarts: 0,
+    peers: 1,
+    lastError: null,
+    snapshotsRequested: 0,
+    sessions: [{ sessionId: 's0', connectionState: 'connected', bytesSent: 1234 }],
+  });
+
+  it('keeps the last `keep` health samples per VM, oldest first, and drops them with the VM', async () => {
+    const store = await storeWithSessions(0);
+    await store.createVm({ vmId: 'vm2', name: 'vm2', createdAt: 1 });
+    for (let i = 1; i <= 7; i++) await store.addHealth('vm1', sample(i), 5);
+    await store.addHealth('vm2', sample(100), 5);
+    await store.addHealth('nope', sample(1), 5);
+    expect((await store.getHealth('vm1')).map((s) => s.at)).toEqual([3, 4, 5, 6, 7]);
+    expect(await store.getHealth('vm1', 1)).toEqual([sample(7)]);
+    expect((await store.getHealth('vm2')).map((s) => s.at)).toEqual([100]);
+    expect(await store.getHealth('nope')).toEqual([]);
+    await store.deleteVm('vm1');
+    expect(await store.getHealth('vm1')).toEqual([]);
+  });
+
+  it('lists every live session of a VM with its role, in creation order, whatever its signaling state', async () => {
+    const store = await newStore();
+    await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: 0 });
+    await store.createSession({ sessionId: 'b', vmId: 'vm1', owner: 'o1', kind: 'rest', role: 'view', createdAt: 10 });
+    await store.createSession({
+      sessionId: 'a',
+      vmId: 'vm1',
+      owner: 'operator',
+      kind: 'rest',
+      role: 'operator',
+      createdAt: 20,
+    });
+    await store.createSession({
+      sessionId: 'c',
+      vmId: 'vm1',
+      owner: 'o2',
+      kind: 'rest',
+      role: 'control',
+      createdAt: 30,
+    });
+    await store.setOffer('a', 'v=0 a', 21);
+    await store.setOffer('c', 'v=0 c', 31);
+    await store.setAnswer('c', 'v=0 c answer', 32);
+    const all = await store.listVmSessions('vm1', 'all');
+    expect(all.map((s) => [s.sessionId, s.role, s.offer !== null, s.answer !== null])).toEqual([
+      ['b', 'view', false, false],
+      ['a', 'operator', true, false],
+      ['c', 'control', true, true],
+    ]);
+    expect((await store.listVmSessions('vm1', 'offered')).map((s) => s.sessionId)).toEqual(['a']);
+    expect((await store.listVmSessions('vm1', 'active')).map((s) => s.sessionId)).toEqual(['c']);
+    expect((await store.getSession('b'))?.role).toBe('view');
   });
 
   describe('run control', () => {

@@ -5,7 +5,14 @@
  * which is why long-polls wait on topics rather than on in-process promises.
  * Either store is chosen by VMLIVE_STORE (config.ts, server.ts).
  */
-import type { CandidateSide, ControlState, IceTransportPolicy, StoredCandidate } from '@vmlive/protocol';
+import type {
+  CandidateSide,
+  ControlState,
+  HealthSample,
+  IceTransportPolicy,
+  StoredCandidate,
+  ViewerSession,
+} from '@vmlive/protocol';
 import type { RunDoc, RunTopic, RunUpdate } from './run-doc.js';
 
 /**
@@ -52,6 +59,7 @@ export interface NewSession {
   vmId: string;
   owner: string;
   kind: SessionKind;
+  role: SessionRole;
   createdAt: number;
   iceTransportPolicy?: IceTransportPolicy;
 }
@@ -62,6 +70,8 @@ export interface SessionRecord {
   /** Who created it: a viewer token's id (jti) or 'operator'. */
   owner: string;
   kind: SessionKind;
+  /** The creating token's role ('operator' for the operator's own sessions). */
+  role: SessionRole;
   createdAt: number;
   lastActivityAt: number;
   offer: string | null;
@@ -72,12 +82,22 @@ export interface SessionRecord {
   iceTransportPolicy: IceTransportPolicy;
 }
 
+export type SessionRole = ViewerSession['role'];
+
 export interface Snapshot {
   jpeg: Buffer;
   at: number;
 }
 
-export type SessionState = 'offered' | 'active';
+/** `offered`: offer, no answer (the VM's cursor applies); `active`: answered; `all`: every live session (the operator's list). */
+export type SessionState = 'offered' | 'active' | 'all';
+
+/** The one definition of which sessions listVmSessions returns, shared by both stores. */
+export function wanted(s: SessionRecord, state: SessionState, sinceOfferSeq: number): boolean {
+  if (state === 'all') return true;
+  if (s.offer === null) return false;
+  return state === 'active' ? s.answer !== null : s.answer === null && s.offerSeq > sinceOfferSeq;
+}
 
 /** Outcome of a write that can fail for a state reason (mapped to an ApiError by the routes). */
 export type WriteResult = 'ok' | 'not_found' | 'exists' | 'missing' | 'limit';
@@ -172,7 +192,7 @@ export interface Store {
   endSession(sessionId: string, now: number): Promise<boolean>;
   /**
    * `offered`: sessions with an offer and no answer whose offerSeq > `sinceOfferSeq`, in offer order;
-   * `active`: answered sessions (the cursor is ignored).
+   * `active`: answered sessions (the cursor is ignored); `all`: every live session, in creation order.
    */
   listVmSessions(vmId: string, state: SessionState, sinceOfferSeq?: number): Promise<SessionRecord[]>;
   countVmSessions(vmId: string): Promise<number>;
@@ -193,6 +213,13 @@ export interface Store {
    */
   updateRun<T>(vmId: string, update: (current: RunDoc) => RunUpdate<T>): Promise<T | undefined>;
   getThumbnail(vmId: string, index: number): Promise<Buffer | undefined>;
+  /**
+   * Appends a heartbeat's health sample to the VM's ring, dropping the oldest beyond `keep`
+   * (memory per VM stays bounded). Nothing happens for an unknown VM.
+   */
+  addHealth(vmId: string, sample: HealthSample, keep: number): Promise<void>;
+  /** The VM's last `last` samples (default all), oldest first; [] for an unknown VM. */
+  getHealth(vmId: string, last?: number): Promise<HealthSample[]>;
 
   /** Ends sessions idle since before `olderThan`; returns how many. */
   expireIdle(olderThan: number, now: number): Promise<number>;

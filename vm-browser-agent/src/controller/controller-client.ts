@@ -10,6 +10,7 @@ import {
   type CandidateBody,
   type CandidatesResponse,
   type FetchLike,
+  type HealthReport,
   routes,
   type VmSessionsResponse,
 } from '@vmlive/protocol';
@@ -89,8 +90,13 @@ export class ControllerClient {
     }
   }
 
-  async heartbeat(stats: Record<string, unknown>, connectedSessions: string[], signal?: AbortSignal): Promise<void> {
-    await this.api.call(routes.heartbeat, { params: this.vm, body: { stats, connectedSessions }, signal });
+  async heartbeat(
+    stats: Record<string, unknown>,
+    health: HealthReport,
+    connectedSessions: string[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.api.call(routes.heartbeat, { params: this.vm, body: { stats, health, connectedSessions }, signal });
   }
 
   async putSnapshot(jpeg: Buffer, signal?: AbortSignal): Promise<void> {

@@ -235,7 +235,7 @@ export function findHelperPid(agentPid: number | undefined): number | undefined 
   return undefined;
 }
 
-function spawnLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
+export function spawnLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
   const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(out, { end: false });
@@ -292,7 +292,7 @@ async function startControllerProcess(opts: {
   });
 }
 
-function operatorApi(base: string, token: string) {
+export function operatorApi(base: string, token: string) {
   return async (method: string, path: string, body?: unknown): Promise<unknown> => {
     const res = await fetch(base + path, {
       method,

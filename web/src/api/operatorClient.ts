@@ -10,6 +10,8 @@ import {
   routes,
   type TokenResponse,
   type ViewerRole,
+  type ViewerSessionsResponse,
+  type VmHealthResponse,
 } from '@vmlive/protocol';
 
 const enc = encodeURIComponent;
@@ -39,6 +41,25 @@ export class OperatorClient {
    */
   control(vmId: string, action: ControlAction): Promise<ControlState> {
     return this.api.call(routes.postControl, { params: { vmId }, body: { action } });
+  }
+
+  health(vmId: string, signal?: AbortSignal): Promise<VmHealthResponse> {
+    return this.api.call(routes.vmHealth, { params: { vmId }, signal });
+  }
+
+  viewerSessions(vmId: string, signal?: AbortSignal): Promise<ViewerSessionsResponse> {
+    return this.api.call(routes.viewerSessions, { params: { vmId }, signal });
+  }
+
+  /** Ends any viewer session of any VM (the operator is the browser side of every session). */
+  async endSession(sessionId: string): Promise<void> {
+    await this.api.call(routes.deleteSession, { params: { id: sessionId } });
+  }
+
+  /** The VM's latest screenshot: the controller serves its cached one or asks the VM once for everyone. */
+  async snapshot(vmId: string, signal?: AbortSignal): Promise<Blob> {
+    const out = await this.api.call(routes.getSnapshot, { params: { vmId }, signal });
+    return out.blob;
   }
 }
 

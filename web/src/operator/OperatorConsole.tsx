@@ -1,16 +1,21 @@
 /**
  * The operator console at `/`: sign in with the operator token (kept in
- * sessionStorage, so it dies with the tab), see every VM, open viewers, mint
- * shareable links, pause/resume the agent, end the controlling session,
- * add and delete VMs.
+ * sessionStorage, so it dies with the tab), see every VM on the wall (a tile
+ * each, the ones needing attention first), open viewers, a VM's health and
+ * sessions in its panel, and in the table below mint shareable links,
+ * pause/resume the agent, end control, add and delete VMs.
  */
 import { ApiClient, ApiError, type CreateVmResponse, type VmSummary } from '@vmlive/protocol';
 import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
 import { OperatorClient, viewerLink } from '../api/operatorClient.js';
+import { openViewerTab } from './openViewer.js';
+import { VmPanel } from './VmPanel.js';
 import { VmRow } from './VmRow.js';
+import { VmWall } from './VmWall.js';
 
 const TOKEN_KEY = 'vmlive.operatorToken';
-const POLL_MS = 2000;
+// One listVms a second: a pause or a take shows on the wall within ~1 s (the call is one store read per VM).
+const POLL_MS = 1000;
 
 function errorText(err: unknown): string {
   if (err instanceof ApiError) return `${err.message} (${err.code})`;
@@ -23,6 +28,7 @@ export function OperatorConsole({ baseUrl }: { baseUrl: string }) {
   const [vms, setVms] = useState<VmSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [newVm, setNewVm] = useState<CreateVmResponse | null>(null);
+  const [selected, setSelected] = useState<string | null>(null);
   const client = useMemo(
     () => (token ? new OperatorClient(new ApiClient({ baseUrl, token })) : null),
     [baseUrl, token],
@@ -118,6 +124,11 @@ export function OperatorConsole({ baseUrl }: { baseUrl: string }) {
   const apiParam = baseUrl === origin ? '' : `&api=${encodeURIComponent(baseUrl)}`;
   const linkFor = (vmId: string, viewerToken: string) =>
     viewerLink(origin, vmId, viewerToken).replace('#', `${apiParam}#`);
+  const selectedVm = vms?.find((vm) => vm.vmId === selected) ?? null;
+  const openViewer = (vm: VmSummary) =>
+    void openViewerTab(client, vm.vmId, linkFor).catch((err: unknown) =>
+      setError(`Opening a viewer failed for ${vm.name || vm.vmId}: ${errorText(err)}`),
+    );
 
   return (
     <main className="console">
@@ -131,6 +142,26 @@ export function OperatorConsole({ baseUrl }: { baseUrl: string }) {
         <p className="error" role="alert">
           {error}
         </p>
+      )}
+      {vms !== null && vms.length > 0 && (
+        <div className={selectedVm ? 'wall-layout wall-layout--panel' : 'wall-layout'}>
+          <VmWall
+            vms={vms}
+            client={client}
+            selected={selected}
+            onOpen={openViewer}
+            onSelect={(vm) => setSelected((cur) => (cur === vm.vmId ? null : vm.vmId))}
+          />
+          {selectedVm && (
+            <VmPanel
+              key={selectedVm.vmId}
+              vm={selectedVm}
+              client={client}
+              onClose={() => setSelected(null)}
+              onError={setError}
+            />
+          )}
+        </div>
       )}
       <section aria-labelledby="vms-heading">
         <h2 id="vms-heading">VMs</h2>

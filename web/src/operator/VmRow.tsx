@@ -2,6 +2,7 @@ import { ApiError, type ViewerRole, type VmSummary } from '@vmlive/protocol';
 import { useState } from 'react';
 import type { OperatorClient } from '../api/operatorClient.js';
 import { controlActions, controlHolderText, relativeTime } from './controlSummary.js';
+import { openViewerTab } from './openViewer.js';
 
 const TTL_CHOICES: Array<[number, string]> = [
   [900, '15 minutes'],
@@ -39,20 +40,7 @@ export function VmRow({ vm, client, linkFor, onError }: VmRowProps) {
     }
   };
 
-  const openViewer = () => {
-    // Open the tab synchronously (popup blockers), then point it at a fresh control link.
-    const tab = window.open('about:blank', '_blank');
-    void run('Opening a viewer', async () => {
-      try {
-        const { token } = await client.mintViewerToken(vm.vmId, 'control', 3600);
-        if (tab) tab.location.href = linkFor(vm.vmId, token);
-        else window.location.href = linkFor(vm.vmId, token);
-      } catch (err) {
-        tab?.close();
-        throw err;
-      }
-    });
-  };
+  const openViewer = () => void run('Opening a viewer', () => openViewerTab(client, vm.vmId, linkFor));
 
   const mint = () =>
     run('Minting a link', async () => {

@@ -7,8 +7,6 @@ import { authenticate, loadVm, requireKind, requireVmToken } from '../access.js'
 import type { Ctx } from '../context.js';
 import { handle, type Router } from '../route.js';
 
-/** A snapshot this recent is served without asking the VM. */
-const SNAPSHOT_FRESH_MS = 2000;
 /** How long GET waits for the VM to upload one. */
 const SNAPSHOT_WAIT_MS = 3000;
 
@@ -73,7 +71,9 @@ export function controlRoutes(ctx: Ctx, r: Router): void {
     requireKind(p, vm.vmId, ['operator', 'viewer']);
     const vmId = vm.vmId;
     const askedAt = Date.now();
-    const fresh = (at: number) => at >= askedAt - SNAPSHOT_FRESH_MS;
+    // The cache: however many consoles ask, the VM is asked at most once per snapshotMaxAgeMs
+    // (concurrent askers while a request is pending join it: requestSnapshot announces it once).
+    const fresh = (at: number) => at >= askedAt - ctx.config.snapshotMaxAgeMs;
     const existing = await store.getSnapshot(vmId);
     let snap = existing && fresh(existing.at) ? existing : undefined;
     if (!snap) {

@@ -37,6 +37,7 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
     const sessionId = randomId(16);
     const now = Date.now();
     const owner = p.kind === 'viewer' ? p.tokenId : 'operator';
+    const role = p.kind === 'viewer' ? p.role : 'operator';
     // A viewer may ask for relays only (not to expose its address); it cannot loosen a relay deployment.
     const iceTransportPolicy = config.iceTransportPolicy === 'relay' ? 'relay' : (body.iceTransportPolicy ?? 'all');
     if (iceTransportPolicy === 'relay' && !hasTurnServer(config)) {
@@ -52,6 +53,7 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
         vmId: vm.vmId,
         owner,
         kind: 'rest',
+        role,
         createdAt: now,
         iceTransportPolicy,
       }))

@@ -26,6 +26,7 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
     const now = Date.now();
     const vms: VmSummary[] = [];
     for (const vm of await store.listVms()) {
+      const [health] = await store.getHealth(vm.vmId, 1);
       vms.push({
         vmId: vm.vmId,
         name: vm.name,
@@ -34,6 +35,7 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
         viewers: await store.countVmSessions(vm.vmId),
         control: vm.control,
         ...(vm.stats !== undefined ? { stats: vm.stats } : {}),
+        ...(health ? { health } : {}),
       });
     }
     res.json({ vms } satisfies ListVmsResponse);
@@ -78,6 +80,7 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
     const body = input.body();
     const now = Date.now();
     await store.touchVm(vm.vmId, now, body.stats);
+    if (body.health) await store.addHealth(vm.vmId, { ...body.health, at: now }, config.healthRing);
     // A WHEP player's only sign of life is its media connection (routes/whep.ts): the VM's report
     // that its peer is connected. REST viewers keep their sessions alive themselves (issue 11:
     // the VM's calls never do), so only this VM's WHEP sessions are touched.

@@ -115,7 +115,9 @@ export function whepRoutes(ctx: Ctx, r: Router): void {
     }
     const sessionId = randomId(16);
     const owner = p.kind === 'viewer' ? p.tokenId : 'operator';
-    if (!(await store.createSession({ sessionId, vmId: vm.vmId, owner, kind: 'whep', createdAt: now }))) {
+    // A WHEP player only ever views (the draft has no control), whatever its token's role.
+    const role = p.kind === 'viewer' ? 'view' : 'operator';
+    if (!(await store.createSession({ sessionId, vmId: vm.vmId, owner, kind: 'whep', role, createdAt: now }))) {
       if (!(await store.getVm(vm.vmId))) throw errors.vmNotFound(vm.vmId);
       throw new ApiError('too_many_sessions', `the controller holds its maximum of ${config.maxSessions} sessions`);
     }
