@@ -95,6 +95,7 @@ forEachStore(() => {
         {
           sessionId: s.sessionId,
           role: 'control',
+          kind: 'rest',
           since: expect.any(Number),
           lastActivityAt: expect.any(Number),
           signaling: 'answered',
@@ -105,6 +106,7 @@ forEachStore(() => {
         {
           sessionId: viewOnly,
           role: 'view',
+          kind: 'rest',
           since: expect.any(Number),
           lastActivityAt: expect.any(Number),
           signaling: 'new',
