@@ -123,8 +123,10 @@ describe.skipIf(unavailable !== null)('viewers on lossy and thin links', () => {
     const cb = await read(clean);
     const f = windowFigures(a, b);
     expect(b.log.frames - a.log.frames).toBeGreaterThan(20);
-    // Loose bound for the 2 shared cores: a stalled stream is what this guards against.
-    expect(f.longestGapMs).toBeLessThan(2500);
+    // A stream stalled for the whole cap is what this guards against. A probe up that fails costs a stall
+    // (the full layer overflows the link until the loss shows and a reduced keyframe gets through): up to
+    // 3 s on these 2 shared cores, so the bound is loose; the figures are scripts/networks.ts --thin's.
+    expect(f.longestGapMs).toBeLessThan(4000);
     expect(f.kbps).toBeLessThan(capKbit);
     expect(cb.stats.frameHeight).toBe(full);
     expect(cb.log.frames - ca.log.frames).toBeGreaterThan(20);

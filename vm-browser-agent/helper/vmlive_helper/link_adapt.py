@@ -28,7 +28,9 @@ TICK_MS = 250
 WINDOW_S = 1.0
 DOWN_LOSS = 0.10      # NACKed share over WINDOW_S that moves a viewer down
 CLEAN_LOSS = 0.03     # at most this on the reduced layer before probing up
-MIN_PACKETS = 20      # fewer sent in the window: no decision (a still screen sends little)
+MIN_PACKETS = 40      # fewer sent in the window: no decision (a still screen sends little; a few
+#                       random losses of a short burst are no thin link)
+MIN_PACKETS_PROBING = 15  # a probe that overflows the link shows at once, and each moment costs a stall
 PROBE_S = 2.5         # after going up, this long without DOWN_LOSS = the probe held
 HOLDS_S = (2.0, 4.0, 8.0)
 SETTLED_S = 10.0      # on the full layer this long after a probe: the hold starts from 2 s again
@@ -157,7 +159,8 @@ class LinkAdapter:
             return True
         target = self.selector.target
         loss, sent = self.meter.loss(now)
-        if target == 'full' and sent >= MIN_PACKETS and loss > DOWN_LOSS:
+        enough = sent >= (MIN_PACKETS_PROBING if self._probing else MIN_PACKETS)
+        if target == 'full' and enough and loss > DOWN_LOSS:
             if self._probing or now - self._up_at < SETTLED_S:
                 # The probe failed, if only after a while (a thin link's queue absorbs a few seconds).
                 self._hold_index = min(self._hold_index + 1, len(HOLDS_S) - 1)
