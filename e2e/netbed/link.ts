@@ -46,6 +46,8 @@ export interface LinkCounters {
   lossDropped: number;
   /** packets dropped by a blackout, both ways */
   blackoutDropped: number;
+  /** packets the rate cap dropped (tbf queue full) since the cap was set; 0 without a cap */
+  rateDropped: number;
 }
 
 export interface LinkNames {
@@ -251,7 +253,20 @@ export class Link {
     const out = await run(...inNs(this.names.viewerNs, NFT, ['-j', 'list', 'counters', 'table', 'inet', 'netbed']));
     const parsed = JSON.parse(out) as { nftables: { counter?: { name: string; packets: number } }[] };
     const get = (name: string) => parsed.nftables.find((e) => e.counter?.name === name)?.counter?.packets ?? 0;
-    return { udpIn: get('udp_in'), lossDropped: get('loss_drop'), blackoutDropped: get('blackout_drop') };
+    return {
+      udpIn: get('udp_in'),
+      lossDropped: get('loss_drop'),
+      blackoutDropped: get('blackout_drop'),
+      rateDropped: await this.rateDropped(),
+    };
+  }
+
+  /** What tbf dropped: a sender above the cap overflows its queue, so drops mean "over the cap". */
+  private async rateDropped(): Promise<number> {
+    if (this.current.rateKbit <= 0) return 0;
+    const out = await run(TC, ['-s', '-j', 'qdisc', 'show', 'dev', this.names.hostIf]);
+    const parsed = JSON.parse(out) as { kind?: string; drops?: number }[];
+    return parsed.find((q) => q.kind === 'tbf')?.drops ?? 0;
   }
 
   private applyFilters(): Promise<string> {

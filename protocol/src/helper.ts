@@ -92,6 +92,8 @@ export const PeerStats = z.object({
   packetsLost: z.number().nullable(),
   bitrateKbps: z.number().nullable(),
   connectionState: z.string(),
+  /** which shared encoding this viewer's branch carries (link adaptation, VMLIVE_LINK_ADAPT) */
+  layer: z.enum(['full', 'reduced']),
 });
 export type PeerStats = z.infer<typeof PeerStats>;
 
@@ -262,6 +264,14 @@ export const HELPER_SETTINGS = {
   rtx: setting.bool('VMLIVE_RTX', {
     default: true,
     help: 'retransmit what a viewer NACKs, as RTX (RFC 4588), when its offer has rtx for the codec',
+  }),
+  linkAdapt: setting.bool('VMLIVE_LINK_ADAPT', {
+    default: true,
+    help: 'move a viewer whose link loses what the full encoding needs to a reduced one (half size, reducedBitrateKbps), and back when its link carries the full one again',
+  }),
+  reducedBitrateKbps: setting.int('VMLIVE_REDUCED_BITRATE_KBPS', 50, 10_000, {
+    default: 300,
+    help: 'bitrate of the reduced encoding (kbit/s), encoded only while some viewer is on it',
   }),
   iceTcp: setting.bool('VMLIVE_ICE_TCP', {
     default: false,

@@ -35,6 +35,8 @@ class Config:
     vp8_cpu_used: int
     playout_delay: bool
     rtx: bool
+    link_adapt: bool
+    reduced_bitrate_kbps: int
     ice_tcp: bool
     peer_silence_ms: int
     mtu: int

@@ -67,7 +67,7 @@ class App:
         started = time.monotonic()
         self._dtls_warm = Gst.ElementFactory.make('dtlsdec', None)
         log.info('DTLS certificate ready in %.0f ms', (time.monotonic() - started) * 1000)
-        from .peer import warm_up_webrtc
+        from .webrtc_setup import warm_up_webrtc
         log.info('webrtcbin warm-up took %.0f ms', warm_up_webrtc())
         self.shared = SharedEncoder(cfg)
         self.shared.pipeline.get_bus().add_signal_watch()
@@ -205,6 +205,7 @@ class App:
             stats = stats_to_dicts(reply) if reply is not None else {}
             summary, peer.stats_prev = summarize_peer(stats, peer.connection_state(), peer.stats_prev,
                                                       time.monotonic())
+            summary['layer'] = peer.layer()
             with lock:
                 result[peer.id] = summary
                 remaining[0] -= 1

@@ -4,7 +4,6 @@ The viewer is the offerer (recvonly video + the `input` data channel); we answer
 JSEP (RFC 8829 section 5.3): setRemoteDescription(offer) -> createAnswer -> setLocalDescription.
 All public methods run on the GLib main thread; webrtcbin callbacks hop back to it.
 """
-import ctypes
 import random
 import time
 from typing import Callable, List, Optional, Tuple
@@ -17,8 +16,11 @@ from .log import get_logger
 from .pipeline import SharedEncoder
 from .playout_delay import PlayoutDelayWriter
 from .protocol import Emitter
+from .rtp_caps import rtp_caps
 from .ice_servers import webrtcbin_ice_urls
+from .webrtc_setup import set_ice_tcp
 from .liveness import Silence
+from .link_adapt import LayerSelector, LinkAdapter, attach_adapter
 from .sdp_munging import PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer, ssrc_groups
 
 log = get_logger('peer')
@@ -29,40 +31,6 @@ def _nick(value) -> str:
         return value.value_nick
     except AttributeError:
         return str(value)
-
-
-def rtp_caps(cfg: Config, offer: VideoOffer, for_answer: bool, ssrc: Optional[int] = None) -> Gst.Caps:
-    """RTP caps of a viewer's branch. The answer (codec preferences) repeats the offered H.264
-    fmtp; the payloader's output omits profile-level-id so that it does not constrain the shared
-    encoder (a 1080p stream's level is above 42e01f's 3.1, which Chromium decodes anyway).
-    `ssrc`, in the codec preferences, is what webrtcbin announces as the media SSRC (see
-    Peer._build_branch: without it, RTX breaks the viewer's video)."""
-    if cfg.codec == 'vp8':
-        caps = 'application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=%d' % offer.payload_type
-    else:
-        caps = ('application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=%d,'
-                'packetization-mode=(string)1' % offer.payload_type)
-        if for_answer:
-            caps += (',profile-level-id=(string)%s,level-asymmetry-allowed=(string)1'
-                     % offer.fmtp.get('profile-level-id', '42e01f'))
-    if ssrc is not None:
-        caps += ',ssrc=(uint)%d' % ssrc
-    return Gst.Caps.from_string(caps)
-
-
-_gobject = ctypes.CDLL('libgobject-2.0.so.0')
-_gobject.g_object_unref.argtypes = [ctypes.c_void_p]
-
-
-def set_ice_tcp(webrtc, enabled: bool) -> None:
-    """webrtcbin's `ice-agent` object is never sunk by webrtcbin, so reading it through PyGObject
-    steals the only reference and destroys the agent (GStreamer 1.22). Go through C instead."""
-    agent = ctypes.c_void_p()
-    ptr = ctypes.pythonapi.PyCapsule_GetPointer(webrtc.__gpointer__, None)
-    _gobject.g_object_get(ctypes.c_void_p(ptr), b'ice-agent', ctypes.byref(agent), None)
-    if agent.value:
-        _gobject.g_object_set(agent, b'ice-tcp', ctypes.c_int(1 if enabled else 0), None)
-        _gobject.g_object_unref(agent)
 
 
 class Peer:
@@ -84,6 +52,10 @@ class Peer:
         self.channel = None
         self._branch: List[Gst.Element] = []
         self._tee_pad: Optional[Gst.Pad] = None
+        # Link adaptation (link_adapt.py): the selector heads the branch when there is a reduced layer.
+        self._selector: Optional[LayerSelector] = None
+        self.adapter: Optional[LinkAdapter] = None
+        self._feedback = None
         self._delay_writer: Optional[PlayoutDelayWriter] = None
         # Set when this viewer's offer lets us retransmit (cfg.rtx and rtx for our payload type).
         self._media_ssrc: Optional[int] = None
@@ -245,6 +217,10 @@ class Peer:
         self._branch = [queue, pay, capsfilter]
         for element in self._branch:
             self.shared.pipeline.add(element)
+        if self.shared.reduced is not None:
+            self._selector = LayerSelector(self.shared.pipeline, self.shared.tee, self.shared.reduced.tee)
+            self._branch.insert(0, self._selector.element)
+            self._selector.element.link(queue)
         queue.link(pay)
         pay.link(capsfilter)
         sink = self.webrtc.request_pad_simple('sink_%u')
@@ -266,8 +242,31 @@ class Peer:
                                             self._on_first_packet)
         for element in self._branch:
             element.sync_state_with_parent()
+        if self._selector is not None:
+            self._selector.link()
+            return
         self._tee_pad = self.shared.tee.request_pad_simple('src_%u')
         self._tee_pad.link(queue.get_static_pad('sink'))
+
+    def _start_adapting(self) -> None:
+        """Once connected (the rtpsession exists and the viewer's RTCP flows)."""
+        if self._selector is None or self.adapter is not None:
+            return
+        attached = attach_adapter(self.id, self.webrtc, self._selector, self.shared, self._branch[2],
+                                  self.silence.silent_s)
+        if attached is None:
+            log.warning('[%s] no rtpsession to read feedback from: link adaptation off', self.id)
+            return
+        self.adapter, self._feedback = attached
+
+    def layer(self) -> str:
+        return self._selector.layer if self._selector is not None else 'full'
+
+    def request_keyframe(self, reason: str) -> None:
+        if self.adapter is not None:
+            self.adapter.request_keyframe(reason)
+        else:
+            self.shared.request_keyframe(reason)
 
     def _on_first_packet(self, _pad, _info):
         if self._state[2] == 'connected':
@@ -278,7 +277,7 @@ class Peer:
     def _on_upstream_event(self, _pad, info):
         event = info.get_event()
         if GstVideo.video_event_is_force_key_unit(event):
-            self.shared.request_keyframe('PLI/FIR from %s' % self.id)
+            self.request_keyframe('PLI/FIR from %s' % self.id)
             return Gst.PadProbeReturn.DROP
         return Gst.PadProbeReturn.OK
 
@@ -341,6 +340,7 @@ class Peer:
             # forced at answer time would be dropped by the not-yet-keyed SRTP encoder).
             self.shared.request_keyframe('new viewer %s' % self.id)
             self.silence.start(time.monotonic())
+            self._start_adapting()
         return False
 
     def connection_state(self) -> str:
@@ -377,24 +377,44 @@ class Peer:
         self.closed = True
         if self._delay_writer is not None:
             self._delay_writer.remove()
-        tee_pad = self._tee_pad
-        if tee_pad is None:
+        if self.adapter is not None:
+            self.adapter.close()
+        if self._feedback is not None:
+            self._feedback[0].disconnect(self._feedback[1])
+            self._feedback = None
+        tee_pads = [self._tee_pad] if self._tee_pad is not None else []
+        if self._selector is not None:
+            tee_pads = list(self._selector.tee_pads.values())
+        if not tee_pads:
             GLib.idle_add(self._dispose, done)
             return
+        left = [len(tee_pads)]
+
+        def one_unlinked() -> bool:  # main loop: the pads go idle on their own threads
+            left[0] -= 1
+            if left[0] == 0:
+                self._dispose(done)
+            return False
 
         def unlink(pad, _info):
             peer = pad.get_peer()
             if peer is not None:
                 pad.unlink(peer)
-            GLib.idle_add(self._dispose, done)
+            GLib.idle_add(one_unlinked)
             return Gst.PadProbeReturn.REMOVE
-        tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
+        for tee_pad in tee_pads:
+            tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
 
     def _dispose(self, done: Callable[[], None]) -> bool:
         pipeline = self.shared.pipeline
         if self._tee_pad is not None:
             self.shared.tee.release_request_pad(self._tee_pad)
             self._tee_pad = None
+        if self._selector is not None:
+            for name, pad in self._selector.tee_pads.items():
+                self._selector.tees[name].release_request_pad(pad)
+            self._selector = None
+        self.adapter = None
         for obj, handler_id in self._handlers:
             obj.disconnect(handler_id)
         self._handlers = []
@@ -407,35 +427,3 @@ class Peer:
         self.webrtc = None
         done()
         return False
-
-
-def warm_up_webrtc(timeout_s: float = 3.0) -> float:
-    """Negotiate a throwaway webrtcbin (video transceiver + data channel, create-offer and
-    set-local-description) so that the first real viewer does not pay for loading the nice,
-    DTLS, SRTP and SCTP plugins and starting their threads. Returns the milliseconds spent."""
-    started = time.monotonic()
-    pipeline = Gst.Pipeline.new('webrtc-warm-up')
-    webrtc = Gst.ElementFactory.make('webrtcbin', None)
-    webrtc.set_property('bundle-policy', GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
-    pipeline.add(webrtc)
-    pipeline.set_state(Gst.State.PLAYING)
-    try:
-        caps = Gst.Caps.from_string('application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=96')
-        webrtc.emit('add-transceiver', GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY, caps)
-        webrtc.emit('create-data-channel', 'warm-up', None)
-        promise = Gst.Promise.new()
-        webrtc.emit('create-offer', None, promise)
-        if promise.wait() == Gst.PromiseResult.REPLIED:
-            reply = promise.get_reply()
-            offer = reply.get_value('offer') if reply is not None and reply.has_field('offer') else None
-            if offer is not None:
-                done = Gst.Promise.new()
-                webrtc.emit('set-local-description', offer, done)
-                done.wait()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and \
-                webrtc.get_property('ice-gathering-state') != GstWebRTC.WebRTCICEGatheringState.COMPLETE:
-            time.sleep(0.01)
-    finally:
-        pipeline.set_state(Gst.State.NULL)
-    return (time.monotonic() - started) * 1000

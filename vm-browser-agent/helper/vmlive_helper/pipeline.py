@@ -27,6 +27,7 @@ from typing import Deque, Optional, Tuple
 from gi.repository import GLib, Gst, GstVideo
 
 from .config import Config
+from .layers import ReducedLayer, ghost_link, reduced_description
 from .log import get_logger
 
 log = get_logger('pipeline')
@@ -37,7 +38,10 @@ log = get_logger('pipeline')
 _NO_GOP = 1000000
 
 
-def encoder_description(cfg: Config) -> str:
+def encoder_description(cfg: Config, name: str = 'encoder', width: int = 0, height: int = 0,
+                        kbps: int = 0) -> str:
+    """The encoder of one layer, named `name`; H.264's parser after it is `name` + 'out'."""
+    width, height, kbps = width or cfg.width, height or cfg.height, kbps or cfg.bitrate_kbps
     damage = cfg.capture == 'damage'
     gop = _NO_GOP if damage else max(1, cfg.fps * cfg.keyframe_interval_s)
     if cfg.codec == 'vp8':
@@ -46,20 +50,20 @@ def encoder_description(cfg: Config) -> str:
         # so a lost frame only damages itself; a short CBR buffer (ms) keeps bursts small.
         # static-threshold=1 skips only macroblocks that match exactly (no quality cost), so a
         # mostly still page encodes in 5-6 ms instead of 10 (scripts/README.md, "Where the ms go").
-        return ('vp8enc name=encoder deadline=1 cpu-used=%d threads=1 lag-in-frames=0 error-resilient=default '
+        return ('vp8enc name=%s deadline=1 cpu-used=%d threads=1 lag-in-frames=0 error-resilient=default '
                 'end-usage=cbr target-bitrate=%d keyframe-max-dist=%d buffer-size=500 buffer-initial-size=300 '
                 'buffer-optimal-size=400 undershoot=95 overshoot=15 max-quantizer=56 min-quantizer=4 '
                 'static-threshold=1 dropframe-threshold=0%s'
-                % (cfg.vp8_cpu_used, cfg.bitrate_kbps * 1000, gop,
+                % (name, cfg.vp8_cpu_used, kbps * 1000, gop,
                    # libvpx's rate control derives the frame rate from the timestamps; in units of
                    # the caps' nominal 1/fps, two frames 1/60 s apart would share a timestamp.
                    ' timebase=1/90000' if damage else ''))
     # x264 zerolatency: no B-frames, no lookahead, no frame threads; ultrafast = Constrained Baseline.
-    return ('x264enc name=encoder tune=zerolatency speed-preset=ultrafast threads=1 sliced-threads=false '
+    return ('x264enc name=%s tune=zerolatency speed-preset=ultrafast threads=1 sliced-threads=false '
             'bitrate=%d vbv-buf-capacity=300 key-int-max=%d b-adapt=false bframes=0 '
             '! video/x-h264,profile=constrained-baseline,level=(string)%s,stream-format=byte-stream,alignment=au '
-            '! h264parse config-interval=-1'
-            % (cfg.bitrate_kbps, gop, h264_level(cfg.width, cfg.height, cfg.fps)))
+            '! h264parse name=%sout config-interval=-1'
+            % (name, kbps, gop, h264_level(width, height, cfg.fps), name))
 
 
 # H.264 Table A-1: (level, MaxFS in macroblocks, MaxMBPS in macroblocks/s)
@@ -91,15 +95,21 @@ class SharedEncoder:
                       '! videoconvert n-threads=2 ! videoscale '
                       '! video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1'
                       % (cfg.display, cfg.fps, cfg.width, cfg.height))
-        self.capture = Gst.parse_bin_from_description('%s ! %s' % (source, encoder_description(cfg)), True)
+        # The raw tee feeds the full encoder in the capture's own thread, and the reduced layer
+        # (layers.py) behind a valve that drops everything while no viewer is on it.
+        description = '%s ! tee name=rawtee allow-not-linked=true ! %s' % (source, encoder_description(cfg))
+        if cfg.link_adapt:
+            description += ' rawtee. ! %s' % reduced_description(cfg)
+        self.capture = Gst.parse_bin_from_description(description, False)
         self.capture.set_name('capture-bin')
         self.encoder = self.capture.get_by_name('encoder')
         self.tee = Gst.ElementFactory.make('tee', 'tee')
         self.tee.set_property('allow-not-linked', True)
         self.pipeline.add(self.capture)
         self.pipeline.add(self.tee)
-        if not self.capture.link(self.tee):
+        if not ghost_link(self.capture, 'encoder', 'src', self.tee):
             raise RuntimeError('cannot link capture to tee')
+        self.reduced = ReducedLayer(self) if cfg.link_adapt else None
         self.capture.set_locked_state(True)
         self.running = False
         self._lock = threading.Lock()
@@ -186,6 +196,8 @@ class SharedEncoder:
             self._keyframe_timer = None
         if self.damage is not None:
             self.damage.close()
+        if self.reduced is not None:
+            self.reduced.shutdown()
         self.capture.set_locked_state(False)
         self.pipeline.set_state(Gst.State.NULL)
 
@@ -230,6 +242,8 @@ class SharedEncoder:
         if time.monotonic() - self._last_keyframe_at >= self.cfg.keyframe_interval_s:
             self._last_keyframe_at = time.monotonic()  # one request per interval, even if throttled
             self.request_keyframe('keyframe interval')
+        if self.reduced is not None:
+            self.reduced.check_keyframe_age()
         return True
 
     # ---- accounting ----

@@ -73,6 +73,7 @@ export const EVENTS: HelperEvent[] = [
         packetsLost: null,
         bitrateKbps: 950.5,
         connectionState: 'connected',
+        layer: 'full',
       },
     },
     process: { cpuPercent: 21.5, rssBytes: 120_000_000 },

@@ -1,0 +1,244 @@
+"""Link adaptation per viewer (VMLIVE_LINK_ADAPT): each viewer's branch carries the full or the
+reduced layer (layers.py), whichever its link can carry, so one thin link never lowers what
+the others get from the shared encoder.
+
+Signal: the share of the media packets sent to this viewer that it NACKed (distinct sequence
+numbers over the last second, from the RTCP feedback its rtpsession receives). A link thinner
+than the stream overflows its queue and loses a large share at once (tbf, a saturated uplink);
+random loss of a few % (Wi-Fi) stays well under the threshold and is repaired by RTX.
+GStreamer 1.22 has no bandwidth estimator (no rtpgccbwe without gst-plugins-rs), and a viewer
+receiving the reduced layer cannot tell whether its link would now carry the full one: so the
+way back up is a probe, after a hold that doubles after each failed probe (2, 4, 8 s).
+
+Switches happen at a keyframe of the target layer (asked for at once): a buffer probe on the
+selector's pad for that layer makes it the active pad when the keyframe arrives, so the viewer's
+decoder never sees a delta frame of a stream it has no reference for.
+"""
+import collections
+import time
+from typing import Callable, Deque, Dict, Optional, Tuple
+
+from gi.repository import GLib, Gst
+
+from .log import get_logger
+
+log = get_logger('link-adapt')
+
+TICK_MS = 250
+WINDOW_S = 1.0
+DOWN_LOSS = 0.10      # NACKed share over WINDOW_S that moves a viewer down
+CLEAN_LOSS = 0.03     # at most this on the reduced layer before probing up
+MIN_PACKETS = 40      # fewer sent in the window: no decision (a still screen sends little; a few
+#                       random losses of a short burst are no thin link)
+MIN_PACKETS_PROBING = 15  # a probe that overflows the link shows at once, and each moment costs a stall
+PROBE_S = 2.5         # after going up, this long without DOWN_LOSS = the probe held
+HOLDS_S = (2.0, 4.0, 8.0)
+SETTLED_S = 10.0      # on the full layer this long after a probe: the hold starts from 2 s again
+_RTPFB, _NACK = 205, 1
+
+
+def nacked_seqs(fci: bytes):
+    """Sequence numbers of a generic NACK's FCI (RFC 4585 6.2.1): PID + bitmask of the next 16."""
+    for i in range(0, len(fci) - 3, 4):
+        pid = (fci[i] << 8) | fci[i + 1]
+        blp = (fci[i + 2] << 8) | fci[i + 3]
+        yield pid
+        for bit in range(16):
+            if blp & (1 << bit):
+                yield (pid + bit + 1) & 0xFFFF
+
+
+class LossMeter:
+    """Media packets sent and distinct NACKed sequence numbers, over a sliding window. Written from
+    the payloader's and the RTCP threads (plain int and dict stores), read on the main loop."""
+
+    def __init__(self):
+        self.sent = 0
+        self._nacked: Dict[int, float] = {}
+        self._samples: Deque[Tuple[float, int]] = collections.deque()
+
+    def on_packets(self, n: int) -> None:
+        self.sent += n
+
+    def on_nack(self, fci: bytes) -> None:
+        now = time.monotonic()
+        for seq in nacked_seqs(fci):
+            self._nacked.setdefault(seq, now)
+
+    def reset(self) -> None:
+        self._nacked.clear()
+        self._samples.clear()
+
+    def loss(self, now: float, span_s: float = WINDOW_S) -> Tuple[float, int]:
+        """(NACKed share, packets sent) over the last span_s (shorter right after a reset)."""
+        self._samples.append((now, self.sent))
+        while self._samples and now - self._samples[0][0] > max(span_s, HOLDS_S[-1]) + 1:
+            self._samples.popleft()
+        base = next((n for t, n in self._samples if now - t <= span_s), self.sent)
+        sent = self.sent - base
+        for seq in [s for s, t in list(self._nacked.items()) if now - t > HOLDS_S[-1] + 1]:
+            self._nacked.pop(seq, None)
+        nacked = sum(1 for t in list(self._nacked.values()) if now - t <= span_s)
+        return (nacked / sent if sent else 0.0), sent
+
+
+class LayerSelector:
+    """The input-selector at the head of a viewer's branch, fed by both layers' tees."""
+
+    def __init__(self, pipeline: Gst.Pipeline, full_tee: Gst.Element, reduced_tee: Gst.Element):
+        self.element = Gst.ElementFactory.make('input-selector', None)
+        # Unsynchronised: an inactive pad drops its buffers at once instead of waiting for the
+        # active one's running time (which would hold the reduced layer's thread).
+        self.element.set_property('sync-streams', False)
+        pipeline.add(self.element)
+        self.tees = {'full': full_tee, 'reduced': reduced_tee}
+        self.sinks = {name: self.element.request_pad_simple('sink_%u') for name in ('full', 'reduced')}
+        self.tee_pads: Dict[str, Gst.Pad] = {}
+        self.element.set_property('active-pad', self.sinks['full'])
+        self.layer = 'full'
+        self._pending: Optional[Tuple[str, int]] = None
+
+    def link(self) -> None:
+        for name, tee in self.tees.items():
+            pad = tee.request_pad_simple('src_%u')
+            pad.link(self.sinks[name])
+            self.tee_pads[name] = pad
+
+    def switch(self, layer: str, on_done: Callable[[str], None]) -> None:
+        """Make `layer` active at its next keyframe (main thread); a pending switch is replaced."""
+        self.cancel()
+        pad = self.sinks[layer]
+
+        def on_buffer(_pad, info):
+            buf = info.get_buffer()
+            if buf is None or buf.has_flags(Gst.BufferFlags.DELTA_UNIT):
+                return Gst.PadProbeReturn.OK
+            # Before this keyframe enters the selector: it is the first buffer the branch gets
+            # from the new layer.
+            self.element.set_property('active-pad', pad)
+            self.layer = layer
+            self._pending = None
+            GLib.idle_add(on_done, layer)
+            return Gst.PadProbeReturn.REMOVE
+        self._pending = (layer, pad.add_probe(Gst.PadProbeType.BUFFER, on_buffer))
+
+    def cancel(self) -> None:
+        if self._pending is not None:
+            self.sinks[self._pending[0]].remove_probe(self._pending[1])
+            self._pending = None
+
+    @property
+    def target(self) -> str:
+        return self._pending[0] if self._pending is not None else self.layer
+
+
+class LinkAdapter:
+    """The decision, on a main-loop timer, for one viewer."""
+
+    def __init__(self, peer_id: str, selector: LayerSelector, reduced, request_full_keyframe: Callable[[str], None],
+                 silent_s: Callable[[float], float]):
+        self.peer_id = peer_id
+        self.selector = selector
+        self.reduced = reduced
+        self._request_full_keyframe = request_full_keyframe
+        self._silent_s = silent_s
+        self.meter = LossMeter()
+        self._hold_index = 0
+        self._since = time.monotonic()  # when the current layer (or its pending switch) began
+        self._probing = False
+        self._up_at = 0.0  # when the last probe held
+        self._timer: Optional[int] = GLib.timeout_add(TICK_MS, self._tick)
+
+    def _tick(self) -> bool:
+        now = time.monotonic()
+        if self._silent_s(now) > 0.5:
+            # Nothing heard for a while (a blackout): whatever NACKs follow ask for what the dark
+            # link dropped, not what the link can carry now.
+            self.meter.reset()
+            self._since = now
+            return True
+        target = self.selector.target
+        loss, sent = self.meter.loss(now)
+        enough = sent >= (MIN_PACKETS_PROBING if self._probing else MIN_PACKETS)
+        if target == 'full' and enough and loss > DOWN_LOSS:
+            if self._probing or now - self._up_at < SETTLED_S:
+                # The probe failed, if only after a while (a thin link's queue absorbs a few seconds).
+                self._hold_index = min(self._hold_index + 1, len(HOLDS_S) - 1)
+            self._go('reduced', 'lost %.0f %% of %d packets' % (loss * 100, sent), now)
+        elif target == 'full' and self._probing and self.selector.layer == 'full' and now - self._since > PROBE_S:
+            self._probing = False
+            self._up_at = now
+            log.info('[%s] back on the full layer', self.peer_id)
+        elif target == 'full' and self._hold_index and now - self._up_at > SETTLED_S:
+            self._hold_index = 0
+        elif target == 'reduced' and now - self._since >= HOLDS_S[self._hold_index]:
+            loss, sent = self.meter.loss(now, HOLDS_S[self._hold_index] / 2)
+            if loss <= CLEAN_LOSS:
+                self._probing = True
+                self._go('full', 'probing (%.0f %% lost on the reduced layer)' % (loss * 100), now)
+        return True
+
+    def _go(self, layer: str, why: str, now: float) -> None:
+        log.info('[%s] to the %s layer: %s', self.peer_id, layer, why)
+        self._since = now
+        self.meter.reset()
+        if layer == 'reduced':
+            self.reduced.join(self.peer_id)
+        else:
+            self._request_full_keyframe('%s probes the full layer' % self.peer_id)
+        self.selector.switch(layer, self._switched)
+
+    def _switched(self, layer: str) -> bool:
+        if layer == 'full':
+            self.reduced.leave(self.peer_id)
+        return False
+
+    def request_keyframe(self, reason: str) -> None:
+        """A keyframe for whatever this viewer is (about to be) receiving."""
+        if self.selector.target == 'reduced':
+            self.reduced.request_keyframe(reason)
+        if self.selector.layer == 'full' or self.selector.target == 'full':
+            self._request_full_keyframe(reason)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            GLib.source_remove(self._timer)
+            self._timer = None
+        self.selector.cancel()
+        self.reduced.leave(self.peer_id)
+
+
+def watch_nacks(webrtc: Gst.Element, meter: LossMeter):
+    """Connect the viewer's rtpsession feedback to `meter`; returns (session, handler id) or None.
+    With max-bundle there is one session. The handler closes over the meter only (no webrtcbin ->
+    handler -> Peer cycle)."""
+    rtpbin = webrtc.get_by_name('rtpbin')
+    elements = [e for e in (rtpbin.children if rtpbin is not None else [])
+                if e.get_factory() is not None and e.get_factory().get_name() == 'rtpsession']
+    session = elements[0].get_property('internal-session') if elements else None
+    if session is None:
+        return None
+
+    def on_feedback(_session, fb_type, fb_fmt, _sender, _media, fci):
+        if fb_type == _RTPFB and fb_fmt == _NACK and fci is not None:
+            meter.on_nack(fci.extract_dup(0, fci.get_size()))
+    return session, session.connect('on-feedback-rtcp', on_feedback)
+
+
+def attach_adapter(peer_id: str, webrtc: Gst.Element, selector: LayerSelector, shared, pay: Gst.Element,
+                   silent_s: Callable[[float], float]):
+    """A connected viewer's adapter, fed by its payloader's output (media packets only: webrtcbin's
+    rtprtxsend adds RTX after it) and its rtpsession's NACKs; (adapter, feedback handler) or None."""
+    adapter = LinkAdapter(peer_id, selector, shared.reduced, shared.request_keyframe, silent_s)
+    meter = adapter.meter
+    feedback = watch_nacks(webrtc, meter)
+    if feedback is None:
+        adapter.close()
+        return None
+
+    def count(_pad, info):
+        buffers = info.get_buffer_list()
+        meter.on_packets(buffers.length() if buffers is not None else 1)
+        return Gst.PadProbeReturn.OK
+    pay.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, count)
+    return adapter, feedback
