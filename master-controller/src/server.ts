@@ -65,6 +65,8 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   }
   log.info({ kid: keys.kid, retired: keys.jwks.keys.length - 1 }, 'token signing key loaded');
 
+  if (config.corsOrigins.includes('*'))
+    log.warn("VMLIVE_CORS_ORIGINS='*': pages on any origin may call this API with a token they hold");
   const store = await openStore(config, log);
   const metrics = new Metrics(() => store.sessionCount());
   // A VM's open sessions poll refreshes its lastSeenAt three times per online window.

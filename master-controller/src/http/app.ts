@@ -11,6 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ErrorBody, type Health, type Route, routes } from '@vmlive/protocol';
 import type { Histogram } from 'prom-client';
+import { edgeHeaders } from '../edge/headers.js';
 import { ApiError } from '../errors.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { readBody } from './body.js';
@@ -81,6 +82,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
   controlRoutes(ctx, router);
 
   const web = ctx.config.webDir ? new StaticFiles(ctx.config.webDir) : null;
+  const edge = edgeHeaders(ctx.config);
   const observe = ctx.metrics ? observer(ctx.metrics.requestDuration) : () => {};
   const root = ctx.logger;
   let nextReqId = 0;
@@ -115,7 +117,11 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
         req.body = await readBody(req.raw, match.route);
         await match.handler(req, res);
       } else if (
-        !(web && !req.path.startsWith('/api/') && web.serve(req.method, req.path, res.raw, baseHeaders(req)))
+        !(
+          web &&
+          !req.path.startsWith('/api/') &&
+          web.serve(req.method, req.path, res.raw, baseHeaders(req), edge.page(req.path))
+        )
       ) {
         throw new ApiError('not_found', `no route ${req.method} ${req.path}`);
       }
@@ -136,8 +142,9 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
 
   const baseHeaders = (req: Req): Record<string, string> => ({
     'X-Request-Id': req.id,
-    'Access-Control-Allow-Origin': '*',
-    'Access-Control-Expose-Headers': 'X-Request-Id, X-Snapshot-At',
+    ...edge.common,
+    ...edge.nonPage,
+    ...edge.cors(req.headers.origin),
   });
 
   return {
@@ -150,20 +157,15 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       req.logBindings = { reqId: req.id };
       const res = new Res(rawRes);
       res.setHeader('X-Request-Id', req.id);
-      // CORS: viewers authenticate with a bearer header, not cookies, so any origin may call.
-      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.set(edge.common).set(edge.nonPage);
+      // CORS only for an allowed Origin (edge/headers.ts); a refused preflight gets no grant, so the browser blocks.
+      const grant = edge.cors(raw.headers.origin);
+      res.set(grant);
       if (req.method === 'OPTIONS') {
-        res
-          .status(204)
-          .set({
-            'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
-            'Access-Control-Allow-Headers': 'Authorization, Content-Type, X-Request-Id',
-            'Access-Control-Max-Age': '600',
-          })
-          .end();
+        if ('Access-Control-Allow-Origin' in grant) res.set(edge.preflight);
+        res.status(204).end();
         return;
       }
-      res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, X-Snapshot-At');
       void dispatch(req, res, start);
     },
   };
