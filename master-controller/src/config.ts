@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ConfigOf, IceServer, parseEnv, resolveSettings, setting } from '@vmlive/protocol';
 import { z } from 'zod';
+import { RATE_SETTINGS } from './edge/rate-settings.js';
 import { EDGE_SETTINGS } from './edge/settings.js';
 
 export { ConfigError } from '@vmlive/protocol';
@@ -184,6 +185,7 @@ export const SETTINGS = {
     help: 'how long shutdown waits for in-flight responses',
   }),
   ...EDGE_SETTINGS,
+  ...RATE_SETTINGS,
 };
 
 export type ControllerConfig = ConfigOf<typeof SETTINGS>;

@@ -29,6 +29,15 @@ export const ERROR_CODES = {
   body_too_large: { status: 413, description: 'The body exceeds the size limit.' },
   unsupported_media_type: { status: 415, description: 'The Content-Type is not accepted by this route.' },
   too_many_sessions: { status: 429, description: 'The controller holds the maximum number of live sessions.' },
+  rate_limited: {
+    status: 429,
+    description:
+      'This token or client address spent its budget for this class of route (writes, reads and long-polls, token minting); retry after the `Retry-After` seconds.',
+  },
+  too_many_long_polls: {
+    status: 429,
+    description: 'This token already holds the maximum number of open long-polls; retry after `Retry-After` seconds.',
+  },
   internal: { status: 500, description: 'Unexpected server error (a bug).' },
   snapshot_unavailable: { status: 503, description: 'The VM uploaded no fresh snapshot in time.' },
   shutting_down: { status: 503, description: 'The controller is shutting down.' },

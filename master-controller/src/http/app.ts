@@ -11,7 +11,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ErrorBody, type Health, type Route, routes } from '@vmlive/protocol';
 import type { Histogram } from 'prom-client';
+import { clientAddressOf } from '../edge/client-address.js';
 import { edgeHeaders } from '../edge/headers.js';
+import { RateLimitedError, RateLimiter, rateClass } from '../edge/rate-limit.js';
 import { ApiError } from '../errors.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { readBody } from './body.js';
@@ -83,6 +85,8 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
 
   const web = ctx.config.webDir ? new StaticFiles(ctx.config.webDir) : null;
   const edge = edgeHeaders(ctx.config);
+  const clientAddress = clientAddressOf(ctx.config.trustProxy);
+  const limiter = ctx.config.rateLimits ? new RateLimiter(ctx.store, ctx.config) : null;
   const observe = ctx.metrics ? observer(ctx.metrics.requestDuration) : () => {};
   const root = ctx.logger;
   let nextReqId = 0;
@@ -101,6 +105,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       res.raw.end();
       return;
     }
+    if (apiErr instanceof RateLimitedError) res.setHeader('Retry-After', String(apiErr.retryAfterS));
     res.status(apiErr.status).json(apiErr.toJSON());
   };
 
@@ -113,6 +118,13 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       }
       if (match) {
         req.routePath = match.route.path;
+        const cls = limiter && rateClass(match.route);
+        if (limiter && cls) {
+          const wait = req.query.wait;
+          const longPoll = typeof wait === 'string' && Number(wait) > 0;
+          const release = await limiter.admit(cls, req.address, req.headers.authorization, longPoll);
+          if (release) res.raw.once('close', release);
+        }
         req.params = match.params;
         req.body = await readBody(req.raw, match.route);
         await match.handler(req, res);
@@ -133,7 +145,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       observe(req.method, req.routePath, res.statusCode, ms / 1000);
       // The path carries ids but never tokens (those travel in the Authorization header).
       if (root.isLevelEnabled('debug')) {
-        req.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms }, 'request');
+        req.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms, addr: req.address }, 'request');
       }
     };
     if (res.raw.writableEnded) done();
@@ -155,6 +167,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       const given = raw.headers['x-request-id'];
       req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : `r${(++nextReqId).toString(36)}`;
       req.logBindings = { reqId: req.id };
+      req.address = clientAddress(raw);
       const res = new Res(rawRes);
       res.setHeader('X-Request-Id', req.id);
       res.set(edge.common).set(edge.nonPage);
