@@ -19,7 +19,8 @@ export const RATE_SETTINGS = {
     help: 'rate-limit the API per token and per client address (429 rate_limited with Retry-After); off only for load tests',
   }),
   rateWritesPerMin: perMin('VMLIVE_RATE_WRITES_PER_MIN', 'writes (POST/PUT/DELETE but token minting)', 600),
-  rateWritesBurst: burst('VMLIVE_RATE_WRITES_BURST', 'writes', 200),
+  // A side may post up to 256 candidates (LIMITS.candidatesPerSide): they fit in one burst.
+  rateWritesBurst: burst('VMLIVE_RATE_WRITES_BURST', 'writes', 300),
   rateReadsPerMin: perMin('VMLIVE_RATE_READS_PER_MIN', 'reads and long-polls (GET /api/…)', 600),
   rateReadsBurst: burst('VMLIVE_RATE_READS_BURST', 'reads and long-polls', 120),
   // The operator's backend mints one viewer token per viewer it opens: 10 a second sustained.
