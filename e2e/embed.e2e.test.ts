@@ -63,7 +63,9 @@ async function serveExample(): Promise<typeof site> {
 beforeAll(async () => {
   if (!existsSync(join(REPO_ROOT, 'viewer/dist/vmlive-viewer.js')))
     throw new Error('viewer/dist is missing: run `npm run build`');
-  [sys, site] = await Promise.all([startSystem(), serveExample()]);
+  // The example is another origin calling the controller: it runs with that origin on the CORS allowlist.
+  site = await serveExample();
+  sys = await startSystem({ controllerEnv: { VMLIVE_CORS_ORIGINS: site.url } });
   browser = await launchViewerBrowser();
 });
 

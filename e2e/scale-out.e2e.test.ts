@@ -40,6 +40,8 @@ beforeAll(async () => {
     VMLIVE_SIGNING_KEY_FILE: writeSigningKey(dir),
     VMLIVE_OPERATOR_TOKEN: OPERATOR,
     VMLIVE_HOLDER_GRACE_S: '5',
+    // 1,000 wake-ups from one token and address are a load test, not a client: no rate limits.
+    VMLIVE_RATE_LIMITS: 'off',
   };
   sys = await startLocalSystem({
     port: 0,

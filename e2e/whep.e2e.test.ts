@@ -21,7 +21,9 @@ let browser: Browser;
 
 beforeAll(async () => {
   // A heartbeat a second: the helper's peers (GET /api/vms stats.peerStats) are at most 1 s old.
-  sys = await startSystem({ agentEnv: { VMLIVE_HEARTBEAT_MS: '1000' } });
+  // The browser player runs on a page of its own (origin "null"): a deployment that serves any WHEP
+  // player allows every origin, which exposes nothing since tokens travel in a header, not cookies.
+  sys = await startSystem({ agentEnv: { VMLIVE_HEARTBEAT_MS: '1000' }, controllerEnv: { VMLIVE_CORS_ORIGINS: '*' } });
   browser = await launchViewerBrowser();
 }, 90_000);
 

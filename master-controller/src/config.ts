@@ -8,6 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ConfigOf, IceServer, parseEnv, resolveSettings, setting } from '@vmlive/protocol';
 import { z } from 'zod';
+import { RATE_SETTINGS } from './edge/rate-settings.js';
+import { EDGE_SETTINGS } from './edge/settings.js';
 
 export { ConfigError } from '@vmlive/protocol';
 
@@ -194,6 +196,8 @@ export const SETTINGS = {
     default: 5000,
     help: 'how long shutdown waits for in-flight responses',
   }),
+  ...EDGE_SETTINGS,
+  ...RATE_SETTINGS,
 };
 
 export type ControllerConfig = ConfigOf<typeof SETTINGS>;
@@ -216,6 +220,11 @@ function checkCombined(c: ControllerConfig): ControllerConfig {
     throw new ConfigError(
       'VMLIVE_ICE_TRANSPORT_POLICY',
       'relay needs a TURN server (VMLIVE_TURN_URLS or a turn: entry in VMLIVE_ICE_SERVERS)',
+    );
+  if ((c.tlsCertFile === '') !== (c.tlsKeyFile === ''))
+    throw new ConfigError(
+      c.tlsCertFile === '' ? 'VMLIVE_TLS_CERT_FILE' : 'VMLIVE_TLS_KEY_FILE',
+      'VMLIVE_TLS_CERT_FILE and VMLIVE_TLS_KEY_FILE are set together (HTTPS needs both)',
     );
   return c;
 }

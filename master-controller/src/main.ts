@@ -38,6 +38,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A renewed certificate (e.g. by certbot) is picked up without a restart or a dropped long-poll.
+  process.on('SIGHUP', () => controller.reloadTls());
 }
 
 void main();

@@ -5,9 +5,11 @@
  * (regenerate: `npm run openapi -w master-controller`; openapi.test.ts fails
  * when it is stale, a route is undocumented or an error code is missing).
  */
+
 import { writeFileSync } from 'node:fs';
 import { ERROR_CODES, type ErrorCode, LIMITS, type Route, routes } from '@vmlive/protocol';
 import { z } from 'zod';
+import { rateClass } from './edge/rate-limit.js';
 
 type Json = Record<string, unknown>;
 
@@ -105,9 +107,11 @@ function operation(route: Route): Json {
     }
   }
   const open = route.callers.includes('none');
-  // Any route may answer these: the controller is stopping, its shared store is down, or a bug.
+  // Any route may answer these: the controller is stopping, its shared store is down, or a bug;
+  // and any rate-limited route (edge/rate-limit.ts) its 429s.
+  const limited: ErrorCode[] = rateClass(route) ? ['rate_limited', 'too_many_long_polls'] : [];
   const codes: ErrorCode[] = [
-    ...new Set<ErrorCode>([...route.errors, 'shutting_down', 'store_unavailable', 'internal']),
+    ...new Set<ErrorCode>([...route.errors, ...limited, 'shutting_down', 'store_unavailable', 'internal']),
   ];
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) {

@@ -5,7 +5,9 @@
  * tests and the local sandbox.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
 import { loadSigningKeys } from './auth/signing-keys.js';
@@ -28,6 +30,11 @@ export interface Controller {
   operatorToken: string;
   /** Answers waiting long-polls, refuses new requests (503), closes connections. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Reads VMLIVE_TLS_CERT_FILE/KEY_FILE again (SIGHUP) for new connections; open ones, and their
+   * long-polls, carry on. False (and the old certificate kept) when not serving TLS or unreadable.
+   */
+  reloadTls(): boolean;
 }
 
 /** VMLIVE_STORE: this process's memory, or a Redis shared with every controller pointed at it. */
@@ -65,6 +72,8 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   }
   log.info({ kid: keys.kid, retired: keys.jwks.keys.length - 1 }, 'token signing key loaded');
 
+  if (config.corsOrigins.includes('*'))
+    log.warn("VMLIVE_CORS_ORIGINS='*': pages on any origin may call this API with a token they hold");
   const store = await openStore(config, log);
   const metrics = new Metrics({
     sessionCount: () => store.sessionCount(),
@@ -98,7 +107,11 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   };
   let closing = false;
   const app = createApp(ctx, () => closing);
-  const server = createServer({ keepAliveTimeout: 65_000 }, app.listener);
+  const tls = config.tlsCertFile !== '';
+  const readTls = () => ({ cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) });
+  const server = tls
+    ? createTlsServer({ ...readTls(), keepAliveTimeout: 65_000 }, app.listener)
+    : createServer({ keepAliveTimeout: 65_000 }, app.listener);
   // Long-polls last up to 30 s; keep Node's request timeout well above that.
   server.requestTimeout = 120_000;
   server.headersTimeout = 66_000;
@@ -113,7 +126,7 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
 
   // Idle TTL: sweep often enough that a session outlives its TTL by at most a quarter of it.
   const ttlMs = config.sessionIdleTtlS * 1000;
@@ -184,5 +197,20 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
     return closed;
   };
 
-  return { url, operatorToken, close };
+  const reloadTls = () => {
+    if (!tls || !('setSecureContext' in server)) return false;
+    try {
+      server.setSecureContext(readTls());
+    } catch (err) {
+      log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'TLS reload failed; the old certificate stays',
+      );
+      return false;
+    }
+    log.info({ cert: config.tlsCertFile }, 'TLS certificate reloaded');
+    return true;
+  };
+
+  return { url, operatorToken, close, reloadTls };
 }

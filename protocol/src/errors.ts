@@ -64,6 +64,15 @@ export const ERROR_CODES = {
   },
   precondition_required: { status: 428, description: 'WHEP PATCH: no `If-Match` header (its value is the `ETag`).' },
   too_many_sessions: { status: 429, description: 'The controller holds the maximum number of live sessions.' },
+  rate_limited: {
+    status: 429,
+    description:
+      'This token or client address spent its budget for this class of route (writes, reads and long-polls, token minting); retry after the `Retry-After` seconds.',
+  },
+  too_many_long_polls: {
+    status: 429,
+    description: 'This token already holds the maximum number of open long-polls; retry after `Retry-After` seconds.',
+  },
   internal: { status: 500, description: 'Unexpected server error (a bug).' },
   snapshot_unavailable: { status: 503, description: 'The VM uploaded no fresh snapshot in time.' },
   answer_timeout: {

@@ -14,6 +14,7 @@ const peer = (bytesSent: number, connectionState = 'connected') => ({
   packetsLost: null,
   bitrateKbps: null,
   connectionState,
+  layer: 'full' as const,
 });
 
 const stats: Stats = {

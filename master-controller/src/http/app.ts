@@ -11,6 +11,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ErrorBody, type Health, type Route, routes } from '@vmlive/protocol';
 import type { Histogram } from 'prom-client';
+import { clientAddressOf } from '../edge/client-address.js';
+import { edgeHeaders } from '../edge/headers.js';
+import { RateLimitedError, RateLimiter, rateClass } from '../edge/rate-limit.js';
 import { ApiError } from '../errors.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { readBody } from './body.js';
@@ -29,7 +32,6 @@ export const OPENAPI_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** Response headers a cross-origin page may read (a browser WHEP player needs Location, ETag and Link). */
-const EXPOSED = 'X-Request-Id, X-Snapshot-At, Location, ETag, Link, Retry-After, Allow';
 
 export interface App {
   /** The node:http request listener. */
@@ -89,6 +91,9 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
   healthRoutes(ctx, router);
 
   const web = ctx.config.webDir ? new StaticFiles(ctx.config.webDir) : null;
+  const edge = edgeHeaders(ctx.config);
+  const clientAddress = clientAddressOf(ctx.config.trustProxy);
+  const limiter = ctx.config.rateLimits ? new RateLimiter(ctx.store, ctx.config) : null;
   const observe = ctx.metrics ? observer(ctx.metrics.requestDuration) : () => {};
   const root = ctx.logger;
   let nextReqId = 0;
@@ -107,6 +112,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       res.raw.end();
       return;
     }
+    if (apiErr instanceof RateLimitedError) res.setHeader('Retry-After', String(apiErr.retryAfterS));
     res.status(apiErr.status).json(apiErr.toJSON());
   };
 
@@ -119,11 +125,22 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       }
       if (match) {
         req.routePath = match.route.path;
+        const cls = limiter && rateClass(match.route);
+        if (limiter && cls) {
+          const wait = req.query.wait;
+          const longPoll = typeof wait === 'string' && Number(wait) > 0;
+          const release = await limiter.admit(cls, req.address, req.headers.authorization, longPoll);
+          if (release) res.raw.once('close', release);
+        }
         req.params = match.params;
         req.body = await readBody(req.raw, match.route);
         await match.handler(req, res);
       } else if (
-        !(web && !req.path.startsWith('/api/') && web.serve(req.method, req.path, res.raw, baseHeaders(req)))
+        !(
+          web &&
+          !req.path.startsWith('/api/') &&
+          web.serve(req.method, req.path, res.raw, baseHeaders(req), edge.page(req.path))
+        )
       ) {
         // RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field" (WHEP, draft §4.1, expects the
         // generic statuses: a player that PUTs its offer learns what the resource takes).
@@ -142,7 +159,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       observe(req.method, req.routePath, res.statusCode, ms / 1000);
       // The path carries ids but never tokens (those travel in the Authorization header).
       if (root.isLevelEnabled('debug')) {
-        req.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms }, 'request');
+        req.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms, addr: req.address }, 'request');
       }
     };
     if (res.raw.writableEnded) done();
@@ -151,8 +168,9 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
 
   const baseHeaders = (req: Req): Record<string, string> => ({
     'X-Request-Id': req.id,
-    'Access-Control-Allow-Origin': '*',
-    'Access-Control-Expose-Headers': EXPOSED,
+    ...edge.common,
+    ...edge.nonPage,
+    ...edge.cors(req.headers.origin),
   });
 
   return {
@@ -163,16 +181,15 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
       const given = raw.headers['x-request-id'];
       req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : `r${(++nextReqId).toString(36)}`;
       req.logBindings = { reqId: req.id };
+      req.address = clientAddress(raw);
       const res = new Res(rawRes);
       res.setHeader('X-Request-Id', req.id);
-      // CORS: viewers authenticate with a bearer header, not cookies, so any origin may call.
-      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.set(edge.common).set(edge.nonPage);
+      // CORS only for an allowed Origin (edge/headers.ts); a refused preflight gets no grant, so the browser blocks.
+      const grant = edge.cors(raw.headers.origin);
+      res.set(grant);
       if (req.method === 'OPTIONS') {
-        res.set({
-          'Access-Control-Allow-Methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
-          'Access-Control-Allow-Headers': 'Authorization, Content-Type, If-Match, X-Request-Id',
-          'Access-Control-Max-Age': '600',
-        });
+        if ('Access-Control-Allow-Origin' in grant) res.set(edge.preflight);
         if (req.path.startsWith('/whep/vms/')) {
           // WHEP draft §4.3: "The 200 OK response to any OPTIONS request SHOULD include an
           // Accept-Post header with a media type value of application/sdp" (W3C LDP §7.1).
@@ -182,7 +199,6 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
         } else res.status(204).end();
         return;
       }
-      res.setHeader('Access-Control-Expose-Headers', EXPOSED);
       void dispatch(req, res, start);
     },
   };

@@ -28,6 +28,8 @@ export class Req {
   /** The matched route's path (metrics label), 'unmatched' otherwise. */
   routePath = 'unmatched';
   id = '';
+  /** The client's address (edge/client-address.ts: the peer, or X-Forwarded-For from a trusted proxy). */
+  address = '';
   principal?: Principal;
   logBindings: Record<string, unknown> = {};
   logChild: Logger | undefined = undefined;

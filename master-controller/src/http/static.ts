@@ -46,8 +46,17 @@ export class StaticFiles {
     this.index = join(this.root, 'index.html');
   }
 
-  /** Serves GET/HEAD `path`; false when this is not ours to answer (then a 404 follows). */
-  serve(method: string, path: string, res: ServerResponse, baseHeaders: Record<string, string>): boolean {
+  /**
+   * Serves GET/HEAD `path`; false when this is not ours to answer (then a 404 follows).
+   * An HTML page gets `pageHeaders` over `baseHeaders` (its Content-Security-Policy and framing).
+   */
+  serve(
+    method: string,
+    path: string,
+    res: ServerResponse,
+    baseHeaders: Readonly<Record<string, string>>,
+    pageHeaders: Readonly<Record<string, string>>,
+  ): boolean {
     if (method !== 'GET' && method !== 'HEAD') return false;
     let rel: string;
     try {
@@ -70,9 +79,11 @@ export class StaticFiles {
       st = fileAt(file);
       if (!st) return false;
     }
+    const ext = extname(file).toLowerCase();
     res.writeHead(200, {
       ...baseHeaders,
-      'Content-Type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+      ...(ext === '.html' ? pageHeaders : {}),
+      'Content-Type': TYPES[ext] ?? 'application/octet-stream',
       'Content-Length': st.size,
       'Cache-Control': 'public, max-age=0',
       'Last-Modified': st.mtime.toUTCString(),

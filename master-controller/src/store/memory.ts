@@ -16,10 +16,12 @@ import {
   type StoredCandidate,
 } from '@vmlive/protocol';
 import { MemoryNotifier } from './notifier.js';
+import { MemoryRates } from './rate-memory.js';
 import { emptyRun, type RunDoc, type RunUpdate } from './run-doc.js';
 import {
   type ControlRecord,
   type NewSession,
+  type RateBucket,
   type SessionKind,
   type SessionRecord,
   type SessionRole,
@@ -43,6 +45,8 @@ interface MemSession extends SessionRecord {
 export interface MemoryStoreOptions {
   maxSessions: number;
   candidatesPerSide?: number;
+  /** Bound on rate-limit buckets + slot keys held (default RATE_MAX_KEYS). */
+  maxRateKeys?: number;
 }
 
 export class MemoryStore implements Store {
@@ -60,10 +64,25 @@ export class MemoryStore implements Store {
   private readonly notifier = new MemoryNotifier();
   private readonly maxSessions: number;
   private readonly candidatesPerSide: number;
+  /** Rate-limit buckets and long-poll slots (bounded; rate-memory.ts). */
+  readonly rates: MemoryRates;
 
   constructor(opts: MemoryStoreOptions) {
     this.maxSessions = opts.maxSessions;
     this.candidatesPerSide = opts.candidatesPerSide ?? LIMITS.candidatesPerSide;
+    this.rates = new MemoryRates(opts.maxRateKeys);
+  }
+
+  takeTokens(buckets: readonly RateBucket[], now: number): Promise<number> {
+    return this.rates.takeTokens(buckets, now);
+  }
+
+  acquireSlot(key: string, id: string, max: number, leaseMs: number, now: number): Promise<boolean> {
+    return this.rates.acquireSlot(key, id, max, leaseMs, now);
+  }
+
+  releaseSlot(key: string, id: string): Promise<void> {
+    return this.rates.releaseSlot(key, id);
   }
 
   async createVm(vm: { vmId: string; name: string; createdAt: number }): Promise<void> {

@@ -14,6 +14,8 @@
  * `casControl`, which refuses when the control version moved meanwhile.
  */
 
+import { RATE_SCRIPTS } from './redis-rate-scripts.js';
+
 /** Ends one session: its keys, its place in the idle order and the VM's set; control without a lease returns. */
 const DROP = `
 local P = ARGV[1]
@@ -40,6 +42,7 @@ end
 `;
 
 export const SCRIPTS = {
+  ...RATE_SCRIPTS,
   /** ARGV: P, vmId, name, createdAt */
   createVm: `
 local P = ARGV[1]

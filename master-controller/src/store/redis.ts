@@ -50,6 +50,7 @@ import type {
   ControlRecord,
   Lease,
   NewSession,
+  RateBucket,
   SessionKind,
   SessionRecord,
   SessionRole,
@@ -184,6 +185,18 @@ export class RedisStore implements Store {
 
   private run(name: Parameters<RedisConnections['script']>[0], ...args: Array<string | number | Buffer>) {
     return this.conn.script(name, [this.p, ...args]);
+  }
+
+  async takeTokens(buckets: readonly RateBucket[], now: number): Promise<number> {
+    return num(await this.run('takeTokens', now, ...buckets.flatMap((b) => [b.key, b.capacity, b.refillPerS])));
+  }
+
+  async acquireSlot(key: string, id: string, max: number, leaseMs: number, now: number): Promise<boolean> {
+    return num(await this.run('acquireSlot', key, id, max, leaseMs, now)) === 1;
+  }
+
+  async releaseSlot(key: string, id: string): Promise<void> {
+    await this.run('releaseSlot', key, id);
   }
 
   async createVm(vm: { vmId: string; name: string; createdAt: number }): Promise<void> {

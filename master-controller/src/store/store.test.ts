@@ -333,4 +333,36 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
       expect(await store.updateRun('vm1', report(1))).toBeUndefined();
     });
   });
+
+  it('a token bucket spends its burst, refuses with the wait until the next token, and refills with time', async () => {
+    const store = await newStore();
+    const b = { key: 'reads:t:x', capacity: 3, refillPerS: 2 };
+    for (let i = 0; i < 3; i++) expect(await store.takeTokens([b], 1000)).toBe(0);
+    expect(await store.takeTokens([b], 1000)).toBe(500);
+    expect(await store.takeTokens([b], 1250)).toBe(250);
+    expect(await store.takeTokens([b], 1500)).toBe(0);
+    expect(await store.takeTokens([{ ...b, key: 'reads:t:other' }], 1500)).toBe(0);
+  });
+
+  it('takes from every bucket or from none', async () => {
+    const store = await newStore();
+    const address = { key: 'writes:a:1', capacity: 5, refillPerS: 1 };
+    const token = { key: 'writes:t:1', capacity: 1, refillPerS: 1 };
+    expect(await store.takeTokens([address, token], 0)).toBe(0);
+    expect(await store.takeTokens([address, token], 0)).toBe(1000); // the token is empty …
+    for (let i = 0; i < 4; i++) expect(await store.takeTokens([address], 0)).toBe(0); // … and the address kept 4
+    expect(await store.takeTokens([address], 0)).toBeGreaterThan(0);
+  });
+
+  it('holds at most max long-poll slots per key, frees them on release or when their lease ends', async () => {
+    const store = await newStore();
+    expect(await store.acquireSlot('t:a', 'p1', 2, 1000, 0)).toBe(true);
+    expect(await store.acquireSlot('t:a', 'p2', 2, 1000, 0)).toBe(true);
+    expect(await store.acquireSlot('t:a', 'p3', 2, 1000, 10)).toBe(false);
+    expect(await store.acquireSlot('t:b', 'p1', 2, 1000, 10)).toBe(true);
+    await store.releaseSlot('t:a', 'p1');
+    expect(await store.acquireSlot('t:a', 'p3', 2, 1000, 20)).toBe(true);
+    expect(await store.acquireSlot('t:a', 'p4', 2, 1000, 20)).toBe(false);
+    expect(await store.acquireSlot('t:a', 'p4', 2, 1000, 1001)).toBe(true); // p2's lease ended
+  });
 });

@@ -128,7 +128,26 @@ export const topics = {
   run: (vmId: string, which: RunTopic) => `r${which[0]}:${vmId}`,
 };
 
-export interface Store {
+/** One token bucket of a rate limit: `capacity` tokens, refilled at `refillPerS` (edge/rate-limit.ts). */
+export interface RateBucket {
+  readonly key: string;
+  readonly capacity: number;
+  readonly refillPerS: number;
+}
+
+/** Rate limits' state, in the store so that every controller sharing it counts the same requests. */
+export interface RateState {
+  /**
+   * Takes one token from every bucket, or from none: 0 when taken, else the ms until every
+   * bucket has one again. A bucket not seen yet is full; one left alone until full is forgotten.
+   */
+  takeTokens(buckets: readonly RateBucket[], now: number): Promise<number>;
+  /** Holds one of at most `max` slots under `key` (concurrent long-polls) until released or `now + leaseMs`. */
+  acquireSlot(key: string, id: string, max: number, leaseMs: number, now: number): Promise<boolean>;
+  releaseSlot(key: string, id: string): Promise<void>;
+}
+
+export interface Store extends RateState {
   createVm(vm: { vmId: string; name: string; createdAt: number }): Promise<void>;
   getVm(vmId: string): Promise<VmRecord | undefined>;
   listVms(): Promise<VmRecord[]>;

@@ -80,7 +80,8 @@ export class TestController {
 
   static async start(config: Partial<ControllerConfig> = {}): Promise<TestController> {
     const c = await startController(
-      { port: 0, host: '127.0.0.1', webDir: null, logLevel: 'silent', ...storeConfig(), ...config },
+      // Rate limits off unless a test turns them on: suites fire hundreds of calls from one address.
+      { port: 0, host: '127.0.0.1', webDir: null, logLevel: 'silent', rateLimits: false, ...storeConfig(), ...config },
       pino({ level: 'silent' }),
     );
     return new TestController(c, c.url, c.operatorToken);

@@ -70,7 +70,8 @@ export async function startAgentHarness<H extends FakeHelper>(opts: {
   agentFetch?: FetchLike;
 }): Promise<AgentHarness<H>> {
   const controller = await startController(
-    { port: 0, host: '127.0.0.1', operatorToken: OPERATOR_TOKEN, webDir: null },
+    // Rate limits off: these tests poll the controller in tight loops (the limits have tests of their own).
+    { port: 0, host: '127.0.0.1', operatorToken: OPERATOR_TOKEN, webDir: null, rateLimits: false },
     silentLog,
   );
   const api: Api = async (method, path, body, token = OPERATOR_TOKEN) => {

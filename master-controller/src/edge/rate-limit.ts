@@ -1,0 +1,115 @@
+/**
+ * Rate limits at the edge of the API, before a handler runs: every /api
+ * request takes one token from its class's bucket for its bearer token and one
+ * from the bucket of its client address (both, or neither), and a long-poll
+ * (GET with `wait` > 0) also holds one of its token's concurrent long-poll
+ * slots until it is answered. The state is in the store (several controllers
+ * sharing a Redis count the same requests). Refusals are 429 `rate_limited`
+ * or `too_many_long_polls` with `Retry-After` (whole seconds, at least 1).
+ *
+ * The token is identified by a hash of its Authorization header, without
+ * verifying it: a flood of bad tokens is still bounded by its address's
+ * budget, and the limiter costs one store call, not a signature check.
+ * The operator token is limited like any other.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { type Route, routes } from '@vmlive/protocol';
+import type { ControllerConfig } from '../config.js';
+import { ApiError } from '../errors.js';
+import type { RateBucket, RateState } from '../store/types.js';
+
+export type RateClass = 'writes' | 'reads' | 'mints';
+
+/** A 429 with the seconds the client should wait (the Retry-After header). */
+export class RateLimitedError extends ApiError {
+  constructor(
+    code: 'rate_limited' | 'too_many_long_polls',
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(code, message);
+  }
+}
+
+const MINTS: ReadonlySet<Route> = new Set([routes.createVm, routes.createViewerToken, routes.createAutomationToken]);
+
+/** The budget a route draws on; null: not limited (health, metrics, the JWKS: no token, cheap, cacheable). */
+export function rateClass(route: Route): RateClass | null {
+  if (!route.path.startsWith('/api/')) return null;
+  if (MINTS.has(route)) return 'mints';
+  return route.method === 'GET' ? 'reads' : 'writes';
+}
+
+/** A long-poll's lease outlives its longest wait, so a crashed controller's slots free themselves. */
+const SLOT_LEASE_MS = 45_000;
+
+type Limits = Pick<
+  ControllerConfig,
+  | 'rateWritesPerMin'
+  | 'rateWritesBurst'
+  | 'rateReadsPerMin'
+  | 'rateReadsBurst'
+  | 'rateMintsPerMin'
+  | 'rateMintsBurst'
+  | 'rateAddressFactor'
+  | 'maxLongPollsPerToken'
+>;
+
+export class RateLimiter {
+  private readonly budgets: Record<RateClass, { capacity: number; refillPerS: number }>;
+
+  constructor(
+    private readonly state: RateState,
+    private readonly limits: Limits,
+  ) {
+    const b = (perMin: number, burst: number) => ({ capacity: burst, refillPerS: perMin / 60 });
+    this.budgets = {
+      writes: b(limits.rateWritesPerMin, limits.rateWritesBurst),
+      reads: b(limits.rateReadsPerMin, limits.rateReadsBurst),
+      mints: b(limits.rateMintsPerMin, limits.rateMintsBurst),
+    };
+  }
+
+  /**
+   * Admits one request of `cls` from `address` with `authorization`, or throws RateLimitedError.
+   * `longPoll`: it will wait; the returned function frees its slot (call it once answered).
+   */
+  async admit(
+    cls: RateClass,
+    address: string,
+    authorization: string | undefined,
+    longPoll: boolean,
+    now = Date.now(),
+  ): Promise<(() => void) | null> {
+    const budget = this.budgets[cls];
+    const f = this.limits.rateAddressFactor;
+    const token = authorization ? createHash('sha256').update(authorization).digest('base64url').slice(0, 22) : null;
+    const buckets: RateBucket[] = [
+      { key: `${cls}:a:${address}`, capacity: budget.capacity * f, refillPerS: budget.refillPerS * f },
+    ];
+    if (token) buckets.push({ key: `${cls}:t:${token}`, ...budget });
+    const waitMs = await this.state.takeTokens(buckets, now);
+    if (waitMs > 0)
+      throw new RateLimitedError(
+        'rate_limited',
+        `too many ${cls} from this token or address; retry in ${Math.ceil(waitMs / 1000)} s`,
+        Math.max(1, Math.ceil(waitMs / 1000)),
+      );
+    if (!longPoll || !token) return null;
+    const key = `t:${token}`;
+    const id = randomBytes(9).toString('base64url');
+    if (!(await this.state.acquireSlot(key, id, this.limits.maxLongPollsPerToken, SLOT_LEASE_MS, now)))
+      throw new RateLimitedError(
+        'too_many_long_polls',
+        `this token already holds ${this.limits.maxLongPollsPerToken} long-polls open`,
+        1,
+      );
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      // A lost release only keeps the slot until its lease ends.
+      this.state.releaseSlot(key, id).catch(() => undefined);
+    };
+  }
+}
