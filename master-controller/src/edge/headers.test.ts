@@ -111,6 +111,18 @@ describe('with an allowlist and a framing policy for /view', () => {
     expect(r.headers.get('access-control-expose-headers')).toContain('Retry-After');
   });
 
+  it("grants an allowed origin's WHEP player what it needs: PATCH with If-Match, and Location, ETag and Link exposed", async () => {
+    const pre = await fetch(`${t.url}/whep/sessions/x`, {
+      method: 'OPTIONS',
+      headers: { origin: APP, 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'if-match' },
+    });
+    expect(pre.headers.get('access-control-allow-methods')).toContain('PATCH');
+    expect(pre.headers.get('access-control-allow-headers')).toContain('If-Match');
+    expect(pre.headers.get('accept-patch')).toBe('application/trickle-ice-sdpfrag');
+    const r = await t.call('GET', '/api/vms', { headers: { origin: APP } });
+    for (const h of ['Location', 'ETag', 'Link']) expect(r.headers.get('access-control-expose-headers')).toContain(h);
+  });
+
   it('an origin off the list still gets nothing, and the answer varies on Origin for caches', async () => {
     for (const origin of ['https://evil.example', 'https://app.example.evil', 'http://app.example']) {
       const pre = await fetch(`${t.url}/api/vms`, {
