@@ -10,8 +10,8 @@ import {
   type ControlState,
   type FetchLike,
   type Instructions,
-  isAbortError,
   type Override,
+  pollUntilAborted,
   routes,
   type Step,
   type StepBody,
@@ -201,16 +201,7 @@ export class Automation {
 
   /** Runs `poll` until close(); a failure waits RETRY_MS and polls again. */
   private loop(poll: () => Promise<void>): void {
-    void (async () => {
-      while (!this.stop.signal.aborted) {
-        try {
-          await poll();
-        } catch (err) {
-          if (this.stop.signal.aborted || isAbortError(err)) return;
-          await new Promise((r) => setTimeout(r, RETRY_MS));
-        }
-      }
-    })();
+    pollUntilAborted(this.stop.signal, poll, RETRY_MS);
   }
 }
 

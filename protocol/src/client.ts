@@ -57,6 +57,23 @@ export function isAbortError(err: unknown): boolean {
   return err instanceof Error && err.name === 'AbortError';
 }
 
+/**
+ * Runs `poll` (one long-poll round) again and again until `signal` aborts; a failure waits
+ * `retryMs` and polls again. What every follower of a cursor feed does (automation, viewer panel).
+ */
+export function pollUntilAborted(signal: AbortSignal, poll: () => Promise<void>, retryMs: number): void {
+  void (async () => {
+    while (!signal.aborted) {
+      try {
+        await poll();
+      } catch (err) {
+        if (signal.aborted || isAbortError(err)) return;
+        await new Promise((r) => setTimeout(r, retryMs));
+      }
+    }
+  })();
+}
+
 /** A binary response (snapshot JPEG, OpenAPI text). */
 export interface BinaryBody {
   blob: Blob;

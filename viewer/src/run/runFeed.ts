@@ -8,9 +8,9 @@
 import {
   type ApiClient,
   type Instructions,
-  isAbortError,
   type Override,
   type OverrideAction,
+  pollUntilAborted,
   routes,
   type Step,
 } from '@vmlive/protocol';
@@ -165,15 +165,6 @@ export class RunFeed {
   }
 
   private loop(poll: () => Promise<void>): void {
-    void (async () => {
-      while (!this.stop.signal.aborted) {
-        try {
-          await poll();
-        } catch (err) {
-          if (this.stop.signal.aborted || isAbortError(err)) return;
-          await new Promise((r) => setTimeout(r, RETRY_MS));
-        }
-      }
-    })();
+    pollUntilAborted(this.stop.signal, poll, RETRY_MS);
   }
 }
