@@ -131,7 +131,7 @@ describe('performance scripts (smoke)', () => {
   );
 
   it('latency measures the sandbox and prints its table', async () => {
-    const r = await run('latency.ts', ['--duration', '10', '--min-samples', '60', '--max-p50', '1000'], 110_000);
+    const r = await run('latency.ts', ['--duration', '5', '--min-samples', '40', '--max-p50', '1000'], 110_000);
     expect(r.code, `${r.out}\n${r.err}`).toBe(0);
     expect(r.out).toMatch(/latency p50 ms\s+\d+/);
     expect(r.out).toContain('time to first frame ms');
@@ -154,7 +154,7 @@ describe('performance scripts (smoke)', () => {
   it('stability soaks briefly and prints its summary', async () => {
     const r = await run(
       'stability.ts',
-      ['--minutes', '0.5', '--min-fps', '10', '--fps-quantile', '80', '--max-freeze-ms', '3000'],
+      ['--minutes', '0.25', '--min-fps', '10', '--fps-quantile', '80', '--max-freeze-ms', '3000'],
       110_000,
     );
     expect(r.code, `${r.out}\n${r.err}`).toBe(0);
