@@ -143,9 +143,13 @@ async function releaseAndClose(...pages: Page[]): Promise<void> {
   await expect.poll(async () => (await control()).mode, { timeout: 10_000 }).toBe('agent');
 }
 
+const audit = (since: number) => operator.call(routes.getAudit, { params: vm(), query: { since } });
+
 describe('taking control through the viewer page', () => {
-  it('the first click after "Take control" lands, and no input is ever rejected', async () => {
+  it('the first click after "Take control" lands, and no input is ever rejected; the audit trail has the take, the input counts and the release', async () => {
     const page = await controlViewer();
+    const cursor = (await audit(0)).cursor;
+    let sessionId: string | null = null;
     try {
       // Clicked at once, without waiting for "You are in control": held until the VM's grant, then sent.
       const before = await clicks();
@@ -160,9 +164,31 @@ describe('taking control through the viewer page', () => {
       const said = await feedback(page);
       expect(said.filter((f) => f.t === 'rejected')).toEqual([]);
       expect(said.map((f) => (f.t === 'control' ? f.granted : f.t))).toEqual([false, true]); // at open, on the take
+
+      // The helper counted what it injected from this holder; the next heartbeat (≤ 5 s) reports it.
+      sessionId = await sessionOf(page);
+      const inputOf = async () =>
+        (await audit(cursor)).events.flatMap((e) =>
+          e.type === 'input' && e.detail.sessionId === sessionId ? [e.detail] : [],
+        );
+      // Two clicks: a down and an up each, after the moves; summed over the heartbeats' windows.
+      const pointer = async () => (await inputOf()).reduce((n, d) => n + d.pointer, 0);
+      await expect.poll(pointer, { timeout: 8000 }).toBeGreaterThanOrEqual(4);
+      expect((await inputOf()).every((d) => d.key === 0 && d.wheel === 0)).toBe(true);
     } finally {
       await releaseAndClose(page);
     }
+    const trail = (await audit(cursor)).events.flatMap((e) => (e.type === 'control' ? [[e.actor, e.detail]] : []));
+    expect(trail).toEqual([
+      [
+        expect.objectContaining({ role: 'viewer', sessionId }),
+        expect.objectContaining({ cause: 'take', to: 'user', toHolder: sessionId }),
+      ],
+      [
+        expect.objectContaining({ role: 'viewer', sessionId }),
+        expect.objectContaining({ cause: 'release', to: 'agent', fromHolder: sessionId }),
+      ],
+    ]);
   });
 });
 

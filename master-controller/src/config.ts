@@ -172,6 +172,10 @@ export const SETTINGS = {
     default: 120,
     help: 'health samples kept per VM, one per heartbeat (120 at the 5 s default heartbeat = the last 10 minutes); the oldest is dropped first',
   }),
+  auditMaxEvents: setting.int('VMLIVE_AUDIT_MAX_EVENTS', 10, 10_000, {
+    default: 1000,
+    help: 'audit events kept per VM (control changes, overrides, instruction edits, input counts); the oldest is dropped first, and the trail goes with the VM',
+  }),
   snapshotMaxAgeMs: setting.int('VMLIVE_SNAPSHOT_MAX_AGE_MS', 200, 60_000, {
     default: 2000,
     help: 'a snapshot this recent is served from the controller without asking the VM: at most one snapshot request per VM per this interval, however many consoles watch',

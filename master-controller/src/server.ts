@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
+import { AuditTrail, CONTROLLER, controlEvent } from './audit/trail.js';
 import { loadSigningKeys } from './auth/signing-keys.js';
 import { TokenService } from './auth/tokens.js';
 import { type ControllerConfig, resolveConfig } from './config.js';
@@ -96,6 +97,7 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
     vmIntervalMs: Math.min(5000, Math.max(250, (config.vmOnlineS * 1000) / 3)),
   });
   const polls = new LongPolls(store, metrics, presence);
+  const audit = new AuditTrail(store, config.auditMaxEvents, log.child({ module: 'audit' }));
   const ctx: Ctx = {
     config,
     store,
@@ -103,6 +105,7 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
     metrics,
     polls,
     presence,
+    audit,
     logger: log,
   };
   let closing = false;
@@ -155,12 +158,17 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
     if (!store.reachable || now - store.reachableSince < graceMs) return;
     store
       .expireLeases(now - graceMs, now, config.onHolderLost)
-      .then((ended) => {
-        for (const e of ended)
+      .then(async (ended) => {
+        for (const e of ended) {
           log.info(
             { vmId: e.vmId, sessionId: e.sessionId, mode: config.onHolderLost },
             'control holder gone; lease ended',
           );
+          if (!e.control) continue;
+          const before = { mode: e.control.from, holder: e.sessionId };
+          const after = { mode: e.control.to, holder: null };
+          await audit.record(e.vmId, controlEvent(CONTROLLER, 'lease_expired', before, after, now));
+        }
       })
       .catch((err: unknown) => log.error({ err }, 'lease sweep failed'));
   }, 500);

@@ -10,7 +10,7 @@
  * helper-contract.test.ts fails when it is stale), so no shape is written twice.
  */
 import { z } from 'zod';
-import { IceServer, IceTransportPolicy } from './rest.js';
+import { IceServer, IceTransportPolicy, InputCounts } from './rest.js';
 import { type ConfigOf, setting, settingsSchema } from './settings.js';
 
 const peerId = z.string().min(1).max(64);
@@ -94,6 +94,8 @@ export const PeerStats = z.object({
   connectionState: z.string(),
   /** which shared encoding this viewer's branch carries (link adaptation, VMLIVE_LINK_ADAPT) */
   layer: z.enum(['full', 'reduced']),
+  /** input injected from this viewer since it was added (counts only: protocol audit.ts) */
+  input: InputCounts,
 });
 export type PeerStats = z.infer<typeof PeerStats>;
 

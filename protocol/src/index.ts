@@ -1,3 +1,4 @@
+export * from './audit.js';
 export * from './client.js';
 export * from './errors.js';
 export type { EncoderStats, HelperCommand, HelperErrorCode, HelperEvent, PeerStats } from './helper.js';

@@ -53,12 +53,29 @@ export type CreateViewerTokenBody = z.infer<typeof CreateViewerTokenBody>;
 export const CreateAutomationTokenBody = z.object({ ttlSeconds: z.number().int().min(1) }).strict();
 export type CreateAutomationTokenBody = z.infer<typeof CreateAutomationTokenBody>;
 
+/**
+ * Input events the VM's helper injected from one viewer (the control holder: nobody else's input
+ * is injected), counted since its peer was added. Counts only, never which keys or where (audit.ts says why).
+ */
+export const InputCounts = z
+  .object({
+    pointer: z.number().int().min(0).meta({ description: 'pointer moves and button presses/releases' }),
+    key: z.number().int().min(0).meta({ description: 'key presses and releases (which keys: never recorded)' }),
+    wheel: z.number().int().min(0),
+  })
+  .meta({ id: 'InputCounts' });
+export type InputCounts = z.infer<typeof InputCounts>;
+
 /** Per viewer session, as the VM agent's helper sees it (the sessions list shows it). */
 export const PeerHealth = z
   .object({
     sessionId: Id,
     connectionState: z.string().max(32).meta({ description: "the helper's webrtcbin connection state" }),
     bytesSent: z.number().min(0),
+    input: InputCounts.optional().meta({
+      description:
+        'input injected from this session since its peer was added (the audit trail records the increase per heartbeat)',
+    }),
   })
   .meta({ id: 'PeerHealth' });
 export type PeerHealth = z.infer<typeof PeerHealth>;

@@ -7,6 +7,7 @@
  * three cannot drift.
  */
 import type { z } from 'zod';
+import { auditRoutes } from './audit.js';
 import type { ErrorCode } from './errors.js';
 import { LIMITS } from './limits.js';
 import {
@@ -330,6 +331,7 @@ export const routes = {
     errors: [...AUTH, 'session_not_found'],
   }),
   ...runRoutes,
+  ...auditRoutes,
   whepOffer: route({
     method: 'POST',
     path: '/whep/vms/:vmId',

@@ -4,7 +4,7 @@ import { HealthTracker } from './health.js';
 
 type Stats = Extract<HelperEvent, { type: 'stats' }>;
 
-const peer = (bytesSent: number, connectionState = 'connected') => ({
+const peer = (bytesSent: number, connectionState = 'connected', input = { pointer: 0, key: 0, wheel: 0 }) => ({
   bytesSent,
   packetsSent: 1,
   roundTripTime: null,
@@ -15,6 +15,7 @@ const peer = (bytesSent: number, connectionState = 'connected') => ({
   bitrateKbps: null,
   connectionState,
   layer: 'full' as const,
+  input,
 });
 
 const stats: Stats = {
@@ -31,7 +32,7 @@ const stats: Stats = {
     keyframesForced: 1,
     running: true,
   },
-  peers: { s1: peer(5000), gone: peer(10) },
+  peers: { s1: peer(5000, 'connected', { pointer: 12, key: 5, wheel: 2 }), gone: peer(10) },
   process: { cpuPercent: 22.5, rssBytes: 123_000_000 },
 };
 
@@ -52,7 +53,9 @@ describe('the health report', () => {
       restarts: 3,
       peers: 1,
       snapshotsRequested: 2,
-      sessions: [{ sessionId: 's1', connectionState: 'connected', bytesSent: 5000 }],
+      sessions: [
+        { sessionId: 's1', connectionState: 'connected', bytesSent: 5000, input: { pointer: 12, key: 5, wheel: 2 } },
+      ],
     });
     expect(r.lastError).toEqual({ at: 42, code: 'pipeline-error', message: 'x'.repeat(200) });
   });

@@ -35,6 +35,8 @@ export class HealthTracker {
             sessionId,
             connectionState: p.connectionState.slice(0, 32),
             bytesSent: p.bytesSent,
+            // Counts only (the controller's audit trail records their increase per heartbeat).
+            input: p.input,
           }))
       : [];
     return {

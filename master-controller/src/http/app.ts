@@ -20,6 +20,7 @@ import { readBody } from './body.js';
 import type { Ctx } from './context.js';
 import { Req, Res } from './kit.js';
 import { handle, Router } from './route.js';
+import { auditRoutes } from './routes/audit.js';
 import { controlRoutes } from './routes/control.js';
 import { healthRoutes } from './routes/health.js';
 import { runRoutes } from './routes/run.js';
@@ -89,6 +90,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
   runRoutes(ctx, router);
   whepRoutes(ctx, router);
   healthRoutes(ctx, router);
+  auditRoutes(ctx, router);
 
   const web = ctx.config.webDir ? new StaticFiles(ctx.config.webDir) : null;
   const edge = edgeHeaders(ctx.config);

@@ -1,5 +1,6 @@
 /** What every route handler needs, built once in server.ts. */
 import type { Logger } from 'pino';
+import type { AuditTrail } from '../audit/trail.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { ControllerConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
@@ -15,6 +16,8 @@ export interface Ctx {
   metrics: Metrics;
   polls: LongPolls;
   presence: Presence;
+  /** Where control, run and input changes are recorded (audit/trail.ts). */
+  audit: AuditTrail;
   logger: Logger;
 }
 

@@ -9,17 +9,21 @@
  * capped per side; each VM keeps at most one snapshot.
  */
 import {
+  type AuditEvent,
   type CandidateSide,
   type ControlState,
   type HealthSample,
   LIMITS,
+  type NewAuditEvent,
   type StoredCandidate,
 } from '@vmlive/protocol';
 import { MemoryNotifier } from './notifier.js';
 import { MemoryRates } from './rate-memory.js';
 import { emptyRun, type RunDoc, type RunUpdate } from './run-doc.js';
 import {
+  type AuditRead,
   type ControlRecord,
+  type EndedLease,
   type NewSession,
   type RateBucket,
   type SessionRecord,
@@ -59,6 +63,8 @@ export class MemoryStore implements Store {
   private readonly thumbnails = new Map<string, Map<number, Buffer>>();
   /** Per VM, its health ring (oldest first, at most `keep` from addHealth). */
   private readonly health = new Map<string, HealthSample[]>();
+  /** Per VM, its audit trail (oldest first, at most `keep` from appendAudit) and the last seq given. */
+  private readonly audit = new Map<string, { lastSeq: number; events: AuditEvent[] }>();
   private readonly notifier = new MemoryNotifier();
   private readonly maxSessions: number;
   private readonly candidatesPerSide: number;
@@ -114,7 +120,9 @@ export class MemoryStore implements Store {
     this.runs.delete(vmId);
     this.thumbnails.delete(vmId);
     this.health.delete(vmId);
+    this.audit.delete(vmId);
     this.notifier.publish(topics.vm(vmId));
+    this.notifier.publish(topics.audit(vmId));
     this.notifier.publish(topics.snapshot(vmId));
     for (const t of ['steps', 'instructions', 'overrides'] as const) this.notifier.publish(topics.run(vmId, t));
     return true;
@@ -139,25 +147,24 @@ export class MemoryStore implements Store {
     return vm.control;
   }
 
-  async expireLeases(
-    aliveBefore: number,
-    now: number,
-    mode: 'agent' | 'paused',
-  ): Promise<Array<{ vmId: string; sessionId: string }>> {
-    const out: Array<{ vmId: string; sessionId: string }> = [];
+  async expireLeases(aliveBefore: number, now: number, mode: 'agent' | 'paused'): Promise<EndedLease[]> {
+    const out: EndedLease[] = [];
     for (const vm of this.vms.values()) {
       const lease = vm.lease;
       if (!lease || lease.aliveAt >= aliveBefore) continue;
       vm.lease = null;
+      let control: EndedLease['control'] = null;
       if (vm.control.holder === lease.sessionId) {
+        const from = vm.control.mode;
         vm.control = {
           mode: vm.control.mode === 'paused' ? 'paused' : mode,
           holder: null,
           since: Math.max(now, vm.control.since + 1),
         };
+        control = { from, to: vm.control.mode };
         this.notifier.publish(topics.vm(vm.vmId));
       }
-      out.push({ vmId: vm.vmId, sessionId: lease.sessionId });
+      out.push({ vmId: vm.vmId, sessionId: lease.sessionId, control });
     }
     return out;
   }
@@ -385,6 +392,36 @@ export class MemoryStore implements Store {
     return last === undefined ? [...ring] : ring.slice(-last);
   }
 
+  async appendAudit(vmId: string, events: readonly NewAuditEvent[], keep: number): Promise<AuditEvent[] | undefined> {
+    if (!this.vms.has(vmId)) return undefined;
+    let trail = this.audit.get(vmId);
+    if (!trail) {
+      trail = { lastSeq: 0, events: [] };
+      this.audit.set(vmId, trail);
+    }
+    const out: AuditEvent[] = [];
+    for (const e of events) {
+      trail.lastSeq += 1;
+      const numbered = { ...e, seq: trail.lastSeq } as AuditEvent;
+      trail.events.push(numbered);
+      out.push(numbered);
+    }
+    // keep ≤ VMLIVE_AUDIT_MAX_EVENTS (at most 10,000): splice's shift stays cheap at event pace.
+    if (trail.events.length > keep) trail.events.splice(0, trail.events.length - keep);
+    if (out.length > 0) this.notifier.publish(topics.audit(vmId));
+    return out;
+  }
+
+  async getAudit(vmId: string, since: number): Promise<AuditRead | undefined> {
+    if (!this.vms.has(vmId)) return undefined;
+    const trail = this.audit.get(vmId);
+    if (!trail) return { events: [], lastSeq: 0 };
+    // seq is increasing along the list: walk back to the first one after `since`.
+    let i = trail.events.length;
+    while (i > 0 && (trail.events[i - 1] as AuditEvent).seq > since) i--;
+    return { events: trail.events.slice(i), lastSeq: trail.lastSeq };
+  }
+
   async expireIdle(olderThan: number, _now: number): Promise<number> {
     let n = 0;
     for (const s of this.sessions.values()) {
@@ -420,5 +457,6 @@ export class MemoryStore implements Store {
     this.runs.clear();
     this.thumbnails.clear();
     this.health.clear();
+    this.audit.clear();
   }
 }

@@ -66,11 +66,12 @@ local vm = ARGV[2]
 local vk = P .. 'v:' .. vm
 if redis.call('EXISTS', vk) == 0 then return 0 end
 for _, sid in ipairs(redis.call('SMEMBERS', vk .. ':s')) do drop(sid, tonumber(ARGV[3])) end
-redis.call('DEL', vk, vk .. ':s', vk .. ':h', P .. 'snap:' .. vm, P .. 'r:' .. vm, P .. 'r:' .. vm .. ':th')
+redis.call('DEL', vk, vk .. ':s', vk .. ':h', vk .. ':a', P .. 'snap:' .. vm, P .. 'r:' .. vm, P .. 'r:' .. vm .. ':th')
 redis.call('SREM', P .. 'vms', vm)
 redis.call('ZREM', P .. 'leases', vm)
 redis.call('PUBLISH', P .. 'v:' .. vm, '')
 redis.call('PUBLISH', P .. 'p:' .. vm, '')
+redis.call('PUBLISH', P .. 'a:' .. vm, '')
 for _, t in ipairs({'rs:', 'ri:', 'ro:'}) do redis.call('PUBLISH', P .. t .. vm, '') end
 return 1`,
 
@@ -113,6 +114,37 @@ redis.call('RPUSH', vk .. ':h', ARGV[3])
 redis.call('LTRIM', vk .. ':h', -tonumber(ARGV[4]), -1)
 return 1`,
 
+  /**
+   * The audit trail: list `P v:<vmId>:a` of "seq|event JSON" (without its seq), oldest first, seqs from
+   * the VM hash's `aseq`. ARGV: P, vmId, keep, event JSON... → the first seq given; 0 when there is no such VM.
+   */
+  appendAudit: `
+local P = ARGV[1]
+local vk = P .. 'v:' .. ARGV[2]
+if redis.call('EXISTS', vk) == 0 then return 0 end
+local first = 0
+for i = 4, #ARGV do
+  local seq = redis.call('HINCRBY', vk, 'aseq', 1)
+  if first == 0 then first = seq end
+  redis.call('RPUSH', vk .. ':a', seq .. '|' .. ARGV[i])
+end
+redis.call('LTRIM', vk .. ':a', -tonumber(ARGV[3]), -1)
+if first > 0 then redis.call('PUBLISH', P .. 'a:' .. ARGV[2], '') end
+return first`,
+
+  /** ARGV: P, vmId, since → {} when there is no such VM, else {last seq given, {entries with seq > since, in order}} */
+  getAudit: `
+local vk = ARGV[1] .. 'v:' .. ARGV[2]
+local last = redis.call('HGET', vk, 'aseq')
+if redis.call('EXISTS', vk) == 0 then return {} end
+local list = redis.call('LRANGE', vk .. ':a', 0, -1)
+local since = tonumber(ARGV[3])
+local i = #list
+while i > 0 and tonumber(string.sub(list[i], 1, string.find(list[i], '|', 1, true) - 1)) > since do i = i - 1 end
+local out = {}
+for j = i + 1, #list do table.insert(out, list[j]) end
+return {last or '0', out}`,
+
   /** ARGV: P, vmId, at, stats JSON or '' (keep) */
   touchVm: `
 local vk = ARGV[1] .. 'v:' .. ARGV[2]
@@ -146,7 +178,10 @@ end
 if ARGV[10] == '1' then redis.call('PUBLISH', P .. 'v:' .. vm, '') end
 return 1`,
 
-  /** ARGV: P, aliveBefore, now, mode, limit → flat [vmId, sessionId, ...] of the leases ended */
+  /**
+   * ARGV: P, aliveBefore, now, mode, limit → flat [vmId, sessionId, from mode, to mode, ...] of the
+   * leases ended; the modes are '' when control did not change with the lease.
+   */
   expireLeases: `
 local P = ARGV[1]
 local now = tonumber(ARGV[3])
@@ -157,15 +192,19 @@ for _, vm in ipairs(redis.call('ZRANGE', P .. 'leases', '-inf', '(' .. ARGV[2], 
   redis.call('ZREM', P .. 'leases', vm)
   if c[4] and c[4] ~= '' then
     redis.call('HSET', vk, 'lsid', '', 'lowner', '')
+    local from, to = '', ''
     if c[2] == c[4] then
       local mode = ARGV[4]
       if c[1] == 'paused' then mode = 'paused' end
       redis.call('HSET', vk, 'mode', mode, 'holder', '', 'since', math.max(now, tonumber(c[3]) + 1))
       redis.call('PUBLISH', P .. 'v:' .. vm, '')
+      from, to = c[1], mode
     end
     redis.call('HINCRBY', vk, 'cv', 1)
     table.insert(out, vm)
     table.insert(out, c[4])
+    table.insert(out, from)
+    table.insert(out, to)
   end
 end
 return out`,

@@ -11,6 +11,8 @@
  *                           snapUntil/snapAnn (snapshot request), oseq (last offer seq)
  *   P v:<vmId>:s            set of its session ids
  *   P v:<vmId>:h            list: its health ring, HealthSample JSON, oldest first (LTRIM to VMLIVE_HEALTH_RING)
+ *   P v:<vmId>:a            list: its audit trail, "seq|event JSON", oldest first (LTRIM to VMLIVE_AUDIT_MAX_EVENTS;
+ *                           seqs from the hash's aseq)
  *   P snap:<vmId>           hash: at, jpeg (one per VM, ≤ 2 MiB)
  *   P s:<id>                hash: vm, owner, kind (rest|whep), role, created, active, offer, answer, oseq, seq, policy
  *   P s:<id>:vm|:browser    list of that side's candidates, "seq|timestamp|[candidate,mline,mid]"
@@ -34,11 +36,14 @@
  * which then refuses (control_held).
  */
 import {
+  AuditEvent,
   type CandidateSide,
+  ControlMode,
   type ControlState,
   HealthSample,
   type IceTransportPolicy,
   LIMITS,
+  type NewAuditEvent,
   type StoredCandidate,
 } from '@vmlive/protocol';
 import type { Logger } from 'pino';
@@ -47,7 +52,9 @@ import { RedisRuns } from './redis-run.js';
 import { RedisTopics } from './redis-topics.js';
 import type { RunDoc, RunUpdate } from './run-doc.js';
 import type {
+  AuditRead,
   ControlRecord,
+  EndedLease,
   Lease,
   NewSession,
   RateBucket,
@@ -259,16 +266,20 @@ export class RedisStore implements Store {
     throw new Error(`updateControl: lost ${CAS_ATTEMPTS} races on VM ${vmId}`);
   }
 
-  async expireLeases(
-    aliveBefore: number,
-    now: number,
-    mode: 'agent' | 'paused',
-  ): Promise<Array<{ vmId: string; sessionId: string }>> {
-    const out: Array<{ vmId: string; sessionId: string }> = [];
+  async expireLeases(aliveBefore: number, now: number, mode: 'agent' | 'paused'): Promise<EndedLease[]> {
+    const out: EndedLease[] = [];
     for (;;) {
       const flat = list(await this.run('expireLeases', aliveBefore, now, mode, SWEEP_BATCH));
-      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ vmId: str(flat[i]), sessionId: str(flat[i + 1]) });
-      if (flat.length < 2 * SWEEP_BATCH) return out;
+      for (let i = 0; i + 3 < flat.length; i += 4) {
+        const from = ControlMode.safeParse(str(flat[i + 2]));
+        const to = ControlMode.safeParse(str(flat[i + 3]));
+        out.push({
+          vmId: str(flat[i]),
+          sessionId: str(flat[i + 1]),
+          control: from.success && to.success ? { from: from.data, to: to.data } : null,
+        });
+      }
+      if (flat.length < 4 * SWEEP_BATCH) return out;
     }
   }
 
@@ -432,6 +443,25 @@ export class RedisStore implements Store {
       if (parsed.success) out.push(parsed.data);
     }
     return out;
+  }
+
+  async appendAudit(vmId: string, events: readonly NewAuditEvent[], keep: number): Promise<AuditEvent[] | undefined> {
+    const first = num(await this.run('appendAudit', vmId, keep, ...events.map((e) => JSON.stringify(e))));
+    if (first === 0) return events.length === 0 && (await this.getVm(vmId)) ? [] : undefined;
+    return events.map((e, i) => ({ ...e, seq: first + i }) as AuditEvent);
+  }
+
+  async getAudit(vmId: string, since: number): Promise<AuditRead | undefined> {
+    const r = list(await this.run('getAudit', vmId, since));
+    if (r.length < 2) return undefined;
+    const events: AuditEvent[] = [];
+    for (const entry of list(r[1]).map(str)) {
+      const bar = entry.indexOf('|');
+      // Validated where it leaves the shared store: another controller version may have written it.
+      const parsed = AuditEvent.safeParse({ ...JSON.parse(entry.slice(bar + 1)), seq: Number(entry.slice(0, bar)) });
+      if (parsed.success) events.push(parsed.data);
+    }
+    return { events, lastSeq: num(r[0]) };
   }
 
   async expireIdle(olderThan: number, now: number): Promise<number> {

@@ -1,6 +1,6 @@
 /** The Store contract, on both stores: the memory store and a Redis store on a real redis-server. */
 
-import type { HealthSample } from '@vmlive/protocol';
+import type { HealthSample, NewAuditEvent } from '@vmlive/protocol';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { attachThumbnail, reportStep } from '../run/timeline.js';
@@ -193,7 +193,9 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     await store.endSession('s0', 1600);
     expect((await store.getVm('vm1'))?.control).toEqual(taken);
     expect(await store.expireLeases(1400, 1700, 'agent')).toEqual([]);
-    expect(await store.expireLeases(1600, 1700, 'agent')).toEqual([{ vmId: 'vm1', sessionId: 's0' }]);
+    expect(await store.expireLeases(1600, 1700, 'agent')).toEqual([
+      { vmId: 'vm1', sessionId: 's0', control: { from: 'user', to: 'agent' } },
+    ]);
     const vm = await store.getVm('vm1');
     expect(vm?.control).toMatchObject({ mode: 'agent', holder: null });
     expect(vm?.control.since).toBeGreaterThan(taken.since);
@@ -253,6 +255,70 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     expect(await store.getHealth('nope')).toEqual([]);
     await store.deleteVm('vm1');
     expect(await store.getHealth('vm1')).toEqual([]);
+  });
+
+  describe('audit trail', () => {
+    const ev = (at: number, version = at): NewAuditEvent => ({
+      type: 'instructions',
+      at,
+      actor: { role: 'operator' },
+      detail: { version, chars: 3 },
+    });
+
+    it('numbers concurrent appends one after another: every seq once, none lost, and the cursor reads each once', async () => {
+      const store = await storeWithSessions(0);
+      // 20 writers appending 5 events each at once (two per call for half of them).
+      const writes = Array.from({ length: 20 }, (_, w) =>
+        (async () => {
+          for (let i = 0; i < 5; i++) {
+            const batch = w % 2 === 0 ? [ev(w * 100 + i)] : [ev(w * 100 + i), ev(w * 100 + i + 50)];
+            await store.appendAudit('vm1', batch, 1000);
+          }
+        })(),
+      );
+      // A reader following the cursor meanwhile, one read after another.
+      const seen: number[] = [];
+      let cursor = 0;
+      const follow = async () => {
+        const r = await store.getAudit('vm1', cursor);
+        for (const e of r?.events ?? []) seen.push(e.seq);
+        cursor = Math.max(cursor, r?.lastSeq ?? 0);
+      };
+      let writing = true;
+      const reader = (async () => {
+        while (writing) await follow();
+      })();
+      await Promise.all(writes);
+      writing = false;
+      await reader;
+      await follow();
+      expect(seen).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+      const all = await store.getAudit('vm1', 0);
+      expect(all?.lastSeq).toBe(150);
+      expect(new Set(all?.events.map((e) => e.detail && 'version' in e.detail && e.detail.version)).size).toBe(150);
+    });
+
+    it('keeps the last `keep` events, wakes the audit topic, and drops the trail with the VM', async () => {
+      const store = await storeWithSessions(0);
+      let wakes = 0;
+      const unsubscribe = await store.subscribe(topics.audit('vm1'), () => wakes++);
+      for (let i = 1; i <= 12; i++) await store.appendAudit('vm1', [ev(i)], 5);
+      const r = await store.getAudit('vm1', 0);
+      expect(r?.events.map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
+      expect(r?.events[0]).toEqual({ ...ev(8), seq: 8 });
+      expect(r?.lastSeq).toBe(12);
+      expect((await store.getAudit('vm1', 10))?.events.map((e) => e.seq)).toEqual([11, 12]);
+      expect(await store.appendAudit('nope', [ev(1)], 5)).toBeUndefined();
+      expect(await store.getAudit('nope', 0)).toBeUndefined();
+      await store.deleteVm('vm1');
+      for (let i = 0; i < 50 && wakes < 13; i++) await new Promise((res) => setTimeout(res, 10));
+      unsubscribe();
+      expect(wakes).toBe(13);
+      expect(await store.getAudit('vm1', 0)).toBeUndefined();
+      // A VM created again under the same id starts a new trail.
+      await store.createVm({ vmId: 'vm1', name: 'vm1', createdAt: 1 });
+      expect(await store.getAudit('vm1', 0)).toEqual({ events: [], lastSeq: 0 });
+    });
   });
 
   it('lists every live session of a VM with its role, in creation order, whatever its signaling state', async () => {

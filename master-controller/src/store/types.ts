@@ -6,10 +6,13 @@
  * Either store is chosen by VMLIVE_STORE (config.ts, server.ts).
  */
 import type {
+  AuditEvent,
   CandidateSide,
+  ControlMode,
   ControlState,
   HealthSample,
   IceTransportPolicy,
+  NewAuditEvent,
   StoredCandidate,
   ViewerSession,
 } from '@vmlive/protocol';
@@ -126,7 +129,24 @@ export const topics = {
   snapshot: (vmId: string) => `p:${vmId}`,
   /** Run control (run-doc.ts): a step, the instructions, an override changed (or the VM was deleted). */
   run: (vmId: string, which: RunTopic) => `r${which[0]}:${vmId}`,
+  /** An audit event appended (or the VM was deleted). */
+  audit: (vmId: string) => `a:${vmId}`,
 };
+
+/** A lease expireLeases ended; `control` when control changed with it (the holder was the lease's session). */
+export interface EndedLease {
+  vmId: string;
+  sessionId: string;
+  control: { from: ControlMode; to: ControlMode } | null;
+}
+
+/** The audit events after a cursor (protocol audit.ts), as the stores read them. */
+export interface AuditRead {
+  /** Every kept event with seq > since, in seq order. */
+  events: AuditEvent[];
+  /** The last seq given on this VM (0: none yet). */
+  lastSeq: number;
+}
 
 /** One token bucket of a rate limit: `capacity` tokens, refilled at `refillPerS` (edge/rate-limit.ts). */
 export interface RateBucket {
@@ -168,11 +188,7 @@ export interface Store extends RateState {
    * Ends every lease whose holder showed no sign of life since `aliveBefore`:
    * control becomes `mode` (a paused VM stays paused), holder null. Returns what ended.
    */
-  expireLeases(
-    aliveBefore: number,
-    now: number,
-    mode: 'agent' | 'paused',
-  ): Promise<Array<{ vmId: string; sessionId: string }>>;
+  expireLeases(aliveBefore: number, now: number, mode: 'agent' | 'paused'): Promise<EndedLease[]>;
 
   /** Returns false when the store already holds `maxSessions` live sessions. */
   /** `iceTransportPolicy` defaults to `all`. */
@@ -239,6 +255,15 @@ export interface Store extends RateState {
   addHealth(vmId: string, sample: HealthSample, keep: number): Promise<void>;
   /** The VM's last `last` samples (default all), oldest first; [] for an unknown VM. */
   getHealth(vmId: string, last?: number): Promise<HealthSample[]>;
+
+  /**
+   * Appends audit events with the VM's next seqs (one after another, atomically against every
+   * other writer), dropping the oldest beyond `keep`, and wakes the VM's audit topic.
+   * Returns them numbered; undefined (nothing stored) for an unknown VM. Deleting the VM deletes its trail.
+   */
+  appendAudit(vmId: string, events: readonly NewAuditEvent[], keep: number): Promise<AuditEvent[] | undefined>;
+  /** The kept events with seq > since; undefined for an unknown VM. */
+  getAudit(vmId: string, since: number): Promise<AuditRead | undefined>;
 
   /** Ends sessions idle since before `olderThan`; returns how many. */
   expireIdle(olderThan: number, now: number): Promise<number>;

@@ -3,7 +3,7 @@ import unittest
 
 from vmlive_helper.input_injection import ControlGate, WheelAccumulator, scale_point, split_for_remap
 from vmlive_helper.contract import SchemaError
-from vmlive_helper.input_messages import InvalidInput, encode_feedback, parse_input
+from vmlive_helper.input_messages import InputCounts, InvalidInput, encode_feedback, parse_input
 
 
 def ok(msg):
@@ -47,6 +47,19 @@ class ParseInputTest(unittest.TestCase):
         with self.assertRaises(InvalidInput) as ctx:
             ok({'t': 'nope'})
         self.assertEqual(str(ctx.exception), 't: must be one of pointer, wheel, key, text')
+
+
+class InputCountsTest(unittest.TestCase):
+    def test_counts_what_was_injected_never_what(self):
+        counts = InputCounts()
+        counts.add(ok({'t': 'pointer', 'action': 'move', 'x': 0.1, 'y': 0.2}))
+        counts.add(ok({'t': 'pointer', 'action': 'down', 'x': 0.1, 'y': 0.2, 'button': 0}))
+        counts.add(ok({'t': 'wheel', 'x': 0, 'y': 0, 'dx': 0, 'dy': 120}))
+        counts.add(ok({'t': 'key', 'action': 'down', 'key': 's', 'code': 'KeyS'}))
+        counts.add(ok({'t': 'key', 'action': 'down', 'key': 'Dead', 'code': ''}), failed=1)
+        counts.add(ok({'t': 'text', 'text': 'secret'}), failed=2)
+        self.assertEqual(counts.as_dict(), {'pointer': 2, 'key': 5, 'wheel': 1})
+        self.assertNotIn('secret', json.dumps(counts.as_dict()))
 
 
 class FeedbackTest(unittest.TestCase):

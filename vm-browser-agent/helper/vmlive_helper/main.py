@@ -194,6 +194,11 @@ class App:
             if done[0]:
                 return False
             done[0] = True
+            with lock:
+                # Here, on the main loop, where _on_input counts (a stats callback runs on a streaming thread).
+                for pid, summary in result.items():
+                    if pid in self.peers:
+                        summary['input'] = self.peers[pid].input_counts.as_dict()
             self.emitter.emit({'type': 'stats', 'peerId': cmd['peerId'], 'requestId': cmd['requestId'],
                                'encoder': self.shared.encoder_stats(), 'peers': result,
                                'process': self.usage.sample()})
@@ -261,17 +266,20 @@ class App:
         inj = self.injector
         try:
             kind = msg['t']
+            failed = 0
             if kind == 'pointer':
                 inj.pointer(msg['action'], msg['x'], msg['y'], msg.get('button'))
             elif kind == 'wheel':
                 inj.wheel_event(msg['x'], msg['y'], msg['dx'], msg['dy'])
             elif kind == 'key':
                 if not inj.key(msg['action'], msg['key'], msg['code']):
+                    failed = 1
                     self._reject(peer_id, 'invalid', 'unmapped key %r' % msg['key'])
             elif kind == 'text':
                 failed = inj.text(msg['text'])
                 if failed:
                     self._reject(peer_id, 'invalid', '%d characters could not be typed' % failed)
+            self.peers[peer_id].input_counts.add(msg, failed)
         except Exception as err:  # noqa: BLE001 - X errors must not kill the helper
             log.exception('input injection failed')
             self.emitter.error('input-failed', str(err), peer_id)

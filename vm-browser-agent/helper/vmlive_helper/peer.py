@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Tuple
 from gi.repository import GLib, Gst, GstSdp, GstVideo, GstWebRTC
 
 from .config import Config
-from .input_messages import INPUT_CHANNEL_LABEL, encode_feedback
+from .input_messages import INPUT_CHANNEL_LABEL, InputCounts, encode_feedback
 from .log import get_logger
 from .pipeline import SharedEncoder
 from .playout_delay import PlayoutDelayWriter
@@ -60,6 +60,8 @@ class Peer:
         # Set when this viewer's offer lets us retransmit (cfg.rtx and rtx for our payload type).
         self._media_ssrc: Optional[int] = None
         self.stats_prev: Optional[Tuple[float, int]] = None
+        # Input injected from this viewer since it was added (counts only; the audit trail reads them).
+        self.input_counts = InputCounts()
         # Stamped by every packet from the viewer, read by the main loop's SilenceWatch (main.py).
         self.silence = Silence()
         self._t0 = time.monotonic()

@@ -1,5 +1,6 @@
 /** Control handover between the VM's agent and a viewer, and the screenshot fallback. */
 import { type ControlState, routes } from '@vmlive/protocol';
+import { actorOf, controlEvent } from '../../audit/trail.js';
 import { applyControl, type ControlActor } from '../../control/transitions.js';
 import { ApiError, errors } from '../../errors.js';
 import { topics } from '../../store/types.js';
@@ -60,8 +61,16 @@ export function controlRoutes(ctx: Ctx, r: Router): void {
     } else {
       actor = { kind: 'vm' };
     }
-    const next = await store.updateControl(vm.vmId, (cur) => applyControl(cur, body.action, actor, Date.now()));
+    // The state the written transition was applied to: updateControl may re-apply after a lost
+    // race (Redis CAS), and the last application is the one stored.
+    let before: ControlState = vm.control;
+    const next = await store.updateControl(vm.vmId, (cur) => {
+      before = cur.control;
+      return applyControl(cur, body.action, actor, Date.now());
+    });
     req.log.info({ action: body.action, by: p.kind, mode: next.mode, holder: next.holder }, 'control');
+    const who = actorOf(p, actor.kind === 'viewer' ? actor.sessionId : undefined);
+    await ctx.audit.record(vm.vmId, controlEvent(who, body.action, before, next, next.since));
     res.json(next satisfies ControlState);
   });
 

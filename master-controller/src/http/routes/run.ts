@@ -5,6 +5,7 @@
  * functions of run/timeline.ts, applied atomically by store.updateRun.
  */
 import { LIMITS, routes } from '@vmlive/protocol';
+import { actorOf } from '../../audit/trail.js';
 import type { Principal } from '../../auth/tokens.js';
 import { ApiError, errors } from '../../errors.js';
 import {
@@ -121,6 +122,15 @@ export function runRoutes(ctx: Ctx, r: Router): void {
     const { text } = input.body();
     const out = await update(vm.vmId, (doc) => setInstructions(doc, text, Date.now()));
     req.log.info({ version: out.version, by: p.kind, chars: text.length }, 'instructions');
+    // The length and version, never the text: instructions may carry what the automation needs to log in (audit.ts).
+    await ctx.audit.record(vm.vmId, [
+      {
+        type: 'instructions',
+        at: out.updatedAt ?? Date.now(),
+        actor: actorOf(p),
+        detail: { version: out.version, chars: text.length },
+      },
+    ]);
     res.json(out);
   });
 
@@ -144,6 +154,14 @@ export function runRoutes(ctx: Ctx, r: Router): void {
     const { action } = input.body();
     const out = await update(vm.vmId, (doc) => queueOverride(doc, action, Date.now()));
     req.log.info({ id: out.id, type: action.type, by: p.kind }, 'override queued');
+    await ctx.audit.record(vm.vmId, [
+      {
+        type: 'override',
+        at: out.createdAt,
+        actor: actorOf(p),
+        detail: { id: out.id, action: action.type, status: 'queued' },
+      },
+    ]);
     res.status(201).json(out);
   });
 
@@ -166,8 +184,23 @@ export function runRoutes(ctx: Ctx, r: Router): void {
     requireKind(p, vm.vmId, ['automation']);
     const id = overrideIdParam(req);
     const body = input.body();
-    const out = await update(vm.vmId, (doc) => ackOverride(doc, id, body, Date.now()));
+    // A retried ack changes nothing (the same answer as the first): it is not a second event.
+    let acked = false;
+    const out = await update(vm.vmId, (doc) => {
+      const u = ackOverride(doc, id, body, Date.now());
+      acked = u.doc !== doc;
+      return u;
+    });
     req.log.info({ id, result: out.status }, 'override acked');
+    if (acked)
+      await ctx.audit.record(vm.vmId, [
+        {
+          type: 'override',
+          at: out.ackedAt ?? Date.now(),
+          actor: actorOf(p),
+          detail: { id, action: out.action.type, status: out.status },
+        },
+      ]);
     res.json(out);
   });
 }

@@ -10,6 +10,7 @@ import {
   routes,
   type SessionDescription,
 } from '@vmlive/protocol';
+import { actorOf } from '../../audit/trail.js';
 import { randomId } from '../../auth/tokens.js';
 import { hasTurnServer } from '../../config.js';
 import { ApiError, apiError, errors } from '../../errors.js';
@@ -182,6 +183,18 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
     const [s, side] = await loadSession(ctx, req, p);
     if (!(await store.endSession(s.sessionId, Date.now()))) throw errors.sessionNotFound(sessionIdParam(req));
     req.log.info({ by: side }, 'session ended');
+    // The operator ending someone's session is a decision about a person (a holder it ends keeps
+    // control for the lease grace, then the reaper records lease_expired); the sides' own ends are not.
+    if (p.kind === 'operator') {
+      await ctx.audit.record(s.vmId, [
+        {
+          type: 'session',
+          at: Date.now(),
+          actor: actorOf(p),
+          detail: { sessionId: s.sessionId, reason: 'ended_by_operator' },
+        },
+      ]);
+    }
     res.status(204).end();
   });
 }

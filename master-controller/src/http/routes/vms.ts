@@ -1,5 +1,6 @@
 /** VM registry: operator CRUD, viewer tokens, VM heartbeat and the VM's sessions poll. */
 import { type ListVmsResponse, routes, type VmSessionsResponse, type VmSummary } from '@vmlive/protocol';
+import { actorOf, inputEvents } from '../../audit/trail.js';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError } from '../../errors.js';
 import { sessionIceServers } from '../../ice/turn-credentials.js';
@@ -80,7 +81,12 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
     const body = input.body();
     const now = Date.now();
     await store.touchVm(vm.vmId, now, body.stats);
-    if (body.health) await store.addHealth(vm.vmId, { ...body.health, at: now }, config.healthRing);
+    if (body.health) {
+      // Input counts are cumulative per peer: what this heartbeat adds is the increase over the last sample.
+      const [previous] = await store.getHealth(vm.vmId, 1);
+      await store.addHealth(vm.vmId, { ...body.health, at: now }, config.healthRing);
+      await ctx.audit.record(vm.vmId, inputEvents(previous, body.health, actorOf(p), now));
+    }
     // A WHEP player's only sign of life is its media connection (routes/whep.ts): the VM's report
     // that its peer is connected. REST viewers keep their sessions alive themselves (issue 11:
     // the VM's calls never do), so only this VM's WHEP sessions are touched.

@@ -74,6 +74,7 @@ export const EVENTS: HelperEvent[] = [
         bitrateKbps: 950.5,
         connectionState: 'connected',
         layer: 'full',
+        input: { pointer: 3, key: 2, wheel: 1 },
       },
     },
     process: { cpuPercent: 21.5, rssBytes: 120_000_000 },
