@@ -10,6 +10,7 @@ import {
   ApiError,
   type CandidateBody,
   type CreateSessionResponse,
+  type IceTransportPolicy,
   isAbortError,
   isErrorCode,
   routes,
@@ -66,8 +67,17 @@ export class SignalingClient {
     this.retryDelayMs = options.retryDelayMs ?? 1000;
   }
 
-  createSession(vmId: string, signal?: AbortSignal): Promise<CreateSessionResponse> {
-    return this.api.call(routes.createSession, { body: { vmId }, signal });
+  /**
+   * `iceTransportPolicy: 'relay'` asks the controller for a relay-only session (both sides use
+   * TURN only, so the VM never learns this viewer's address); left out, the deployment's policy holds.
+   */
+  createSession(
+    vmId: string,
+    signal?: AbortSignal,
+    iceTransportPolicy?: IceTransportPolicy,
+  ): Promise<CreateSessionResponse> {
+    const body = iceTransportPolicy ? { vmId, iceTransportPolicy } : { vmId };
+    return this.api.call(routes.createSession, { body, signal });
   }
 
   async postOffer(sessionId: string, sdp: string, signal?: AbortSignal): Promise<void> {

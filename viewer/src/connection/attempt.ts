@@ -7,7 +7,13 @@
  * reports goes to its owner (viewerConnection.ts), which decides what a loss
  * or an error means.
  */
-import { ApiError, INPUT_CHANNEL_LABEL, InputFeedback, type StoredCandidate } from '@vmlive/protocol';
+import {
+  ApiError,
+  type IceTransportPolicy,
+  INPUT_CHANNEL_LABEL,
+  InputFeedback,
+  type StoredCandidate,
+} from '@vmlive/protocol';
 import type { BrowserCandidate, SignalingClient } from '../api/signalingClient.js';
 import { AnswerTimeout } from './classifyError.js';
 import { FrameWatchdog, type FrameWatchdogOptions } from './frameWatchdog.js';
@@ -19,6 +25,8 @@ export type PeerConnectionConstructor = new (configuration?: RTCConfiguration) =
 
 export interface AttemptOptions {
   vmId: string;
+  /** Asked of the controller for each session; the session's answer is what the peer connection uses. */
+  iceTransportPolicy?: IceTransportPolicy;
   signaling: SignalingClient;
   PC: PeerConnectionConstructor;
   /** Give up when the answer has not arrived after this long. */
@@ -147,7 +155,7 @@ export class Attempt {
   private async run(): Promise<void> {
     const { signal } = this.abort;
     const { signaling } = this.opts;
-    const session = await signaling.createSession(this.opts.vmId, signal);
+    const session = await signaling.createSession(this.opts.vmId, signal, this.opts.iceTransportPolicy);
     if (signal.aborted) {
       void signaling.deleteSession(session.sessionId).catch(() => {});
       return;

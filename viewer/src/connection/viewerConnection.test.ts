@@ -73,6 +73,23 @@ describe('ViewerConnection', () => {
     expect(controller.requests[0]?.auth).toBe('Bearer viewer-token');
   });
 
+  it('asks the controller for a relay-only session when told to, and builds the peer connection relay-only', async () => {
+    connect({ iceTransportPolicy: 'relay' });
+    await until(() => controller.sessions.get('s1')?.offer != null, 'offer');
+    expect(controller.requestsTo('POST', '/api/webrtc/session')[0]?.body).toEqual({
+      vmId: 'vm-1',
+      iceTransportPolicy: 'relay',
+    });
+    expect(FakePeerConnection.last.config?.iceTransportPolicy).toBe('relay');
+  });
+
+  it('leaves the ICE policy to the deployment when not told: the session request names only the VM', async () => {
+    connect();
+    await until(() => controller.sessions.get('s1')?.offer != null, 'offer');
+    expect(controller.requestsTo('POST', '/api/webrtc/session')[0]?.body).toEqual({ vmId: 'vm-1' });
+    expect(FakePeerConnection.last.config?.iceTransportPolicy).toBe('all');
+  });
+
   it('reaches connected after the answer and ICE connect, and keeps frames flowing without complaint', async () => {
     connect();
     const pc = await bringUp('s1');

@@ -7,7 +7,7 @@
  *
  * Inject `RTCPeerConnection`, `fetch` and the reconnect policy for tests.
  */
-import { ApiClient, type FetchLike, type InputFeedback } from '@vmlive/protocol';
+import { ApiClient, type FetchLike, type IceTransportPolicy, type InputFeedback } from '@vmlive/protocol';
 import { SignalingClient } from '../api/signalingClient.js';
 import { isTokenExpired } from '../api/tokenClaims.js';
 import { Attempt, type AttemptOptions, type PeerConnectionConstructor } from './attempt.js';
@@ -28,6 +28,8 @@ export interface ViewerConnectionOptions {
   baseUrl: string;
   vmId: string;
   token: string;
+  /** `relay`: ask for relay-only sessions (TURN only on both sides; needs a TURN server at the controller). */
+  iceTransportPolicy?: IceTransportPolicy;
   fetch?: FetchLike;
   RTCPeerConnection?: PeerConnectionConstructor;
   policy?: ReconnectPolicy;
@@ -83,6 +85,7 @@ export class ViewerConnection {
     const api = new ApiClient({ baseUrl: options.baseUrl, token: options.token, fetch: options.fetch });
     this.attemptOptions = {
       vmId: options.vmId,
+      iceTransportPolicy: options.iceTransportPolicy,
       signaling: new SignalingClient(api, { waitSeconds: options.waitSeconds }),
       PC,
       answerTimeoutMs: options.answerTimeoutMs ?? 15_000,

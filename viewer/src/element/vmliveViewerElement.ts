@@ -24,6 +24,8 @@ import { VmliveSession, type VmliveState } from '../session/vmliveSession.js';
 import viewerCss from '../styles.css?inline';
 
 const SESSION_ATTRIBUTES = ['controller-url', 'vm-id', 'token'] as const;
+/** A boolean attribute: present, live sessions are relay-only (iceTransportPolicy "relay"). */
+const RELAY_ONLY_ATTRIBUTE = 'relay-only';
 
 const SKELETON = `
 <section class="vm-viewer" part="viewer">
@@ -53,7 +55,7 @@ function must<T extends Element>(root: ParentNode, selector: string): T {
 }
 
 export class VmliveViewerElement extends HTMLElement {
-  static readonly observedAttributes = [...SESSION_ATTRIBUTES, 'mode', 'fill', 'no-panel'];
+  static readonly observedAttributes = [...SESSION_ATTRIBUTES, RELAY_ONLY_ATTRIBUTE, 'mode', 'fill', 'no-panel'];
 
   private readonly root: ShadowRoot;
   private readonly parts: ReturnType<typeof VmliveViewerElement.parts>;
@@ -139,7 +141,13 @@ export class VmliveViewerElement extends HTMLElement {
     const [controllerUrl, vmId, token] = SESSION_ATTRIBUTES.map((a) => this.getAttribute(a));
     this.parts.viewer.classList.toggle('vm-viewer--fill', this.hasAttribute('fill'));
     if (!controllerUrl || !vmId || !token || this.session) return;
-    const session = new VmliveSession({ controllerUrl, vmId, token, mode: parseMode(this.getAttribute('mode')) });
+    const session = new VmliveSession({
+      controllerUrl,
+      vmId,
+      token,
+      mode: parseMode(this.getAttribute('mode')),
+      iceTransportPolicy: this.hasAttribute(RELAY_ONLY_ATTRIBUTE) ? 'relay' : undefined,
+    });
     this.session = session;
     this.parts.viewer.setAttribute('aria-label', `VM ${vmId}`);
     let viewer = session.state.viewer;

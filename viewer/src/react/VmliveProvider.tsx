@@ -5,6 +5,8 @@
  * `useVmlive()` gives any component below it (the panel's future sections
  * among them) the session's state, its actions and its ApiClient.
  */
+
+import type { IceTransportPolicy } from '@vmlive/protocol';
 import {
   createContext,
   type ReactNode,
@@ -35,6 +37,8 @@ export interface VmliveSessionProps {
   token: string;
   /** "auto" (default): screenshot first, live when it shows, screenshots when live fails or the link is poor. */
   mode?: ViewerMode;
+  /** `relay`: live sessions use TURN relays only, so the VM never sees this viewer's address. A change starts a new session. */
+  iceTransportPolicy?: IceTransportPolicy;
   /** The live connection's state changed (phase and reason). */
   onState?(state: ViewerState): void;
   /** Switched between live video and screenshots (with the reason). */
@@ -62,7 +66,7 @@ interface VmliveContextValue {
 const VmliveContext = createContext<VmliveContextValue | null>(null);
 
 export function VmliveProvider({ children, ...props }: VmliveSessionProps & { children?: ReactNode }) {
-  const { controllerUrl, vmId, token, mode = 'auto' } = props;
+  const { controllerUrl, vmId, token, iceTransportPolicy, mode = 'auto' } = props;
   const [session, setSession] = useState<{ session: VmliveSession; run: RunFeed } | null>(null);
   const stageRef = useRef<HTMLElement | null>(null);
   const leaveTargetRef = useRef<HTMLElement | null>(null);
@@ -72,7 +76,14 @@ export function VmliveProvider({ children, ...props }: VmliveSessionProps & { ch
   // One session per (controller, VM, token). A layout effect, so the first paint already has it.
   useLayoutEffect(() => {
     const { sessionOptions, mode: initialMode } = propsRef.current;
-    const s = new VmliveSession({ ...sessionOptions, controllerUrl, vmId, token, mode: initialMode });
+    const s = new VmliveSession({
+      ...sessionOptions,
+      controllerUrl,
+      vmId,
+      token,
+      iceTransportPolicy,
+      mode: initialMode,
+    });
     let viewer = s.state.viewer;
     const offs = [
       s.on('state', (state) => {
@@ -95,7 +106,7 @@ export function VmliveProvider({ children, ...props }: VmliveSessionProps & { ch
       s.dispose();
       setSession(null);
     };
-  }, [controllerUrl, vmId, token]);
+  }, [controllerUrl, vmId, token, iceTransportPolicy]);
 
   useEffect(() => {
     session?.session.setMode(mode);

@@ -109,6 +109,18 @@ async function goLive(session: VmliveSession, video: ReturnType<typeof videoElem
   return channel;
 }
 
+describe('ICE transport policy', () => {
+  it('iceTransportPolicy relay (the relay-only prop and attribute) reaches the session request of every attempt', async () => {
+    const session = open({ iceTransportPolicy: 'relay', mode: 'live' });
+    session.start();
+    await until(() => sessionPosts() === 1, 'a session request');
+    expect(controller.requestsTo('POST', '/api/webrtc/session')[0]?.body).toEqual({
+      vmId: 'vm-1',
+      iceTransportPolicy: 'relay',
+    });
+  });
+});
+
 describe('auto mode', () => {
   it('asks for a screenshot at once, goes live at the first presented frame, then stops asking', async () => {
     const session = open();

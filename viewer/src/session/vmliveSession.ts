@@ -12,7 +12,7 @@
  * the first time live video is wanted (not in mode "screenshot", nor in auto
  * while the browser asks to save data) and closed only by dispose().
  */
-import { ApiClient, type FetchLike } from '@vmlive/protocol';
+import { ApiClient, type FetchLike, type IceTransportPolicy } from '@vmlive/protocol';
 import { ControlClient } from '../api/controlClient.js';
 import { readTokenClaims } from '../api/tokenClaims.js';
 import type { StreamStats } from '../connection/streamStats.js';
@@ -44,6 +44,11 @@ export interface VmliveSessionOptions {
   token: string;
   /** Default "auto". */
   mode?: ViewerMode;
+  /**
+   * `relay`: every live session this viewer opens is relay-only (TURN on both sides, so the VM and
+   * the path to it never see this viewer's address). Default: the deployment's policy.
+   */
+  iceTransportPolicy?: IceTransportPolicy;
   /** Seams for tests and development. */
   fetch?: FetchLike;
   connection?: Partial<Omit<ViewerConnectionOptions, 'baseUrl' | 'vmId' | 'token' | 'fetch'>>;
@@ -136,7 +141,14 @@ export class VmliveSession {
     this.vmId = vmId;
     this.api = new ApiClient({ baseUrl, token, fetch: options.fetch });
     this.canControl = readTokenClaims(token)?.role === 'control';
-    this.connection = new ViewerConnection({ ...options.connection, baseUrl, vmId, token, fetch: options.fetch });
+    this.connection = new ViewerConnection({
+      ...options.connection,
+      baseUrl,
+      vmId,
+      token,
+      iceTransportPolicy: options.iceTransportPolicy ?? options.connection?.iceTransportPolicy,
+      fetch: options.fetch,
+    });
     this.takeover = new Takeover({
       ...options.takeover,
       control: new ControlClient(this.api, { vmId }),

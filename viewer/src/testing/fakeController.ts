@@ -7,6 +7,7 @@ import {
   CandidateBody,
   ControlBody,
   type ControlState,
+  CreateSessionBody,
   ERROR_CODES,
   type ErrorCode,
   OfferBody,
@@ -97,6 +98,7 @@ export class FakeController {
     if (method === 'POST' && url.pathname === '/api/webrtc/session') {
       const failure = this.createSessionFailures.shift();
       if (failure) return error(failure);
+      const { iceTransportPolicy = 'all' } = CreateSessionBody.parse(body);
       const id = `s${this.nextSession++}`;
       this.sessions.set(id, { id, offer: null, answer: null, vmCandidates: [], browserCandidates: [], ended: false });
       return json(201, {
@@ -104,6 +106,7 @@ export class FakeController {
         iceServers: [{ urls: 'stun:stun.example' }],
         expiresAt: Date.now() + 60_000,
         vmOnline: this.vmOnline,
+        iceTransportPolicy,
       });
     }
     if (parts[0] === 'api' && parts[1] === 'webrtc' && parts[2] === 'session' && parts[3]) {
