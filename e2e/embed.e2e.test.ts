@@ -1,51 +1,64 @@
 /**
- * examples/embed built from the `npm pack` output of @vmlive/viewer: the
- * example page, with the tarball unpacked next to it (install-tarball.sh),
- * served from its own origin by its own serve.mjs, embeds <vmlive-viewer>
- * against the real controller + sandbox VM. Headless Chromium observes the
- * element's shadow DOM (Playwright's locators pierce it) and the documented
- * `window.__vmlive` hooks. Needs `npm run build` first.
+ * examples/embed as an app would build it: the React + Vite example, with
+ * @vmlive/viewer, @vmlive/automation and @vmlive/protocol installed from their
+ * `npm pack` tarballs (not the workspace) by `npm install`, typechecked and
+ * built with `vite build` in a copy outside the tree, served from its own
+ * origin by its own serve.mjs against the real controller + sandbox VM. Its
+ * automation script (examples/embed/automation.mjs, Playwright through the VM
+ * agent's CDP gateway) reports steps with the tarball's @vmlive/automation;
+ * headless Chromium watches them land in the embedded <TakeoverPanel>. Needs
+ * `npm run build` first.
  *
- * `./vmlive test` packs once and passes the directory in VMLIVE_PACK_DIR;
- * run alone, the test packs into a temporary directory itself.
+ * `./vmlive test` packs once and passes the directory in VMLIVE_PACK_DIR; run
+ * alone, the test packs into a temporary directory itself.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ApiClient, routes } from '@vmlive/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type {} from '../viewer/src/debug/debugHooks.js';
 import { type LocalSystem, launchViewerBrowser, REPO_ROOT, startSystem } from './system.js';
 
-const TARBALL = 'vmlive-viewer-0.1.0.tgz';
+const execFileP = promisify(execFile);
+const PACKAGES = ['protocol', 'viewer', 'automation'] as const;
+const tarballName = (pkg: (typeof PACKAGES)[number]) => `vmlive-${pkg}-0.1.0.tgz`;
 
 let sys: LocalSystem;
 let browser: Browser;
 let site: { url: string; child: ChildProcess; dir: string };
 
-/** The packed tarball: from `./vmlive test`'s pack directory, or packed here from the built dist/. */
-function packedTarball(scratch: string): string {
+/** The packed tarballs: from `./vmlive test`'s pack directory, or packed here from the built dist/. */
+function packedTarballs(scratch: string): string[] {
   const given = process.env.VMLIVE_PACK_DIR;
-  if (given) return join(given, TARBALL);
-  // --ignore-scripts: prepack would rebuild, and e2e tests run after `npm run build` anyway.
-  execFileSync('npm', ['pack', '-w', 'viewer', '--ignore-scripts', '--pack-destination', scratch, '--silent'], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return join(scratch, TARBALL);
+  if (!given) {
+    // --ignore-scripts: prepack would rebuild, and e2e tests run after `npm run build` anyway.
+    execFileSync(
+      'npm',
+      ['pack', ...PACKAGES.flatMap((p) => ['-w', p]), '--ignore-scripts', '--pack-destination', scratch, '--silent'],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+  }
+  return PACKAGES.map((p) => join(given ?? scratch, tarballName(p)));
 }
 
-/** A copy of examples/embed with the tarball installed, served by its own serve.mjs on a free port. */
-async function serveExample(): Promise<typeof site> {
+/** Runs a step of the example's set-up in its directory and says how long it took. */
+async function step(label: string, cwd: string, cmd: string, args: string[]): Promise<void> {
+  const t0 = performance.now();
+  await execFileP(cmd, args, { cwd, maxBuffer: 16 << 20 });
+  console.log(`embed: ${label} ${Math.round(performance.now() - t0)} ms`);
+}
+
+/** A copy of examples/embed, served by its own serve.mjs (it reads dist/ per request, so it can start first). */
+async function copyAndServe(): Promise<typeof site> {
   const dir = mkdtempSync(join(tmpdir(), 'vmlive-embed-'));
-  const tarball = packedTarball(dir);
-  console.log(`packed ${TARBALL}: ${statSync(tarball).size} bytes`);
   cpSync(join(REPO_ROOT, 'examples/embed'), join(dir, 'site'), {
     recursive: true,
-    filter: (src) => !src.includes('node_modules'),
+    filter: (src) => !/\/(node_modules|dist)(\/|$)/.test(src),
   });
-  execFileSync(join(dir, 'site/install-tarball.sh'), [tarball], { stdio: 'inherit' });
   const child = spawn(process.execPath, ['serve.mjs', '--port', '0'], {
     cwd: join(dir, 'site'),
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -60,13 +73,38 @@ async function serveExample(): Promise<typeof site> {
   return { url, child, dir };
 }
 
+/** Installs the tarballs into the copy with npm, as an app would, then typechecks and builds it. */
+async function installAndBuild(dir: string): Promise<void> {
+  const tarballs = packedTarballs(dir);
+  for (const t of tarballs) console.log(`packed ${t.split('/').at(-1)}: ${statSync(t).size} bytes`);
+  const app = join(dir, 'site');
+  // The registry's packages (react, vite, playwright-core) come from npm's cache when the root install
+  // already fetched them; the three @vmlive ones only from their tarballs.
+  await step('npm install', app, 'npm', [
+    'install',
+    '--prefer-offline',
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    ...tarballs,
+  ]);
+  await Promise.all([
+    step('tsc', app, 'npx', ['--no-install', 'tsc', '-p', 'tsconfig.json']),
+    step('vite build', app, 'npx', ['--no-install', 'vite', 'build', '--logLevel', 'warn']),
+  ]);
+}
+
 beforeAll(async () => {
-  if (!existsSync(join(REPO_ROOT, 'viewer/dist/vmlive-viewer.js')))
+  if (!existsSync(join(REPO_ROOT, 'viewer/dist/index.js')))
     throw new Error('viewer/dist is missing: run `npm run build`');
-  // The example is another origin calling the controller: it runs with that origin on the CORS allowlist.
-  site = await serveExample();
-  sys = await startSystem({ controllerEnv: { VMLIVE_CORS_ORIGINS: site.url } });
-  browser = await launchViewerBrowser();
+  // The example is another origin calling the controller: the controller runs with that origin on its
+  // CORS allowlist, so the example's server starts first; the app is built while the system starts.
+  site = await copyAndServe();
+  [sys, browser] = await Promise.all([
+    startSystem({ controllerEnv: { VMLIVE_CORS_ORIGINS: site.url } }),
+    launchViewerBrowser(),
+    installAndBuild(site.dir),
+  ]);
 });
 
 afterAll(async () => {
@@ -76,35 +114,35 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-/** The example page for the sandbox VM, in a fresh browser context (no cache, no storage). */
-async function openExample(setup?: (page: Page) => Promise<unknown>): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+/** One of the example's pages for the sandbox VM, in a fresh browser context (no cache, no storage). */
+async function openExample(path = '/', setup?: (page: Page) => Promise<unknown>): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
   page.on('pageerror', (err) => console.log('embed pageerror:', err.message));
   page.on('close', () => void context.close());
   await setup?.(page);
   const token = await sys.mintViewerToken('control');
   const query = new URLSearchParams({ controller: sys.controllerUrl, vm: sys.vmId, mode: 'auto' });
-  await page.goto(`${site.url}/?${query}#token=${token}`);
+  await page.goto(`${site.url}${path}?${query}#token=${token}`);
   return page;
 }
 
+/** The viewer's root for queries: the document for the React page, the element's shadow root for element.html. */
+const ROOT = `(document.querySelector('vmlive-viewer')?.shadowRoot ?? document)`;
 const timings = (page: Page) => page.evaluate(() => window.__vmlive?.timings ?? null);
 const display = (page: Page) => page.evaluate(() => window.__vmlive?.display?.kind ?? null);
 const framesDecoded = (page: Page) => page.evaluate(() => window.__vmlive?.stats?.framesDecoded ?? 0);
 const statusText = (page: Page) => page.getByRole('status').first().textContent();
 const videoSize = (page: Page) =>
-  page.evaluate(() => {
-    const video = document.querySelector('vmlive-viewer')?.shadowRoot?.querySelector('video');
-    return video ? { width: video.videoWidth, height: video.videoHeight } : null;
-  });
+  page.evaluate(
+    `(() => { const v = ${ROOT}.querySelector('video'); return v ? { width: v.videoWidth, height: v.videoHeight } : null; })()`,
+  );
 
-/** The screenshot <img> in the element, while shown: its src (a blob: URL) and decoded width. */
+/** The screenshot <img>, while shown: its src (a blob: URL) and decoded width. */
 const screenshot = (page: Page) =>
-  page.evaluate(() => {
-    const img = document.querySelector('vmlive-viewer')?.shadowRoot?.querySelector('img');
-    return img && !img.hidden && img.naturalWidth > 0 ? { src: img.src, width: img.naturalWidth } : null;
-  });
+  page.evaluate(
+    `(() => { const i = ${ROOT}.querySelector('img[alt^="Latest screenshot"], img.vm-snapshot'); return i && !i.hidden && i.naturalWidth > 0 ? { src: i.src, width: i.naturalWidth } : null; })()`,
+  ) as Promise<{ src: string; width: number } | null>;
 
 /**
  * Live within `timeout`: after a blocked attempt, that is the rest of its ICE timeout (15 s), the
@@ -131,7 +169,29 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 };
 
-describe('examples/embed from the packed @vmlive/viewer', () => {
+/** Runs the example's automation script (the tarball's @vmlive/automation); resolves with when each step was reported. */
+async function runExampleAutomation(steps: number): Promise<Map<number, number>> {
+  const operator = new ApiClient({ baseUrl: sys.controllerUrl, token: sys.operatorToken });
+  const { token } = await operator.call(routes.createAutomationToken, {
+    params: { vmId: sys.vmId },
+    body: { ttlSeconds: 600 },
+  });
+  const args = ['automation.mjs', '--controller', sys.controllerUrl, '--vm', sys.vmId, '--token', token];
+  const { stdout } = await execFileP(process.execPath, [...args, '--cdp', sys.cdpUrl, '--steps', String(steps)], {
+    cwd: join(site.dir, 'site'),
+    timeout: 60_000,
+  });
+  expect(stdout.trim().split('\n').at(-1)).toBe('done');
+  const reported = new Map<number, number>();
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const { step: index, reportedAt } = JSON.parse(line) as { step: number; reportedAt: number };
+    if (!reported.has(index)) reported.set(index, reportedAt);
+  }
+  return reported;
+}
+
+describe('examples/embed (React + Vite) from the packed @vmlive packages', () => {
   it('paints the snapshot first, then goes live with advancing 1280x720 frames (10 fresh loads)', async () => {
     const snapshot: number[] = [];
     const live: number[] = [];
@@ -162,8 +222,49 @@ describe('examples/embed from the packed @vmlive/viewer', () => {
     expect(median(snapshot)).toBeLessThan(median(live));
   });
 
-  it('the panel in the element takes and returns control', async () => {
+  it("the panel shows the example automation's steps as they run, then takes and returns control", async () => {
     const page = await openExample();
+    try {
+      await expectLive(page);
+      await page.evaluate(() => {
+        const seen: Record<string, number> = {};
+        (window as Window & { __stepsSeen?: Record<string, number> }).__stepsSeen = seen;
+        new MutationObserver(() => {
+          for (const li of document.querySelectorAll('li.vm-step[data-index]'))
+            seen[li.getAttribute('data-index') ?? ''] ??= Date.now();
+        }).observe(document.body, { subtree: true, childList: true, attributes: true });
+      });
+      const reported = await runExampleAutomation(5);
+      expect([...reported.keys()].length).toBe(5);
+      const lastIndex = Math.max(...reported.keys());
+      await expect
+        .poll(() => page.locator('li.vm-step[data-index]').count(), { timeout: 5000 })
+        .toBeGreaterThanOrEqual(5);
+      await expect.poll(() => page.locator(`li.vm-step[data-index="${lastIndex}"]`).count(), { timeout: 5000 }).toBe(1);
+      const seen = await page.evaluate(
+        () => (window as Window & { __stepsSeen?: Record<string, number> }).__stepsSeen ?? {},
+      );
+      const lags = [...reported].map(([i, at]) => (seen[String(i)] ?? Number.POSITIVE_INFINITY) - at);
+      console.log(`step reported → shown in the embedded panel, ms: ${lags.join(' ')}; median ${median(lags)}`);
+      for (const lag of lags) expect(lag).toBeLessThan(5000);
+
+      await page.getByRole('button', { name: 'Take control' }).click();
+      await expect.poll(() => page.getByText('You are in control').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+      await page.getByRole('button', { name: 'Return control' }).click();
+      await expect
+        .poll(() => page.getByText('The automation is in control').count(), { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      // The app's own handler got the provider's events.
+      const log = await page.getByRole('log', { name: 'Viewer events' }).textContent();
+      expect(log).toContain('control You are in control');
+      expect(log).toMatch(/display live \(live\)/);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('the custom-element page (element.html, bundled from @vmlive/viewer/element) goes live and takes control', async () => {
+    const page = await openExample('/element.html');
     try {
       await expectLive(page);
       await page.getByRole('button', { name: 'Take control' }).click();
@@ -171,7 +272,6 @@ describe('examples/embed from the packed @vmlive/viewer', () => {
       await expect.poll(() => element.getByText('You are in control').count(), { timeout: 10_000 }).toBe(1);
       await page.getByRole('button', { name: 'Return control' }).click();
       await expect.poll(() => element.getByText('The automation is in control').count(), { timeout: 10_000 }).toBe(1);
-      // The page's own listener got the element's events.
       expect(await page.getByRole('log', { name: 'Viewer events' }).textContent()).toContain(
         'control You are in control',
       );
@@ -181,7 +281,7 @@ describe('examples/embed from the packed @vmlive/viewer', () => {
   });
 
   it('with ICE blocked, auto shows screenshots and says so; unblocked, it returns to live', async () => {
-    const page = await openExample((p) =>
+    const page = await openExample('/', (p) =>
       // While the flag is set, no candidate can be gathered (no ICE servers, relay only), as behind a
       // UDP-blocking firewall; the flag is read per connection, so clearing it lets the next attempt through.
       p.addInitScript(() => {

@@ -7,6 +7,7 @@ import { VmliveViewerElement } from './element/vmliveViewerElement.js';
 
 export type { ViewerPhase, ViewerReason, ViewerReasonCode, ViewerState } from './connection/viewerState.js';
 export type { DisplayKind, DisplayReasonCode, DisplayState, ViewerMode } from './display/displayPolicy.js';
+export type { VmliveViewerEventMap } from './element/vmliveViewerElement.js';
 export type { ControlButton, ControlView, ControlWho } from './panel/controlView.js';
 export { VmliveError, type VmliveState } from './session/vmliveSession.js';
 export { VmliveViewerElement };

@@ -14,13 +14,14 @@
  * Methods: take(), release(), pause(), resume(), retryLive(); property `state`.
  */
 
+import type { ViewerState } from '../connection/viewerState.js';
 import type { InputChannel } from '../control/inputSender.js';
 import { InputSender } from '../control/inputSender.js';
 import { attachRemoteInput } from '../control/remoteInput.js';
-import { VIEWER_MODES, type ViewerMode } from '../display/displayPolicy.js';
+import { type DisplayState, VIEWER_MODES, type ViewerMode } from '../display/displayPolicy.js';
 import type { ControlActionId, ControlView } from '../panel/controlView.js';
 import { stageView } from '../session/stageView.js';
-import { VmliveSession, type VmliveState } from '../session/vmliveSession.js';
+import { type VmliveError, VmliveSession, type VmliveState } from '../session/vmliveSession.js';
 import viewerCss from '../styles.css?inline';
 
 const SESSION_ATTRIBUTES = ['controller-url', 'vm-id', 'token'] as const;
@@ -54,6 +55,43 @@ function must<T extends Element>(root: ParentNode, selector: string): T {
   return el;
 }
 
+/** The element's own events, so `addEventListener('vmlive-display', e => e.detail.kind)` is typed. */
+export interface VmliveViewerEventMap extends HTMLElementEventMap {
+  'vmlive-state': CustomEvent<ViewerState>;
+  'vmlive-display': CustomEvent<DisplayState>;
+  'vmlive-control': CustomEvent<ControlView>;
+  'vmlive-error': CustomEvent<VmliveError>;
+  'vmlive-notice': CustomEvent<string>;
+}
+
+type OwnEvent = Exclude<keyof VmliveViewerEventMap, keyof HTMLElementEventMap>;
+
+// Declaration merging: the typed overloads sit beside HTMLElement's string ones (lib.dom does the
+// same for HTMLElementEventMap).
+export interface VmliveViewerElement {
+  addEventListener<K extends keyof VmliveViewerEventMap>(
+    type: K,
+    listener: (this: VmliveViewerElement, ev: VmliveViewerEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof VmliveViewerEventMap>(
+    type: K,
+    listener: (this: VmliveViewerElement, ev: VmliveViewerEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only adds listener overloads.
 export class VmliveViewerElement extends HTMLElement {
   static readonly observedAttributes = [...SESSION_ATTRIBUTES, RELAY_ONLY_ATTRIBUTE, 'mode', 'fill', 'no-panel'];
 
@@ -180,7 +218,7 @@ export class VmliveViewerElement extends HTMLElement {
     this.buttonsFor = null;
   }
 
-  private fire(type: string, detail: unknown): void {
+  private fire<K extends OwnEvent>(type: K, detail: VmliveViewerEventMap[K]['detail']): void {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 
