@@ -136,8 +136,9 @@ cmd_provision() {
   # (VMLIVE_CA_FILE is validated there too), and the VM would never come online.
   if [ -n "$ca_file" ]; then
     [ -r "$ca_file" ] || bad_usage "--ca-file is not a readable file: $ca_file"
-    grep -q -- '-----BEGIN CERTIFICATE-----' "$ca_file" && openssl x509 -noout -in "$ca_file" 2>/dev/null ||
+    if ! grep -q -- '-----BEGIN CERTIFICATE-----' "$ca_file" || ! openssl x509 -noout -in "$ca_file" 2>/dev/null; then
       bad_usage "--ca-file holds no valid PEM certificate: $ca_file"
+    fi
   fi
   if [ -n "$vm_id" ] || [ -n "$vm_token" ]; then
     if [ -z "$vm_id" ] || [ -z "$vm_token" ]; then bad_usage "--vm-id and --vm-token go together"; fi

@@ -18,7 +18,7 @@ export interface TestCa {
   /** The CA certificate's path and PEM. */
   readonly caFile: string;
   readonly caPem: Buffer;
-  /** Makes a leaf for IP 127.0.0.1 (CN `name`) signed by the CA. */
+  /** Makes a leaf for IP 127.0.0.1 and DNS localhost (CN `name`; nginx checks an upstream by name only) signed by the CA. */
   leaf(name: string): void;
   /** Copies leaf `name` to `<as>.pem` / `<as>.key`; returns those paths. */
   install(name: string, as: string): { cert: string; key: string };
@@ -35,7 +35,7 @@ export function makeTestCa(): TestCa {
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=vmlive test CA');
-  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   const caFile = join(dir, 'ca.pem');
   return {
     dir,
