@@ -40,6 +40,10 @@
 #   --no-nat                   the VM reaches the host only (no forwarding, no masquerade)
 #   --dns "IP..."              the VM's name servers (default: the host's, unless
 #                              they are loopback addresses the VM cannot use)
+#   --ca-file PEM              CA certificate(s) that sign an https:// controller
+#                              (a private CA): installed in the VM as
+#                              /etc/vmlive/ca.pem, which the agent trusts beside
+#                              the system roots (VMLIVE_CA_FILE, NODE_EXTRA_CA_CERTS)
 # destroy stops the VM, removes its disk overlay, network link and state; with
 # --delete-from-controller it also deletes the VM from the controller.
 #
@@ -87,7 +91,7 @@ vm_controller() { VMLIVE_OPERATOR_TOKEN=$OPERATOR_TOKEN node "$CLI" "$@"; }
 
 cmd_provision() {
   local name="" runtime=container image=$REPO/rootfs/build/images/current start_url="" codec=vp8
-  local memory=2048 cpus=2 wait="" guest_controller="" vm_id="" vm_token="" nat=1 dns=__host__
+  local memory=2048 cpus=2 wait="" guest_controller="" vm_id="" vm_token="" nat=1 dns=__host__ ca_file=""
   CONTROLLER=${VMLIVE_CONTROLLER_URL:-}
   OPERATOR_TOKEN=${VMLIVE_OPERATOR_TOKEN:-}
   while [ $# -gt 0 ]; do
@@ -106,6 +110,7 @@ cmd_provision() {
       --wait) wait=${2:-}; shift 2 || bad_usage "--wait needs seconds" ;;
       --no-nat) nat=0; shift ;;
       --dns) dns=${2:-}; shift 2 || bad_usage "--dns needs addresses" ;;
+      --ca-file) ca_file=${2:-}; shift 2 || bad_usage "--ca-file needs a PEM file" ;;
       -h | --help) usage; exit 0 ;;
       -*) bad_usage "unknown option: $1" ;;
       *) [ -z "$name" ] || bad_usage "one NAME only (got $name and $1)"; name=$1; shift ;;
@@ -127,6 +132,14 @@ cmd_provision() {
   done
   [[ "$CONTROLLER" =~ ^https?://[^/]+ ]] || bad_usage "--controller must be an http(s) URL: $CONTROLLER"
   CONTROLLER=${CONTROLLER%/}
+  # Checked here, not in the guest: a bundle the agent cannot parse would stop it at every start
+  # (VMLIVE_CA_FILE is validated there too), and the VM would never come online.
+  if [ -n "$ca_file" ]; then
+    [ -r "$ca_file" ] || bad_usage "--ca-file is not a readable file: $ca_file"
+    if ! grep -q -- '-----BEGIN CERTIFICATE-----' "$ca_file" || ! openssl x509 -noout -in "$ca_file" 2>/dev/null; then
+      bad_usage "--ca-file holds no valid PEM certificate: $ca_file"
+    fi
+  fi
   if [ -n "$vm_id" ] || [ -n "$vm_token" ]; then
     if [ -z "$vm_id" ] || [ -z "$vm_token" ]; then bad_usage "--vm-id and --vm-token go together"; fi
     # Both go into the VM's vm.env as KEY=VALUE lines. The id is the protocol's Id (protocol/src/rest.ts).
@@ -246,12 +259,15 @@ VMLIVE_NET_GATEWAY=$host_addr
 VMLIVE_NET_DNS="$dns"
 EOF
     [ -z "$start_url" ] || echo "VMLIVE_START_URL=$start_url" >>"$env_file"
+    # Node reads extra CAs only at process start, so the agent's unit gets both (vm-browser-agent/src/config.ts).
+    [ -z "$ca_file" ] || printf 'VMLIVE_CA_FILE=/etc/vmlive/ca.pem\nNODE_EXTRA_CA_CERTS=/etc/vmlive/ca.pem\n' >>"$env_file"
   )
 
   if [ "$runtime" = container ]; then
     mkdir -p "$d/upper" "$d/work" "$d/root"
     mount -t overlay "vmlive-$name" -o "lowerdir=$image/rootfs,upperdir=$d/upper,workdir=$d/work" "$d/root"
     install -D -m 0600 "$env_file" "$d/root/etc/vmlive/vm.env"
+    [ -z "$ca_file" ] || install -D -m 0644 "$ca_file" "$d/root/etc/vmlive/ca.pem"
     echo "$name" >"$d/root/etc/hostname"
     rm -f "$d/root/etc/resolv.conf"
     for ns_ip in $dns; do echo "nameserver $ns_ip"; done >"$d/root/etc/resolv.conf"
@@ -285,6 +301,7 @@ EOF
     [ "$accel" = kvm ] || echo "VMLIVE_HELPER_START_TIMEOUT_S=300" >>"$env_file"
     mkdir -p "$d/config"
     install -m 0600 "$env_file" "$d/config/vm.env"
+    [ -z "$ca_file" ] || install -m 0644 "$ca_file" "$d/config/ca.pem"
     mkfs.ext4 -q -F -L vmlive-cfg -d "$d/config" "$d/config.img" 4M >/dev/null
     rm -rf "$d/config"
     echo "ACCEL=$accel" >>"$d/vm.meta"

@@ -17,6 +17,8 @@ APT_PACKAGES=(
   coturn
   # The shared store (VMLIVE_STORE=redis://…): the Redis-store tests start their own redis-server.
   redis-server
+  # The reverse-proxy alternative (deploy/nginx/vmlive.conf): tests run their own nginx on free ports.
+  nginx-light
   # The golden VM image (rootfs/build.sh) and its VMs (rootfs/vm.sh).
   debootstrap e2fsprogs openssl curl iproute2 nftables procps systemd-container qemu-system-x86 qemu-utils
 )
@@ -30,7 +32,20 @@ if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  # No service starts during the install (policy-rc.d exit 101, Debian's invoke-rc.d policy): the
+  # tests start their own nginx, coturn and redis-server on free ports, and the system nginx's
+  # postinst would otherwise start one holding port 80 (or fail the install if :80 is taken).
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || {
+    [ -z "$policy" ] || $SUDO rm -f "$policy"
+    exit 1
+  }
+  [ -z "$policy" ] || $SUDO rm -f "$policy"
 fi
 
 # Install only when the lockfile changed since the last install. `npm install`

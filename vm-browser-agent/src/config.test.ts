@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
 import { ConfigError, HELPER_SETTINGS, HelperSettings } from '@vmlive/protocol';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeTestCa } from '../../master-controller/src/test/test-ca.js';
 import { describeAgentSettings, parseAgentConfig } from './config.js';
 
 const base = {
@@ -110,5 +112,54 @@ describe('agent config', () => {
     const text = describeAgentSettings();
     for (const s of Object.values(HELPER_SETTINGS)) expect(text).toContain(s.env);
     expect(text).toMatch(/VMLIVE_VM_TOKEN.*\(required\)/);
+  });
+
+  describe('VMLIVE_CA_FILE (a CA bundle for an https:// controller)', () => {
+    const ca = makeTestCa();
+    afterAll(() => ca.remove());
+    const https = { ...base, VMLIVE_CONTROLLER_URL: 'https://127.0.0.1:8443' };
+
+    it('accepts a readable PEM bundle that Node was started with (NODE_EXTRA_CA_CERTS)', () => {
+      const c = parseAgentConfig({ ...https, VMLIVE_CA_FILE: ca.caFile, NODE_EXTRA_CA_CERTS: ca.caFile });
+      expect(c.caFile).toBe(ca.caFile);
+      expect(c.controllerUrl).toBe('https://127.0.0.1:8443');
+    });
+
+    it('is optional: unset, the system roots alone are trusted', () => {
+      expect(parseAgentConfig(https).caFile).toBe('');
+    });
+
+    it.each([
+      ['an unreadable file', () => `${ca.dir}/missing.pem`, /cannot read/],
+      ['a file without a certificate', () => file('empty.pem', 'not a certificate\n'), /no PEM certificate/],
+      [
+        'a damaged certificate',
+        () => file('bad.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
+        /not a valid X.509/,
+      ],
+    ])('rejects %s, naming VMLIVE_CA_FILE', (_what, path, message) => {
+      const p = path();
+      const err = rejection({ ...https, VMLIVE_CA_FILE: p, NODE_EXTRA_CA_CERTS: p });
+      expect(err.variable).toBe('VMLIVE_CA_FILE');
+      expect(err.message).toMatch(message);
+    });
+
+    it('rejects a bundle Node did not load at start (NODE_EXTRA_CA_CERTS unset or another file)', () => {
+      for (const extra of [undefined, `${ca.dir}/other.pem`]) {
+        const err = rejection({
+          ...https,
+          VMLIVE_CA_FILE: ca.caFile,
+          ...(extra ? { NODE_EXTRA_CA_CERTS: extra } : {}),
+        });
+        expect(err.variable).toBe('VMLIVE_CA_FILE');
+        expect(err.message).toMatch(/NODE_EXTRA_CA_CERTS/);
+      }
+    });
+
+    function file(name: string, text: string): string {
+      const p = `${ca.dir}/${name}`;
+      writeFileSync(p, text);
+      return p;
+    }
   });
 });

@@ -4,12 +4,18 @@
  * The helper's part is handed to the helper as one JSON value; the helper
  * reads no environment of its own for settings.
  */
-import { describeSettings, HELPER_SETTINGS, IceServer, parseEnv, setting } from '@vmlive/protocol';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError, describeSettings, HELPER_SETTINGS, IceServer, parseEnv, setting } from '@vmlive/protocol';
 import { z } from 'zod';
 import { DEFAULT_HELPER_SCRIPT } from './helper/helper-process.js';
 
 export const AGENT_SETTINGS = {
   controllerUrl: setting.url('VMLIVE_CONTROLLER_URL', { help: 'base URL of the master controller' }),
+  caFile: setting.str('VMLIVE_CA_FILE', {
+    default: '',
+    help: 'PEM bundle of the CA(s) that sign an https:// controller, beside the system ones; Node reads it only at process start, so the launcher sets NODE_EXTRA_CA_CERTS to the same file',
+  }),
   vmId: setting.str('VMLIVE_VM_ID', { help: 'this VM id, as registered at the controller' }),
   vmToken: setting.str('VMLIVE_VM_TOKEN', { help: 'this VM token (POST /api/vms returns it)', secret: true }),
   python: setting.str('VMLIVE_HELPER_PYTHON', {
@@ -64,7 +70,41 @@ export type AgentConfig = ReturnType<typeof parseAgentConfig>;
 
 /** Throws ConfigError naming the first bad variable. */
 export function parseAgentConfig(env: Readonly<Record<string, string | undefined>>) {
-  return Object.freeze({ ...parseEnv(AGENT_SETTINGS, env), helper: parseEnv(HELPER_SETTINGS, env) });
+  const agent = parseEnv(AGENT_SETTINGS, env);
+  if (agent.caFile !== '') checkCaFile(agent.caFile, env.NODE_EXTRA_CA_CERTS);
+  return Object.freeze({ ...agent, helper: parseEnv(HELPER_SETTINGS, env) });
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * The agent reaches the controller with Node's global fetch (undici, bundled in Node 20 but not
+ * importable without the npm package), whose TLS trusts Node's root store plus NODE_EXTRA_CA_CERTS,
+ * a file read once when the process starts. So the CA file is checked here (readable, every
+ * certificate in it parses) and must be the very file Node loaded: a mismatch would otherwise
+ * surface only as an opaque "unable to verify the first certificate" on every request.
+ */
+function checkCaFile(file: string, extraCaCerts: string | undefined): void {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('VMLIVE_CA_FILE', `cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const blocks = pem.match(PEM_CERT) ?? [];
+  if (blocks.length === 0) throw new ConfigError('VMLIVE_CA_FILE', `${file} holds no PEM certificate`);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new ConfigError('VMLIVE_CA_FILE', `certificate ${i + 1} in ${file} is not a valid X.509 certificate`);
+    }
+  }
+  if (extraCaCerts !== file)
+    throw new ConfigError(
+      'VMLIVE_CA_FILE',
+      `NODE_EXTRA_CA_CERTS must name the same file (${file}) when the agent starts: Node reads extra CAs only then`,
+    );
 }
 
 export function describeAgentSettings(): string {

@@ -4,52 +4,13 @@
  * SIGHUP does) serves the new certificate to new connections while a long-poll
  * already in flight on the old one is answered normally.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestController } from '../test/harness.js';
-
-let dir: string;
-const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-/** A leaf for 127.0.0.1 signed by the test CA, as `<name>.pem` / `<name>.key`. */
-function leaf(name: string): void {
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${name}`,
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-out',
-    `${name}.pem`,
-    '-extfile',
-    'san.cnf',
-  );
-}
+import { makeTestCa, type TestCa } from '../test/test-ca.js';
 
 interface Got {
   status: number;
@@ -76,36 +37,18 @@ function get(url: string, path: string, token: string, ca: Buffer): Promise<Got>
 describe('the controller over HTTPS', () => {
   let t: TestController;
   let ca: Buffer;
+  let testCa: TestCa;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vmlive-tls-'));
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=vmlive test CA',
-    );
-    execFileSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1\\n" > san.cnf'], { cwd: dir });
-    leaf('first');
-    leaf('second');
-    execFileSync('cp', ['first.pem', 'live.pem'], { cwd: dir });
-    execFileSync('cp', ['first.key', 'live.key'], { cwd: dir });
-    ca = execFileSync('cat', ['ca.pem'], { cwd: dir });
-    t = await TestController.start({ tlsCertFile: join(dir, 'live.pem'), tlsKeyFile: join(dir, 'live.key') });
+    testCa = makeTestCa();
+    testCa.leaf('first');
+    testCa.leaf('second');
+    const live = testCa.install('first', 'live');
+    ca = testCa.caPem;
+    t = await TestController.start({ tlsCertFile: live.cert, tlsKeyFile: live.key });
   });
   afterAll(async () => {
     await t?.close();
-    rmSync(dir, { recursive: true, force: true });
+    testCa?.remove();
   });
 
   it('serves HTTPS verified by the CA, with HSTS', async () => {
@@ -120,8 +63,7 @@ describe('the controller over HTTPS', () => {
     const { vmId, vmToken } = await createVm(t, ca);
     const inFlight = get(t.url, `/api/vms/${vmId}/sessions?wait=2`, vmToken, ca);
     await new Promise((r) => setTimeout(r, 300));
-    execFileSync('cp', ['second.pem', 'live.pem'], { cwd: dir });
-    execFileSync('cp', ['second.key', 'live.key'], { cwd: dir });
+    testCa.install('second', 'live');
     expect(t.controller.reloadTls()).toBe(true);
     const after = await get(t.url, '/api/vms', t.operatorToken, ca);
     expect(after.cn).toBe('second');
@@ -132,7 +74,7 @@ describe('the controller over HTTPS', () => {
   });
 
   it('a reload that cannot read the files keeps the certificate it has', async () => {
-    rmSync(join(dir, 'live.key'));
+    rmSync(join(testCa.dir, 'live.key'));
     expect(t.controller.reloadTls()).toBe(false);
     expect((await get(t.url, '/api/vms', t.operatorToken, ca)).cn).toBe('second');
   });

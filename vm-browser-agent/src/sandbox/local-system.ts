@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -47,6 +48,12 @@ export interface LocalSystemOptions {
    * filesystem socket), so there is no CDP gateway: its upstream is loopback in another namespace.
    */
   vmNetns?: { name: string; controllerUrl: string };
+  /**
+   * A PEM CA bundle that signs the controller's certificate (VMLIVE_TLS_* in controllerEnv): the
+   * agent trusts it (VMLIVE_CA_FILE and NODE_EXTRA_CA_CERTS, which Node reads only at start), and so
+   * do this process's own calls to the controller.
+   */
+  caFile?: string;
 }
 
 export interface LocalSystem {
@@ -95,7 +102,8 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     };
     let controller = await startControllerProcess(controllerOpts);
     cleanups.push(() => stopChild(controller.child));
-    const api = operatorApi(controller.url, controller.operatorToken);
+    const ca = opts.caFile ? readFileSync(opts.caFile) : undefined;
+    const api = operatorApi(controller.url, controller.operatorToken, ca);
     const vm = (await api('POST', '/api/vms', { name: 'sandbox' })) as { vmId: string; vmToken: string };
 
     const xvfb: XvfbHandle = await startXvfb({ width, height });
@@ -131,6 +139,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         VMLIVE_CDP_UPSTREAM: opts.vmNetns ? '' : browser.cdpUrl,
         VMLIVE_CDP_PORT: String(cdpPort),
         LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info',
+        ...(opts.caFile ? { VMLIVE_CA_FILE: opts.caFile, NODE_EXTRA_CA_CERTS: opts.caFile } : {}),
       },
       join(logDir, 'agent.log'),
     );
@@ -292,8 +301,13 @@ async function startControllerProcess(opts: {
   });
 }
 
-export function operatorApi(base: string, token: string) {
+/**
+ * Operator calls to the controller. With `ca` (an https:// controller signed by a private CA) they go
+ * through node:https, which takes a CA per request; global fetch trusts only what Node loaded at start.
+ */
+export function operatorApi(base: string, token: string, ca?: Buffer) {
   return async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    if (ca) return httpsJson(base + path, method, token, ca, body);
     const res = await fetch(base + path, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -303,4 +317,33 @@ export function operatorApi(base: string, token: string) {
     if (!res.ok) throw new SandboxStartError('controller', `${method} ${path} → ${res.status} ${text}`);
     return text ? JSON.parse(text) : undefined;
   };
+}
+
+function httpsJson(url: string, method: string, token: string, ca: Buffer, body?: unknown): Promise<unknown> {
+  const payload = body ? JSON.stringify(body) : undefined;
+  return new Promise((resolvePromise, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        method,
+        ca,
+        headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300)
+            return reject(
+              new SandboxStartError('controller', `${method} ${new URL(url).pathname} → ${status} ${text}`),
+            );
+          resolvePromise(text ? JSON.parse(text) : undefined);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
