@@ -8,21 +8,20 @@
  * decoding, and a new connection gets the new certificate.
  *
  * Chromium trusts the test certificates through --ignore-certificate-errors-spki-list
- * with the SPKI hashes of exactly the two test keys: every other certificate is
+ * with the SPKI hashes of exactly the three test keys (two controller certificates, nginx's): every other certificate is
  * verified as usual (not a blanket --ignore-certificate-errors), and it needs no
  * NSS database tool (libnss3-tools) on the machine. It pins keys, not the CA:
  * what it proves is that the browser speaks TLS to the controller and keeps
  * working across the reload; the CA chain itself is verified by the agent and
- * by this process (node:https with `ca`), and a client without the CA is refused.
+ * by nginx (proxy_ssl_verify) and by this process (node:https with `ca`), and a client without the CA is refused.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HttpsAnswer, httpsRequest } from '../master-controller/src/test/https-request.js';
 import { makeTestCa, type TestCa } from '../master-controller/src/test/test-ca.js';
 import { freePort } from '../vm-browser-agent/src/sandbox/free-port.js';
 import { REPO_ROOT } from '../vm-browser-agent/src/sandbox/local-system.js';
@@ -34,12 +33,6 @@ let sys: LocalSystem;
 let browser: Browser;
 const started = Date.now();
 
-interface Got {
-  status: number;
-  body: string;
-  cn: string;
-}
-
 interface GetOptions {
   ca?: Buffer;
   base?: string;
@@ -47,22 +40,9 @@ interface GetOptions {
   headers?: Record<string, string>;
 }
 
-function get(path: string, token: string, opts: GetOptions = {}): Promise<Got> {
+function get(path: string, token: string, opts: GetOptions = {}): Promise<HttpsAnswer> {
   const { base = sys.controllerUrl, headers = {}, ...tls } = opts;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${base}${path}`,
-      { ...tls, headers: { authorization: `Bearer ${token}`, ...headers }, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        const cn = String((res.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '');
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), cn }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  return httpsRequest(`${base}${path}`, { ...tls, headers: { authorization: `Bearer ${token}`, ...headers } });
 }
 
 beforeAll(async () => {

@@ -5,34 +5,14 @@
  * already in flight on the old one is answered normally.
  */
 import { rmSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestController } from '../test/harness.js';
+import { httpsRequest } from '../test/https-request.js';
 import { makeTestCa, type TestCa } from '../test/test-ca.js';
 
-interface Got {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  cn: string;
-}
-
-function get(url: string, path: string, token: string, ca: Buffer): Promise<Got> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { ca, headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      const cn = String((res.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '');
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), cn }),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (url: string, path: string, token: string, ca: Buffer) =>
+  httpsRequest(`${url}${path}`, { ca, headers: { authorization: `Bearer ${token}` } });
 
 describe('the controller over HTTPS', () => {
   let t: TestController;
@@ -81,21 +61,11 @@ describe('the controller over HTTPS', () => {
 });
 
 async function createVm(t: TestController, ca: Buffer): Promise<{ vmId: string; vmToken: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${t.url}/api/vms`,
-      {
-        method: 'POST',
-        ca,
-        headers: { authorization: `Bearer ${t.operatorToken}`, 'content-type': 'application/json' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString()) as { vmId: string; vmToken: string }));
-      },
-    );
-    req.on('error', reject);
-    req.end('{}');
+  const r = await httpsRequest(`${t.url}/api/vms`, {
+    method: 'POST',
+    ca,
+    headers: { authorization: `Bearer ${t.operatorToken}`, 'content-type': 'application/json' },
+    body: '{}',
   });
+  return JSON.parse(r.body) as { vmId: string; vmToken: string };
 }
