@@ -92,11 +92,12 @@ export function inputEvents(
   const before = new Map((previous?.sessions ?? []).map((s) => [s.sessionId, s.input]));
   const out: NewAuditEvent[] = [];
   for (const s of report.sessions) {
-    if (!s.input) continue;
+    const input = s.input;
+    if (!input) continue;
     const prev = before.get(s.sessionId);
     const grew = (k: 'pointer' | 'key' | 'wheel') => {
       const p = prev?.[k] ?? 0;
-      return s.input && s.input[k] >= p ? s.input[k] - p : (s.input?.[k] ?? 0);
+      return input[k] >= p ? input[k] - p : input[k];
     };
     const counts = { pointer: grew('pointer'), key: grew('key'), wheel: grew('wheel') };
     if (counts.pointer + counts.key + counts.wheel === 0) continue;

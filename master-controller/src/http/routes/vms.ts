@@ -82,10 +82,12 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
     const now = Date.now();
     await store.touchVm(vm.vmId, now, body.stats);
     if (body.health) {
-      // Input counts are cumulative per peer: what this heartbeat adds is the increase over the last sample.
-      const [previous] = await store.getHealth(vm.vmId, 1);
+      // Input counts are cumulative per peer: what this heartbeat adds is the increase over the last
+      // sample, which is read only when some peer has counted input (a watched VM's heartbeat is not).
+      const counted = body.health.sessions.some((s) => s.input && s.input.pointer + s.input.key + s.input.wheel > 0);
+      const [previous] = counted ? await store.getHealth(vm.vmId, 1) : [];
       await store.addHealth(vm.vmId, { ...body.health, at: now }, config.healthRing);
-      await ctx.audit.record(vm.vmId, inputEvents(previous, body.health, actorOf(p), now));
+      if (counted) await ctx.audit.record(vm.vmId, inputEvents(previous, body.health, actorOf(p), now));
     }
     // A WHEP player's only sign of life is its media connection (routes/whep.ts): the VM's report
     // that its peer is connected. REST viewers keep their sessions alive themselves (issue 11:
