@@ -79,7 +79,11 @@ export const SETTINGS = {
       if (raw.length < 16) throw new Error('must be at least 16 characters');
       return raw;
     },
-    { default: '', help: 'operator bearer token; generated and printed when unset', secret: true },
+    {
+      default: '',
+      help: 'operator bearer token; when unset one is generated into an owner-only file whose path is logged (never the token)',
+      secret: true,
+    },
   ),
   signingKeyFile: setting.str('VMLIVE_SIGNING_KEY_FILE', {
     default: '',

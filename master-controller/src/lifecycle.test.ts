@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -177,11 +178,14 @@ forEachStore(() => {
       throw new Error(`never listened: ${out()}`);
     };
 
-    it('logs one "controller listening" line with the url and the generated operator token; SIGTERM answers long-polls and exits 0', async () => {
+    it('logs one "controller listening" line with the url and the path of an owner-only file holding the generated operator token, never the token; SIGTERM answers long-polls, exits 0 and removes the file', async () => {
       const p = run({});
       const line = await listening(p.out);
       expect(line.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      expect(line.operatorToken).toEqual(expect.any(String));
+      expect(line.operatorToken).toBeUndefined();
+      expect(statSync(line.operatorTokenFile).mode & 0o777).toBe(0o600);
+      line.operatorToken = readFileSync(line.operatorTokenFile, 'utf8').trim();
+      expect(line.operatorToken).toMatch(/^[\w-]{32}$/);
       const vm = await (
         await fetch(`${line.url}/api/vms`, {
           method: 'POST',
@@ -206,6 +210,8 @@ forEachStore(() => {
           .filter((l) => l.includes('"controller listening"')),
       ).toHaveLength(1);
       expect(p.out()).not.toContain(vm.vmToken);
+      expect(p.out()).not.toContain(line.operatorToken);
+      expect(existsSync(line.operatorTokenFile)).toBe(false);
     });
 
     it('does not print an operator token it was given', async () => {

@@ -5,10 +5,12 @@
  * tests and the local sandbox.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { AuditTrail, CONTROLLER, controlEvent } from './audit/trail.js';
 import { loadSigningKeys } from './auth/signing-keys.js';
@@ -176,10 +178,10 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
 
   // Scripts wait for this line, so it is printed even at LOG_LEVEL=warn/error (not when silent).
   const announce = log.level === 'silent' || log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
-  announce.info(
-    { url, ...(generatedOperatorToken ? { operatorToken: generatedOperatorToken } : {}) },
-    'controller listening',
-  );
+  // A generated operator token goes to an owner-only file whose path is logged, never into the log
+  // itself: logs are shipped and read by people the token must not reach.
+  const tokenFile = generatedOperatorToken ? writeGeneratedToken(generatedOperatorToken) : null;
+  announce.info({ url, ...(tokenFile ? { operatorTokenFile: tokenFile.path } : {}) }, 'controller listening');
 
   let closed: Promise<void> | null = null;
   const close = () => {
@@ -200,6 +202,7 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
       clearTimeout(grace);
       log.info('http server closed');
       await store.close();
+      tokenFile?.remove();
       log.info('controller stopped');
     })();
     return closed;
@@ -221,4 +224,12 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
   };
 
   return { url, operatorToken, close, reloadTls };
+}
+
+/** Writes a generated operator token to a fresh 0600 file in a 0700 directory; removed at shutdown. */
+function writeGeneratedToken(token: string): { path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'vmlive-controller-'));
+  const path = join(dir, 'operator-token');
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

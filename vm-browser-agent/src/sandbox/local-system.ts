@@ -285,7 +285,7 @@ async function startControllerProcess(opts: {
     });
     lines.on('line', (line) => {
       out.write(`${line}\n`);
-      let rec: { msg?: string; url?: string; operatorToken?: string };
+      let rec: { msg?: string; url?: string; operatorTokenFile?: string };
       try {
         rec = JSON.parse(line);
       } catch {
@@ -293,7 +293,8 @@ async function startControllerProcess(opts: {
       }
       if (rec.msg === 'controller listening' && rec.url) {
         clearTimeout(timer);
-        const token = opts.operatorToken ?? rec.operatorToken;
+        const token =
+          opts.operatorToken ?? (rec.operatorTokenFile && readFileSync(rec.operatorTokenFile, 'utf8').trim());
         if (!token) return reject(new SandboxStartError('controller', 'did not report an operator token'));
         resolvePromise({ child, url: rec.url, operatorToken: token });
       }
