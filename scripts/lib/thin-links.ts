@@ -37,6 +37,12 @@ export interface ThinFigures {
   label: string;
   /** the shaped viewer's longest gap between presented frames from the trouble's start to the case's end */
   longestStallMs: number;
+  /**
+   * every freeze (> 200 ms) of the shaped viewer from the trouble's start: when it ended, ms after the
+   * trouble began (the cap, the step's first rate, the blackout), and how long it lasted; with the
+   * helper's link-adapt log lines this tells which stall a switch or a probe cost (--json)
+   */
+  stalls: { endMs: number; ms: number }[];
   /** cap/step: from the cap until the link's last drop while capped; null = still dropping at the end */
   settleMs: number | null;
   /** cap/step: what the shaped viewer received over the last 5 s of the cap, kbit/s */
@@ -197,6 +203,9 @@ export async function runThinCase(
             ? `${o.stepFromKbit} → ${o.stepToKbit} kbit/s for ${o.holdS} s, lifted`
             : `${o.blackoutMs} ms blackout`,
       longestStallMs: longestGap(log, troublePerf),
+      stalls: log.freezes
+        .filter((f) => f.at > troublePerf)
+        .map((f) => ({ endMs: Math.round(f.at - troublePerf), ms: Math.round(f.ms) })),
       settleMs: lifted,
       cappedKbps: name === 'blackout' ? null : kbpsOf(capped),
       cappedHeight: name === 'blackout' ? null : median(capped.map((t) => t.shaped.frameHeight)),

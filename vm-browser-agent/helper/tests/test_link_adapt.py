@@ -1,7 +1,26 @@
 import time
 import unittest
 
-from vmlive_helper.link_adapt import LossMeter, nacked_seqs
+import gi
+
+gi.require_version('Gst', '1.0')
+from gi.repository import Gst  # noqa: E402
+
+from vmlive_helper.link_adapt import LossMeter, SwitchBoundary, nacked_seqs  # noqa: E402
+
+Gst.init(None)
+
+
+def rtp_packet(seq: int) -> Gst.Buffer:
+    # version 2, PT 96, the sequence number in bytes 2-3, timestamp and SSRC zero (RFC 3550 5.1)
+    return Gst.Buffer.new_wrapped(bytes([0x80, 96, seq >> 8, seq & 0xFF]) + bytes(8))
+
+
+def retransmission_request(seq: int, ssrc: int) -> Gst.Event:
+    # As rtpsession builds it: both fields G_TYPE_UINT.
+    text = 'GstRTPRetransmissionRequest, seqnum=(uint)%d, ssrc=(uint)%d' % (seq, ssrc)
+    structure = Gst.Structure.from_string(text)[0]
+    return Gst.Event.new_custom(Gst.EventType.CUSTOM_UPSTREAM, structure)
 
 
 class NackedSeqsTest(unittest.TestCase):
@@ -24,6 +43,57 @@ class LossMeterTest(unittest.TestCase):
         loss, sent = meter.loss(t0 + 0.5)
         self.assertEqual(sent, 100)
         self.assertAlmostEqual(loss, 0.02)
+
+
+class SwitchBoundaryTest(unittest.TestCase):
+    def test_no_switch_yet_means_nothing_is_stale(self):
+        self.assertFalse(SwitchBoundary().stale(5))
+
+    def test_the_first_packet_after_a_switch_is_the_boundary(self):
+        boundary = SwitchBoundary()
+        boundary.on_rtp(rtp_packet(10))  # not armed: no boundary
+        self.assertIsNone(boundary.seq)
+        boundary.arm()
+        boundary.on_rtp(rtp_packet(500))
+        boundary.on_rtp(rtp_packet(501))
+        self.assertEqual(boundary.seq, 500)
+        self.assertTrue(boundary.stale(499))
+        self.assertFalse(boundary.stale(500))
+        self.assertFalse(boundary.stale(600))
+
+    def test_stale_follows_sequence_number_wrap(self):
+        boundary = SwitchBoundary()
+        boundary.arm()
+        boundary.on_rtp(rtp_packet(3))
+        self.assertTrue(boundary.stale(0xFFFE))  # sent just before the wrap, before the switch
+        self.assertFalse(boundary.stale(4))
+
+    def test_the_gate_drops_requests_for_packets_before_the_switch_and_passes_the_rest(self):
+        # A real element standing in for rtprtxsend: what the gate lets through reaches its sink pad.
+        pipeline = Gst.parse_launch('fakesrc is-live=true ! identity name=rtx ! fakesink')
+        rtx = pipeline.get_by_name('rtx')
+        passed = []
+
+        def seen(_pad, info):
+            structure = info.get_event().get_structure()
+            if structure is not None and structure.get_name() == 'GstRTPRetransmissionRequest':
+                passed.append(structure.get_uint('seqnum')[1])
+            return Gst.PadProbeReturn.OK
+        rtx.get_static_pad('sink').add_probe(Gst.PadProbeType.EVENT_UPSTREAM, seen)
+        boundary = SwitchBoundary()
+        boundary.gate(rtx, media_ssrc=1234)
+        pipeline.set_state(Gst.State.PLAYING)
+        try:
+            pipeline.get_state(5 * Gst.SECOND)
+            boundary.arm()
+            boundary.on_rtp(rtp_packet(100))
+            for seq, ssrc in ((99, 1234), (100, 1234), (150, 1234), (50, 9999)):
+                rtx.get_static_pad('src').send_event(retransmission_request(seq, ssrc))
+        finally:
+            pipeline.set_state(Gst.State.NULL)
+        # 99 preceded the switch; 50 is another stream's (not ours to judge).
+        self.assertEqual(passed, [100, 150, 50])
+        self.assertEqual(boundary.dropped, 1)
 
 
 if __name__ == '__main__':

@@ -82,10 +82,61 @@ class LossMeter:
         return (nacked / sent if sent else 0.0), sent
 
 
+class SwitchBoundary:
+    """The RTP sequence number at which this viewer's branch last switched layers, and the gate
+    that keeps retransmissions from crossing it back.
+
+    A switch happens at a keyframe of the new layer, so no packet sent before it helps the viewer
+    decode anything after it. Yet the viewer goes on NACKing what it missed of the old layer (a
+    probe's keyframe overflowing a thin link, or the full layer at the onset of a cap), for as long
+    as its NACK history lasts (about a second in libwebrtc), and rtprtxsend would resend every one
+    of them: on a link that just proved too thin, that RTX queues ahead of the new layer's keyframe
+    and stretches the stall a failed probe costs by a second or more. The gate drops those
+    requests (RFC 4588 section 3: retransmission is the sender's choice; a request it ignores is
+    one the receiver gives up on). Written from streaming threads (plain int stores)."""
+
+    def __init__(self):
+        self.seq: Optional[int] = None
+        self.dropped = 0
+        self._armed = False
+
+    def arm(self) -> None:
+        """The selector just made the new layer's keyframe the next buffer of the branch."""
+        self._armed = True
+
+    def on_rtp(self, buf: Gst.Buffer) -> None:
+        """A payloaded packet of this viewer's media stream; the first one after arm() is the
+        boundary (at worst a packet of the old layer's last frame, which only serves one more)."""
+        if self._armed and buf.get_size() >= 4:
+            self._armed = False
+            head = buf.extract_dup(2, 2)
+            self.seq = (head[0] << 8) | head[1]
+
+    def stale(self, seq: int) -> bool:
+        """seq precedes the boundary (serial number arithmetic over 16 bits, RFC 3550 A.1)."""
+        return self.seq is not None and 0 < ((self.seq - seq) & 0xFFFF) < 0x8000
+
+    def gate(self, rtx_sender: Gst.Element, media_ssrc: int) -> None:
+        """Drop retransmission requests for packets before the boundary at webrtcbin's
+        rtprtxsend (rtpsession turns each NACKed seq into an upstream GstRTPRetransmissionRequest)."""
+        def on_event(_pad, info):
+            structure = info.get_event().get_structure()
+            if structure is not None and structure.get_name() == 'GstRTPRetransmissionRequest':
+                ok_seq, seq = structure.get_uint('seqnum')
+                ok_ssrc, ssrc = structure.get_uint('ssrc')
+                if ok_seq and ok_ssrc and ssrc == media_ssrc and self.stale(seq):
+                    self.dropped += 1
+                    return Gst.PadProbeReturn.DROP
+            return Gst.PadProbeReturn.OK
+        rtx_sender.get_static_pad('src').add_probe(Gst.PadProbeType.EVENT_UPSTREAM, on_event)
+
+
 class LayerSelector:
     """The input-selector at the head of a viewer's branch, fed by both layers' tees."""
 
-    def __init__(self, pipeline: Gst.Pipeline, full_tee: Gst.Element, reduced_tee: Gst.Element):
+    def __init__(self, pipeline: Gst.Pipeline, full_tee: Gst.Element, reduced_tee: Gst.Element,
+                 boundary: Optional[SwitchBoundary] = None):
+        self.boundary = boundary
         self.element = Gst.ElementFactory.make('input-selector', None)
         # Unsynchronised: an inactive pad drops its buffers at once instead of waiting for the
         # active one's running time (which would hold the reduced layer's thread).
@@ -116,6 +167,8 @@ class LayerSelector:
             # Before this keyframe enters the selector: it is the first buffer the branch gets
             # from the new layer.
             self.element.set_property('active-pad', pad)
+            if self.boundary is not None:
+                self.boundary.arm()
             self.layer = layer
             self._pending = None
             GLib.idle_add(on_done, layer)
@@ -179,7 +232,9 @@ class LinkAdapter:
         return True
 
     def _go(self, layer: str, why: str, now: float) -> None:
-        log.info('[%s] to the %s layer: %s', self.peer_id, layer, why)
+        boundary = self.selector.boundary
+        log.info('[%s] to the %s layer: %s (%d stale retransmissions dropped so far)', self.peer_id, layer, why,
+                 boundary.dropped if boundary is not None else 0)
         self._since = now
         self.meter.reset()
         if layer == 'reduced':
@@ -236,9 +291,15 @@ def attach_adapter(peer_id: str, webrtc: Gst.Element, selector: LayerSelector, s
         adapter.close()
         return None
 
+    boundary = selector.boundary
+
     def count(_pad, info):
         buffers = info.get_buffer_list()
         meter.on_packets(buffers.length() if buffers is not None else 1)
+        if boundary is not None:
+            first = buffers.get(0) if buffers is not None else info.get_buffer()
+            if first is not None:
+                boundary.on_rtp(first)
         return Gst.PadProbeReturn.OK
     pay.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, count)
     return adapter, feedback

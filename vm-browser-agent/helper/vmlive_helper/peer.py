@@ -20,7 +20,7 @@ from .rtp_caps import rtp_caps
 from .ice_servers import webrtcbin_ice_urls
 from .webrtc_setup import set_ice_tcp
 from .liveness import Silence
-from .link_adapt import LayerSelector, LinkAdapter, attach_adapter
+from .link_adapt import LayerSelector, LinkAdapter, SwitchBoundary, attach_adapter
 from .sdp_munging import PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer, ssrc_groups
 
 log = get_logger('peer')
@@ -64,6 +64,8 @@ class Peer:
         self.input_counts = InputCounts()
         # Stamped by every packet from the viewer, read by the main loop's SilenceWatch (main.py).
         self.silence = Silence()
+        # Where this viewer's branch last switched layers; gates RTX (link_adapt.SwitchBoundary).
+        self.switch_boundary = SwitchBoundary()
         self._t0 = time.monotonic()
         self._first_packet_logged = False
 
@@ -220,7 +222,8 @@ class Peer:
         for element in self._branch:
             self.shared.pipeline.add(element)
         if self.shared.reduced is not None:
-            self._selector = LayerSelector(self.shared.pipeline, self.shared.tee, self.shared.reduced.tee)
+            self._selector = LayerSelector(self.shared.pipeline, self.shared.tee, self.shared.reduced.tee,
+                                           self.switch_boundary)
             self._branch.insert(0, self._selector.element)
             self._selector.element.link(queue)
         queue.link(pay)
@@ -300,6 +303,9 @@ class Peer:
         self.silence. The probe closes over the Silence only, not this Peer, so it makes no
         webrtcbin -> probe -> Peer -> webrtcbin cycle."""
         factory = element.get_factory()
+        if factory is not None and factory.get_name() == 'rtprtxsend' and self._media_ssrc is not None:
+            self.switch_boundary.gate(element, self._media_ssrc)
+            return
         if factory is None or factory.get_name() != 'nicesrc':
             return
         silence = self.silence
