@@ -6,7 +6,8 @@ import gi
 gi.require_version('Gst', '1.0')
 from gi.repository import Gst  # noqa: E402
 
-from vmlive_helper.link_adapt import LossMeter, SwitchBoundary, nacked_seqs  # noqa: E402
+from vmlive_helper.link_adapt import (HOLDS_S, LayerSelector, LinkAdapter, LossMeter,  # noqa: E402
+                                      SwitchBoundary, nacked_seqs)
 
 Gst.init(None)
 
@@ -94,6 +95,85 @@ class SwitchBoundaryTest(unittest.TestCase):
         # 99 preceded the switch; 50 is another stream's (not ours to judge).
         self.assertEqual(passed, [100, 150, 50])
         self.assertEqual(boundary.dropped, 1)
+
+
+class ReducedLayerRecord:
+    """Stands in for layers.ReducedLayer (which needs a running capture): records who joined."""
+
+    def __init__(self):
+        self.calls = []
+
+    def join(self, peer_id):
+        self.calls.append('join')
+
+    def leave(self, peer_id):
+        self.calls.append('leave')
+
+    def request_keyframe(self, reason):
+        pass
+
+
+class LinkAdapterHoldTest(unittest.TestCase):
+    """The decisions over a thin link, on a test clock: the selector is real (input-selector over two
+    tees), in a pipeline that never plays, so a switch stays pending and `target` says where to."""
+
+    def setUp(self):
+        self.pipeline = Gst.Pipeline.new(None)
+        full, reduced = Gst.ElementFactory.make('tee', None), Gst.ElementFactory.make('tee', None)
+        for tee in (full, reduced):
+            self.pipeline.add(tee)
+        self.selector = LayerSelector(self.pipeline, full, reduced)
+        self.full_keyframes = []
+        self.adapter = LinkAdapter('p1', self.selector, ReducedLayerRecord(), self.full_keyframes.append,
+                                   lambda _now: 0.0)
+        self.seq = 0
+
+    def tearDown(self):
+        self.adapter.close()
+
+    def send(self, packets, lost):
+        """`packets` sent, the first `lost` of them NACKed (one FCI entry each)."""
+        meter = self.adapter.meter
+        meter.on_packets(packets)
+        for i in range(lost):
+            seq = (self.seq + i) & 0xFFFF
+            meter.on_nack(bytes([seq >> 8, seq & 0xFF, 0, 0]))
+        self.seq += packets
+
+    def test_a_thin_link_goes_down_probes_after_2_s_then_every_4_s(self):
+        t = 100.0
+        self.adapter.decide(t)
+        self.send(300, 60)
+        t += 1.0
+        self.adapter.decide(t)
+        self.assertEqual(self.selector.target, 'reduced')
+        probes = []
+        for _ in range(3):
+            start = t
+            while self.selector.target == 'reduced':
+                t += 0.1
+                self.send(10, 0)  # the reduced layer fits
+                self.adapter.decide(t)
+            probes.append(round(t - start, 1))
+            t += 0.1
+            self.adapter.decide(t)  # the probe's first tick: its NACKs are not back yet
+            self.send(40, 30)  # its keyframe overflows the link
+            t += 0.1
+            self.adapter.decide(t)
+            self.assertEqual(self.selector.target, 'reduced')
+        for probe, hold in zip(probes, (HOLDS_S[0], HOLDS_S[1], HOLDS_S[1])):
+            self.assertGreaterEqual(probe, hold)
+            self.assertLessEqual(probe, hold + 0.15)  # the next 100 ms tick
+        self.assertEqual(len(self.full_keyframes), 3)  # each probe starts with a full-layer keyframe
+
+    def test_random_loss_of_a_few_percent_keeps_the_full_layer(self):
+        t = 100.0
+        self.adapter.decide(t)
+        for _ in range(20):
+            t += 0.1
+            self.send(30, 1)  # 3 %: what RTX repairs
+            self.adapter.decide(t)
+        self.assertEqual(self.selector.target, 'full')
 
 
 if __name__ == '__main__':

@@ -8,7 +8,8 @@ than the stream overflows its queue and loses a large share at once (tbf, a satu
 random loss of a few % (Wi-Fi) stays well under the threshold and is repaired by RTX.
 GStreamer 1.22 has no bandwidth estimator (no rtpgccbwe without gst-plugins-rs), and a viewer
 receiving the reduced layer cannot tell whether its link would now carry the full one: so the
-way back up is a probe, after a hold that doubles after each failed probe (2, 4, 8 s).
+way back up is a probe, after a hold of 2 s, and 4 s after a failed probe (each failed probe costs
+a stall; a longer hold would keep a lifted cap's viewer on the reduced layer past 5 s).
 
 Switches happen at a keyframe of the target layer (asked for at once): a buffer probe on the
 selector's pad for that layer makes it the active pad when the keyframe arrives, so the viewer's
@@ -24,7 +25,7 @@ from .log import get_logger
 
 log = get_logger('link-adapt')
 
-TICK_MS = 250
+TICK_MS = 100  # a failed probe shows within ~100 ms (its keyframe burst is NACKed at once); each tick is stall
 WINDOW_S = 1.0
 DOWN_LOSS = 0.10      # NACKed share over WINDOW_S that moves a viewer down
 CLEAN_LOSS = 0.03     # at most this on the reduced layer before probing up
@@ -32,7 +33,7 @@ MIN_PACKETS = 40      # fewer sent in the window: no decision (a still screen se
 #                       random losses of a short burst are no thin link)
 MIN_PACKETS_PROBING = 15  # a probe that overflows the link shows at once, and each moment costs a stall
 PROBE_S = 2.5         # after going up, this long without DOWN_LOSS = the probe held
-HOLDS_S = (2.0, 4.0, 8.0)
+HOLDS_S = (2.0, 4.0)  # first hold, then after a failed probe; at most 4 s: a lifted cap is back at full within 5 s
 SETTLED_S = 10.0      # on the full layer this long after a probe: the hold starts from 2 s again
 _RTPFB, _NACK = 205, 1
 
@@ -203,13 +204,17 @@ class LinkAdapter:
         self._timer: Optional[int] = GLib.timeout_add(TICK_MS, self._tick)
 
     def _tick(self) -> bool:
-        now = time.monotonic()
+        self.decide(time.monotonic())
+        return True
+
+    def decide(self, now: float) -> None:
+        """One decision at monotonic time `now` (the timer's; tests pass their own clock)."""
         if self._silent_s(now) > 0.5:
             # Nothing heard for a while (a blackout): whatever NACKs follow ask for what the dark
             # link dropped, not what the link can carry now.
             self.meter.reset()
             self._since = now
-            return True
+            return
         target = self.selector.target
         loss, sent = self.meter.loss(now)
         enough = sent >= (MIN_PACKETS_PROBING if self._probing else MIN_PACKETS)
@@ -222,14 +227,15 @@ class LinkAdapter:
             self._probing = False
             self._up_at = now
             log.info('[%s] back on the full layer', self.peer_id)
-        elif target == 'full' and self._hold_index and now - self._up_at > SETTLED_S:
+        elif target == 'full' and not self._probing and self._hold_index and now - self._up_at > SETTLED_S:
+            # Not while a probe runs: its first ticks come before its NACKs do, and resetting then
+            # would make every failed probe look like the first.
             self._hold_index = 0
         elif target == 'reduced' and now - self._since >= HOLDS_S[self._hold_index]:
             loss, sent = self.meter.loss(now, HOLDS_S[self._hold_index] / 2)
             if loss <= CLEAN_LOSS:
                 self._probing = True
                 self._go('full', 'probing (%.0f %% lost on the reduced layer)' % (loss * 100), now)
-        return True
 
     def _go(self, layer: str, why: str, now: float) -> None:
         boundary = self.selector.boundary
