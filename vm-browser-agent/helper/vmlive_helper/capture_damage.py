@@ -174,6 +174,11 @@ class DamageCapture:
         self.grabs = 0
         self.repeats = 0
         self.timings: Deque[FrameTiming] = collections.deque(maxlen=256)
+        # (push time, first damage notification it carries), monotonic ns, for the abs-capture-time
+        # writer (rtp_extensions.py): the frame's capture time is when the screen changed, not when
+        # it was grabbed. Written by the capture thread, read by the payloaders' threads.
+        self._changes: Deque[Tuple[int, int]] = collections.deque(maxlen=64)
+        self._changes_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name='damage-capture', daemon=True)
         self._thread.start()
         log.info('damage capture of %dx%d%s', screen_w, screen_h,
@@ -232,10 +237,22 @@ class DamageCapture:
         except BlockingIOError:
             pass
 
+    def change_time(self, pushed_ns: int) -> Optional[int]:
+        """When the screen changed for the frame pushed at `pushed_ns` (monotonic ns, the pipeline
+        clock's time of its PTS), or None for a repeat or an unknown frame (any thread)."""
+        with self._changes_lock:
+            for pushed, changed in reversed(self._changes):
+                if abs(pushed - pushed_ns) < 2_000_000:  # frames are >= 1/60 s apart
+                    return changed
+                if pushed < pushed_ns - 2_000_000:
+                    return None
+        return None
+
     def _loop(self) -> None:
         taken: List[Rect] = []  # damage taken from the server but not grabbed yet
         notified = False  # a notification came since the last grab or take
         damage_seen = 0.0
+        first_damage: Optional[int] = None  # the earliest notification not grabbed yet, monotonic ns
         while not self._closing:
             if not self._active:
                 self._wait(None, watch_x=False)
@@ -252,6 +269,8 @@ class DamageCapture:
             if self.conn.pending_damage():
                 notified = True
                 damage_seen = time.monotonic()
+                if first_damage is None:
+                    first_damage = time.monotonic_ns()
             now = time.monotonic()
             # The last frame is still queued or in the encoder (it releases the picture after
             # encoding).
@@ -270,7 +289,8 @@ class DamageCapture:
                 rects = align_rects(taken + self.conn.take_damage(), self.conn.width, self.conn.height)
                 taken, notified = [], False
                 if rects:
-                    self._grab(rects, damage_seen)
+                    self._grab(rects, damage_seen, first_damage)
+                first_damage = None
             elif action == TAKE:
                 taken += self.conn.take_damage()
                 notified = False
@@ -282,7 +302,7 @@ class DamageCapture:
                 # While a notification is unhandled the server sends no other: no need to watch.
                 self._wait(delay, watch_x=not notified)
 
-    def _grab(self, rects: List[Rect], damage_seen: float) -> None:
+    def _grab(self, rects: List[Rect], damage_seen: float, changed_ns: Optional[int] = None) -> None:
         started = time.monotonic()
         picture = self.pool.writable(keep_content=self._screen is None)
         while picture is None:  # every picture queued (a stalled encoder): wait for one
@@ -299,12 +319,15 @@ class DamageCapture:
             picture.scale_from(screen)
         self._scheduler.grabbed(started, covered_fraction(rects, self.conn.width, self.conn.height))
         self.grabs += 1
-        self._push(damage_seen, started, time.monotonic())
+        self._push(damage_seen, started, time.monotonic(), changed_ns)
 
-    def _push(self, damage_seen: float, started: float, converted: float) -> None:
+    def _push(self, damage_seen: float, started: float, converted: float, changed_ns: Optional[int] = None) -> None:
         buf = self.pool.wrap_current()
         if not buf:
             raise MemoryError('gst_buffer_new_wrapped_full failed')
+        if changed_ns is not None:
+            with self._changes_lock:  # appsrc stamps the buffer (do-timestamp) inside the push below
+                self._changes.append((time.monotonic_ns(), changed_ns))
         # GST_FLOW_FLUSHING while the capture bin is being stopped: appsrc drops the buffer, which
         # releases the picture.
         _app.gst_app_src_push_buffer(self._appsrc_ptr, buf)

@@ -14,14 +14,15 @@ from .config import Config
 from .input_messages import INPUT_CHANNEL_LABEL, InputCounts, encode_feedback
 from .log import get_logger
 from .pipeline import SharedEncoder
-from .playout_delay import PlayoutDelayWriter
+from .playout_delay import encode_delay
 from .protocol import Emitter
 from .rtp_caps import rtp_caps
 from .ice_servers import webrtcbin_ice_urls
 from .webrtc_setup import set_ice_tcp
 from .liveness import Silence
 from .link_adapt import LayerSelector, LinkAdapter, SwitchBoundary, attach_adapter
-from .sdp_munging import PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer, ssrc_groups
+from .rtp_extensions import HeaderExtensionWriter
+from .sdp_munging import ABS_CAPTURE_TIME_URI, PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer, ssrc_groups
 
 log = get_logger('peer')
 
@@ -56,7 +57,7 @@ class Peer:
         self._selector: Optional[LayerSelector] = None
         self.adapter: Optional[LinkAdapter] = None
         self._feedback = None
-        self._delay_writer: Optional[PlayoutDelayWriter] = None
+        self._ext_writer: Optional[HeaderExtensionWriter] = None
         # Set when this viewer's offer lets us retransmit (cfg.rtx and rtx for our payload type).
         self._media_ssrc: Optional[int] = None
         self.stats_prev: Optional[Tuple[float, int]] = None
@@ -156,6 +157,11 @@ class Peer:
                 log.error('[%s] the answer pairs RTX with %s, not our SSRC %d', self.id, groups, self._media_ssrc)
         if self.cfg.playout_delay and offer is not None and offer.playout_delay_id is not None:
             text = add_extmap(text, offer.mline_index, offer.playout_delay_id, PLAYOUT_DELAY_URI)
+        if offer is not None and offer.abs_capture_time_id is not None:
+            # The viewer's latency meter (README "Glass-to-glass, live"): webrtcbin 1.22 does not
+            # echo an extension it does not implement, and RFC 8285 section 6 lets the answerer
+            # use only what the answer declares.
+            text = add_extmap(text, offer.mline_index, offer.abs_capture_time_id, ABS_CAPTURE_TIME_URI)
         ok, sdp = GstSdp.SDPMessage.new_from_text(text)
         desc = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
         webrtc = self.webrtc
@@ -163,9 +169,11 @@ class Peer:
             return
         webrtc.emit('set-local-description', desc, Gst.Promise.new())
         self.emitter.emit({'type': 'local-description', 'peerId': self.id, 'sdpType': 'answer', 'sdp': text})
-        log.info('[%s] answered at +%.0f ms (pt %d, rtx pt %s, playout-delay ext %s)', self.id, self._elapsed_ms(),
-                 offer.payload_type, offer.rtx_payload_type if self._media_ssrc is not None else 'off',
-                 offer.playout_delay_id if self._delay_writer else 'off')
+        log.info('[%s] answered at +%.0f ms (pt %d, rtx pt %s, playout-delay ext %s, abs-capture-time ext %s)',
+                 self.id, self._elapsed_ms(), offer.payload_type,
+                 offer.rtx_payload_type if self._media_ssrc is not None else 'off',
+                 offer.playout_delay_id if self.cfg.playout_delay and offer.playout_delay_id else 'off',
+                 offer.abs_capture_time_id or 'off')
 
     def _elapsed_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000
@@ -238,8 +246,13 @@ class Peer:
             # and an rtprtxsend keeping the last 500 packets (webrtcbin's fixed history, > 1 s at
             # this stream's packet rates; Chromium NACKs for 1 s). PLI/FIR stay on the throttle.
             transceiver.set_property('do-nack', True)
-        if cfg.playout_delay and offer.playout_delay_id is not None:
-            self._delay_writer = PlayoutDelayWriter(pay.get_static_pad('src'), offer.playout_delay_id)
+        constant = ([(offer.playout_delay_id, encode_delay(0, 0))]
+                    if cfg.playout_delay and offer.playout_delay_id is not None else [])
+        if constant or offer.abs_capture_time_id is not None:
+            damage = self.shared.damage
+            self._ext_writer = HeaderExtensionWriter(pay.get_static_pad('src'), constant, offer.abs_capture_time_id,
+                                                     self.shared.pipeline.get_base_time(),
+                                                     damage.change_time if damage is not None else None)
         # PLI/FIR from this viewer arrive as upstream force-key-unit events: route them through the
         # shared throttle instead of letting every one reach the encoder.
         queue.get_static_pad('src').add_probe(Gst.PadProbeType.EVENT_UPSTREAM, self._on_upstream_event)
@@ -383,8 +396,9 @@ class Peer:
         if self.closed:
             return
         self.closed = True
-        if self._delay_writer is not None:
-            self._delay_writer.remove()
+        if self._ext_writer is not None:
+            self._ext_writer.remove()
+            log.info('[%s] header extensions written: %s', self.id, self._ext_writer.stats())
         if self.adapter is not None:
             self.adapter.close()
         if self._feedback is not None:
@@ -431,7 +445,7 @@ class Peer:
             pipeline.remove(element)
         self._branch = []
         self.channel = None
-        self._delay_writer = None
+        self._ext_writer = None
         self.webrtc = None
         done()
         return False

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay'
+ABS_CAPTURE_TIME_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time'
 
 
 class OfferError(Exception):
@@ -23,6 +24,8 @@ class VideoOffer:
     playout_delay_id: Optional[int]
     # The offer's rtx payload type whose apt is payload_type (RFC 4588 section 8.6), if any.
     rtx_payload_type: Optional[int] = None
+    # The offer's id for abs-capture-time (rtp_extensions.py), if it asked for it.
+    abs_capture_time_id: Optional[int] = None
 
 
 def split_sections(sdp: str) -> List[List[str]]:
@@ -129,10 +132,10 @@ def parse_video_offer(sdp: str, codec: str) -> VideoOffer:
             continue
         candidates.sort(key=lambda c: c[0])  # stable: keeps the offer's preference order per rank
         pt = candidates[0][1]
-        delay_id = extmap.get(PLAYOUT_DELAY_URI)
-        if delay_id is not None and not 1 <= delay_id <= 14:
-            delay_id = None  # RFC 8285 one-byte form carries ids 1..14 only
-        return VideoOffer(index, mid, pt, fmtp.get(pt, {}), delay_id, _rtx_for(pt, order, rtpmap, fmtp))
+        # RFC 8285 one-byte form carries ids 1..14 only; an extension offered with another id is not sent.
+        delay_id, capture_id = (i if i is not None and 1 <= i <= 14 else None
+                                for i in (extmap.get(PLAYOUT_DELAY_URI), extmap.get(ABS_CAPTURE_TIME_URI)))
+        return VideoOffer(index, mid, pt, fmtp.get(pt, {}), delay_id, _rtx_for(pt, order, rtpmap, fmtp), capture_id)
     raise OfferError('the offer has no receivable video m-line with %s' % codec.upper())
 
 
