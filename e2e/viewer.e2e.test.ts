@@ -77,6 +77,12 @@ describe('the built viewer page against a live sandbox VM', () => {
       await page.getByRole('button', { name: 'Stats' }).click();
       await expect.poll(() => page.getByText('Frame rate').count()).toBe(1);
       await page.waitForTimeout(1500); // let the overlay show rates, not dashes
+      // The live latency meter: the VM's abs-capture-time on every frame, read per presented frame.
+      const meter = (await page.evaluate(() => window.__vmlive?.getStats()))?.glassToGlass;
+      expect(meter?.samples).toBeGreaterThan(10);
+      expect(meter?.p50Ms).toBeGreaterThan(0);
+      expect(meter?.p50Ms).toBeLessThan(500);
+      await expect.poll(() => page.getByText(/ms \(p50 \/ p95\)/).count()).toBe(1);
       // VMLIVE_UPDATE_SCREENSHOT=1 refreshes the README's docs/viewer.png; otherwise it goes with the run's logs.
       const shot = process.env.VMLIVE_UPDATE_SCREENSHOT ? join(REPO_ROOT, 'docs') : sys.logDir;
       mkdirSync(shot, { recursive: true });

@@ -121,6 +121,7 @@ async function measure(env: Env, approach: Approach, c: Case, repeat: number): P
       rejected: r.rejected,
       pageFps,
       receiveP50: summarize(r.samples.flatMap((s) => (s.receiveLatency === undefined ? [] : [s.receiveLatency]))).p50,
+      ...(r.meter.length ? { meterP50: summarize(r.meter).p50 } : {}),
       ...extra,
     };
   };
@@ -322,7 +323,7 @@ async function main(): Promise<number> {
             const row = await measure(env, a, c, r);
             rows.push(row);
             process.stderr.write(
-              `p50 ${fmt(row.p50)} ms, p95 ${fmt(row.p95)} ms, ${fmt(row.fps, 1)} fps, ${fmt(row.kBps)} kB/s, sender ${fmt(row.senderCpu)} % CPU, ttff ${fmt(row.ttffMs)} ms, painted→arrival p50 ${fmt(row.receiveP50)} ms${row.relayDelayP50 !== undefined ? ` (Chromium frame→relay ${fmt(row.relayDelayP50)} ms)` : ''}\n`,
+              `p50 ${fmt(row.p50)} ms, p95 ${fmt(row.p95)} ms, ${fmt(row.fps, 1)} fps, ${fmt(row.kBps)} kB/s, sender ${fmt(row.senderCpu)} % CPU, ttff ${fmt(row.ttffMs)} ms, painted→arrival p50 ${fmt(row.receiveP50)} ms${row.meterP50 !== undefined ? `, meter p50 ${fmt(row.meterP50)} ms` : ''}${row.relayDelayP50 !== undefined ? ` (Chromium frame→relay ${fmt(row.relayDelayP50)} ms)` : ''}\n`,
             );
           } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);

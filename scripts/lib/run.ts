@@ -25,6 +25,8 @@ export interface RunOptions {
 
 export interface RunResult {
   samples: Sample[];
+  /** the REST viewer's latency meter (abs-capture-time → presented) over the window, ms */
+  meter: number[];
   windowMs: number;
   firstDecodedWall: number;
   /** performance.now() in the page of the first decoded frame */
@@ -45,6 +47,7 @@ export async function runWindow(viewer: ViewerHandle, opts: RunOptions): Promise
   const t0 = Date.now();
   const tick = opts.tickMs ?? 250;
   const samples: Sample[] = [];
+  const meter: number[] = [];
   const errors: string[] = [];
   let first: { wall: number; perf: number } | null = null;
   let windowStart: number | null = null;
@@ -74,7 +77,10 @@ export async function runWindow(viewer: ViewerHandle, opts: RunOptions): Promise
       continue;
     }
     const inWindow = windowStart !== null;
-    if (inWindow) samples.push(...d.samples.filter((s) => s.at >= (windowStart as number)));
+    if (inWindow) {
+      samples.push(...d.samples.filter((s) => s.at >= (windowStart as number)));
+      meter.push(...(d.glassToGlass ?? []).filter((s) => s.at >= (windowStart as number)).map((s) => s.ms));
+    }
     await opts.onTick?.(d, inWindow);
     if (windowStart !== null) {
       const done =
@@ -92,6 +98,7 @@ export async function runWindow(viewer: ViewerHandle, opts: RunOptions): Promise
   if (windowStart !== null) await opts.onWindowEnd?.();
   return {
     samples,
+    meter,
     windowMs,
     firstDecodedWall: first?.wall ?? 0,
     firstDecodedAt: first?.perf ?? 0,

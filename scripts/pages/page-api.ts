@@ -29,6 +29,12 @@ export interface Drained {
   ttffMs?: number | null;
   /** REST viewer: offer created → answer applied, ms */
   answerMs?: number | null;
+  /**
+   * REST viewer: the production latency meter's samples since the last drain (the VM's
+   * abs-capture-time → presented, viewer/src/connection/glassToGlass.ts), to set beside the clock
+   * page's own measurement; `at` is the viewer wall clock at presentation, ms
+   */
+  glassToGlass?: { at: number; ms: number }[];
 }
 
 /** Decoding the clock page from received frames (measure.js). */

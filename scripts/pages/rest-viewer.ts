@@ -15,6 +15,7 @@
  */
 import { ApiClient, ApiError, INPUT_CHANNEL_LABEL, InputFeedback } from '@vmlive/protocol';
 import { SignalingClient } from '../../viewer/src/api/signalingClient.js';
+import { GlassToGlassMeter, negotiateCaptureTime } from '../../viewer/src/connection/glassToGlass.js';
 import { Collector } from './measure.js';
 import {
   type ConnectStages,
@@ -49,6 +50,8 @@ let signaling: SignalingClient | null = null;
 let sessionId: string | null = null;
 let collector = new Collector();
 let measuring = false;
+let meter: GlassToGlassMeter | null = null;
+const meterSamples: { at: number; ms: number }[] = [];
 let ended = false;
 const frameLog: Omit<FrameLog, 'now'> = { frames: 0, lastAt: null, freezes: [] };
 
@@ -87,6 +90,8 @@ async function start(cfg: RestViewerConfig): Promise<string> {
   // The first frame, measuring or not (rVFC fires when a frame is presented to the compositor).
   video.requestVideoFrameCallback(() => mark('firstFrame'));
   const transceiver = peer.addTransceiver('video', { direction: 'recvonly' });
+  // The same header extensions as the web viewer's, whose latency meter this page checks.
+  if (negotiateCaptureTime(transceiver)) meter = new GlassToGlassMeter(performance.timeOrigin);
   if (cfg.codec) {
     const want = `video/${cfg.codec}`.toLowerCase();
     const codecs = RTCRtpReceiver.getCapabilities('video')?.codecs ?? [];
@@ -178,7 +183,12 @@ function onFrame(_now: number, meta: VideoFrameCallbackMetadata): void {
   }
   frameLog.frames++;
   frameLog.lastAt = at;
-  if (measuring) collector.observe(video, meta.width, { receiveTime: meta.receiveTime });
+  if (measuring) {
+    collector.observe(video, meta.width, { receiveTime: meta.receiveTime });
+    const receiver = meter && pc?.getReceivers()[0];
+    const ms = receiver ? meter?.frame(meta, receiver.getSynchronizationSources()) : null;
+    if (ms != null) meterSamples.push({ at: performance.timeOrigin + meta.expectedDisplayTime, ms });
+  }
   video.requestVideoFrameCallback(onFrame);
 }
 
@@ -244,7 +254,13 @@ async function stats(): Promise<WebrtcStats | null> {
 function drain() {
   const d = collector.drain();
   const since = (t: number | null | undefined) => (t != null && timing.offerAt != null ? t - timing.offerAt : null);
-  return { ...d, ttffMs: since(d.firstDecodedAt), answerMs: since(timing.answerAt), errors: errors.splice(0) };
+  return {
+    ...d,
+    ttffMs: since(d.firstDecodedAt),
+    answerMs: since(timing.answerAt),
+    glassToGlass: meterSamples.splice(0),
+    errors: errors.splice(0),
+  };
 }
 
 async function stop(): Promise<void> {

@@ -31,6 +31,8 @@ export interface RunRow {
   pageFps: number;
   /** painted → bytes arrived at the viewer (WebRTC: rVFC receiveTime; CDP: WebSocket message) */
   receiveP50: number;
+  /** vmlive only: the viewer's own latency meter (abs-capture-time → presented), p50 over the window */
+  meterP50?: number;
   /** CDP only: Chromium's frame timestamp → the relay got it (capture, JPEG, CDP transport) */
   relayDelayP50?: number;
   /** WebRTC only */
@@ -60,6 +62,7 @@ export interface SummaryRow {
   decodedFps: number;
   jitterBufferMs: number;
   receiveP50: number;
+  meterP50: number;
 }
 
 /** The row of a run that produced no measurement. */
@@ -115,6 +118,7 @@ export function summarizeRuns(
         decodedFps: a === 'vmlive' ? m((r) => r.decodedFps) : NaN,
         jitterBufferMs: a === 'vmlive' ? m((r) => r.jitterBufferMs) : NaN,
         receiveP50: m((r) => r.receiveP50),
+        meterP50: a === 'vmlive' ? m((r) => r.meterP50) : NaN,
       });
     }
   }
@@ -144,6 +148,7 @@ export function printSummary(summary: readonly SummaryRow[], run: { repeats: num
         'page fps',
         'jbuf ms',
         'recv p50 ms',
+        'meter p50 ms',
       ],
       summary.map((s) => [
         s.case,
@@ -162,6 +167,7 @@ export function printSummary(summary: readonly SummaryRow[], run: { repeats: num
         fmt(s.pageFps),
         fmt(s.jitterBufferMs, 1),
         fmt(s.receiveP50),
+        fmt(s.meterP50),
       ]),
     ),
   );
@@ -170,6 +176,8 @@ export function printSummary(summary: readonly SummaryRow[], run: { repeats: num
       'novnc-tuned: x11vnc -defer 0 -wait 5 -nonap -nowait_bog -noncache -nocursor, noVNC quality 6 / compression 2; novnc: both at their defaults.\n' +
       'CPU in % of one core (2 cores = 200 %). kB/s: vmlive from getStats bytesReceived, novnc/cdp counted on the WebSocket.\n' +
       'fps: distinct clock values the viewer showed per second; decoded fps (vmlive): frames the decoder produced (getStats).\n' +
+      "meter p50 (vmlive): the viewer's own glass-to-glass meter (the VM's abs-capture-time → frame presented), any page;\n" +
+      '  p50 ms is the clock page read back from the pixels (painted → shown), the meter is checked against it.\n' +
       "p50 range: lowest–highest p50 of single runs. A run's p50 depends on the phase between the capture tick and the\n" +
       'page paints, fixed for the run, so single runs of one setting differ by 10-25 ms: compare medians of 5+ repeats.',
   );

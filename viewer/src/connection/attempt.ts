@@ -17,6 +17,7 @@ import {
 import type { BrowserCandidate, SignalingClient } from '../api/signalingClient.js';
 import { AnswerTimeout } from './classifyError.js';
 import { FrameWatchdog, type FrameWatchdogOptions } from './frameWatchdog.js';
+import { GlassToGlassMeter, negotiateCaptureTime, type PresentedFrame } from './glassToGlass.js';
 import { RelayReach } from './relayReach.js';
 import { type StreamStats, summarizeStats } from './streamStats.js';
 import type { ViewerReason } from './viewerState.js';
@@ -60,6 +61,8 @@ export class Attempt {
   private _sessionId: string | null = null;
   private _stream: MediaStream | null = null;
   private pc: RTCPeerConnection | null = null;
+  /** Glass-to-glass of presented frames (set when the VM was asked for capture times). */
+  private meter: GlassToGlassMeter | null = null;
   private _channel: RTCDataChannel | null = null;
   private remoteDescriptionSet = false;
   /** VM candidates that arrived before the answer was applied (they must not be dropped). */
@@ -178,7 +181,8 @@ export class Attempt {
     });
     this.pc = pc;
     this.wirePeerConnection(pc);
-    pc.addTransceiver('video', { direction: 'recvonly' });
+    const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
+    if (transceiver && negotiateCaptureTime(transceiver)) this.meter = new GlassToGlassMeter(performance.timeOrigin);
     const channel = pc.createDataChannel(INPUT_CHANNEL_LABEL, { ordered: true });
     this._channel = channel;
     this.wireChannel(channel);
@@ -339,6 +343,12 @@ export class Attempt {
     };
   }
 
+  /** The video element presented a frame of this attempt's stream (requestVideoFrameCallback). */
+  framePresented(frame: PresentedFrame): void {
+    const receiver = this.meter && this.pc?.getReceivers?.()[0];
+    if (receiver) this.meter?.frame(frame, receiver.getSynchronizationSources());
+  }
+
   private async sampleStats(pc: RTCPeerConnection): Promise<void> {
     let report: RTCStatsReport;
     try {
@@ -347,7 +357,8 @@ export class Attempt {
       return;
     }
     if (this.closed) return;
-    const stats = summarizeStats(report, this._lastStats);
+    const summary = summarizeStats(report, this._lastStats);
+    const stats = summary && { ...summary, glassToGlass: this.meter?.summary(performance.now()) ?? null };
     if (stats) {
       this._lastStats = stats;
       this.owner?.stats(stats);

@@ -3,6 +3,7 @@
  * shows. Rates are computed from the previous sample, so the caller keeps
  * the last summary and passes it back.
  */
+import type { GlassToGlass } from './glassToGlass.js';
 
 export interface StreamStats {
   /** ms (performance clock of the stats report) */
@@ -29,6 +30,8 @@ export interface StreamStats {
   jitterBufferDelay: number;
   jitterBufferEmittedCount: number;
   totalDecodeTime: number;
+  /** VM capture → presented here over the last 10 s (glassToGlass.ts); null when not measured */
+  glassToGlass: GlassToGlass | null;
 }
 
 type StatsEntry = Record<string, unknown> & { type?: unknown; id?: unknown };
@@ -135,5 +138,6 @@ export function summarizeStats(
     jitterBufferDelay,
     jitterBufferEmittedCount,
     totalDecodeTime,
+    glassToGlass: null,
   };
 }

@@ -13,6 +13,7 @@ import { isTokenExpired } from '../api/tokenClaims.js';
 import { Attempt, type AttemptOptions, type PeerConnectionConstructor } from './attempt.js';
 import { classifyError } from './classifyError.js';
 import type { FrameWatchdogOptions } from './frameWatchdog.js';
+import type { PresentedFrame } from './glassToGlass.js';
 import { exponentialBackoff, type ReconnectPolicy } from './reconnectPolicy.js';
 import type { StreamStats } from './streamStats.js';
 import {
@@ -117,6 +118,11 @@ export class ViewerConnection {
 
   get lastStats(): StreamStats | null {
     return this.current?.lastStats ?? null;
+  }
+
+  /** The video element presented a frame of the current stream (feeds the glass-to-glass meter). */
+  framePresented(frame: PresentedFrame): void {
+    this.current?.framePresented(frame);
   }
 
   on<K extends keyof ViewerConnectionEvents>(event: K, listener: Listener<ViewerConnectionEvents[K]>): () => void {

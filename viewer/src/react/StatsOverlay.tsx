@@ -10,6 +10,12 @@ export function StatsOverlay({ stats }: { stats: StreamStats | null }) {
         ['Codec', stats.codec ?? '—'],
         ['Frame rate', fmt(stats.fps, 1, ' fps')],
         ['Bitrate', fmt(stats.bitrateKbps, 0, ' kbit/s')],
+        [
+          'Glass to glass',
+          stats.glassToGlass
+            ? `${stats.glassToGlass.p50Ms.toFixed(0)} / ${stats.glassToGlass.p95Ms.toFixed(0)} ms (p50 / p95)`
+            : '—',
+        ],
         ['Round trip', fmt(stats.rttMs, 0, ' ms')],
         ['Packet loss', `${fmt(stats.lossPercent, 2, ' %')} (${stats.packetsLost} total)`],
         ['Jitter buffer', fmt(stats.jitterBufferMs, 1, ' ms')],

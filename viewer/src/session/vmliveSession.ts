@@ -282,8 +282,16 @@ export class VmliveSession {
         this.set({ firstFrame: true });
       };
       // requestVideoFrameCallback fires when a frame is handed to the compositor; 'loadeddata' where it is missing.
-      if (typeof video.requestVideoFrameCallback === 'function') video.requestVideoFrameCallback(presented);
-      else video.addEventListener('loadeddata', presented, { once: true });
+      if (typeof video.requestVideoFrameCallback === 'function') {
+        // Every presented frame of this stream, for the glass-to-glass meter (one callback per frame).
+        const each: VideoFrameRequestCallback = (_now, metadata) => {
+          if (video.srcObject !== stream || this.disposed) return;
+          presented();
+          this.connection.framePresented(metadata);
+          video.requestVideoFrameCallback(each);
+        };
+        video.requestVideoFrameCallback(each);
+      } else video.addEventListener('loadeddata', presented, { once: true });
     };
     show(this.connection.stream);
     return this.connection.on('stream', show);
