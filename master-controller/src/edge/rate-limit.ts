@@ -58,9 +58,13 @@ type Limits = Pick<
 /**
  * Digests of recent Authorization headers: a viewer or VM agent sends the same header on every
  * request, so the limiter hashes it once, not per request (the digest is a pure function of the
- * header, so caching it changes nothing). A flood of distinct headers only churns the oldest out.
+ * header, so caching it changes nothing). The headers are not verified yet, so the cache is bounded
+ * in bytes too: only headers up to DIGEST_CACHED_CHARS (the tokens this controller issues are
+ * ~450) are kept, at most DIGESTS_MAX of them (≤ ~10 MiB under a flood of distinct ones, which
+ * only churns the oldest out); a longer header is hashed every time, as before.
  */
 const DIGESTS_MAX = 10_000;
+const DIGEST_CACHED_CHARS = 1024;
 
 export class RateLimiter {
   private readonly budgets: Record<RateClass, { capacity: number; refillPerS: number }>;
@@ -130,6 +134,7 @@ export class RateLimiter {
     let d = this.digests.get(authorization);
     if (d === undefined) {
       d = createHash('sha256').update(authorization).digest('base64url').slice(0, 22);
+      if (authorization.length > DIGEST_CACHED_CHARS) return d;
       if (this.digests.size >= DIGESTS_MAX) {
         const oldest = this.digests.keys().next().value;
         if (oldest !== undefined) this.digests.delete(oldest);
