@@ -176,11 +176,14 @@ describe('performance scripts (smoke)', () => {
   }, 180_000);
 
   it('bench-controller --quick measures throughput, wake-up latency and memory and prints them', async () => {
-    // Two controllers in turn (memory, then Redis store) and two baselines: ~50 s on a loaded machine.
+    // Four controllers in turn (memory, Redis, then both with the rate limits on) and two baselines:
+    // ~30 s on a quiet machine.
     const r = await run('bench-controller.ts', ['--quick'], 170_000);
     expect(r.code, `${r.out}\n${r.err}`).toBe(0);
     expect(r.out).toMatch(/req\/s/);
     expect(r.out).toMatch(/redis store: candidate POST req\/s\s+\d+/);
+    expect(r.out).toMatch(/rate limits on: memory store: candidate POST req\/s\s+\d+/);
+    expect(r.out).toMatch(/rate limits on: redis store: GET candidates\?since req\/s\s+\d+/);
     expect(r.out).not.toMatch(/non-2xx\/errors/);
     expect(r.out).toMatch(/wake/i);
   }, 180_000);

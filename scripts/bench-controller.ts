@@ -6,6 +6,8 @@
  *   RSS per idle session;
  * then candidate POST and GET since again on a second controller child whose
  * store is a redis-server started here (own port and temporary directory),
+ * then both loads on each store with the rate limits on (at budgets no run
+ * can spend, so what shows is what they cost every request in production),
  * and the bare node:http / Express baselines, all in the same run.
  * The controller runs in a child process (so RSS is its own), started with
  * --expose-gc so memory is measured after a full collection. The stages live in
@@ -36,7 +38,7 @@ import {
   runControllerChild,
   stopController,
 } from './lib/bench-controller/processes.js';
-import { type BenchResult, printTable } from './lib/bench-controller/table.js';
+import { type BenchResult, printTable, type Throughput } from './lib/bench-controller/table.js';
 import { type WakeResult, wakeUp } from './lib/bench-controller/wake-up.js';
 import { pool } from './lib/pool.js';
 
@@ -48,6 +50,7 @@ Starts one master controller in a child process and measures:
   - long-poll wake-up latency p50/p99 with 1,000 and 10,000 concurrent waiters
   - RSS (and heap) per idle session
   - candidate POST and GET since again with VMLIVE_STORE=redis:// (a redis-server started here)
+  - both again on each store with the rate limits on (budgets no run can spend: their cost only)
   - bare node:http and Express "hello" baselines
 Prints a table, then one JSON line. Exit code 0 even when a target is missed.
 
@@ -129,8 +132,10 @@ async function main(): Promise<void> {
     log(`candidate POST: ${plan.duration}s, ${plan.connections} connections`);
     const post = await candidatePostLoad(child, load, viewerToken, postSessions);
 
-    // 3. GET since: sessions holding 4 candidates, random cursor.
-    const getSessions = postSessions.slice(0, 100);
+    // 3. GET since: sessions holding 4 candidates (as a real session holds a handful), random cursor.
+    // Fresh ones: the POST stage left up to 256 in each of its sessions, and a reply of 100+ candidates
+    // would measure JSON encoding of a session no browser makes.
+    const getSessions = await newSessions(100);
     await fillCandidates(viewer, getSessions);
     log(`GET candidates?since: ${plan.duration}s`);
     const get = await getSinceLoad(child, load, vm.vmToken, getSessions);
@@ -149,10 +154,21 @@ async function main(): Promise<void> {
     }
 
     // The same two loads on a controller whose store is Redis: one process, every request a round trip.
+    // Then both stores again with the rate limits on (as in production), at budgets no run can spend.
+    const postSessionCount = quick ? 200 : 2_000;
+    const noRedis = args.includes('--no-redis');
     let redisStore: BenchResult['redisStore'];
-    if (!args.includes('--no-redis')) {
+    if (!noRedis) {
       log('redis store: candidate POST and GET since');
-      redisStore = await redisThroughput(load, quick ? 200 : 2_000);
+      redisStore = await storeThroughput(load, postSessionCount, { redis: true, rateLimits: false });
+    }
+    log('memory store, rate limits on: candidate POST and GET since');
+    const rateLimited: BenchResult['rateLimited'] = {
+      memory: await storeThroughput(load, postSessionCount, { redis: false, rateLimits: true }),
+    };
+    if (!noRedis) {
+      log('redis store, rate limits on: candidate POST and GET since');
+      rateLimited.redis = await storeThroughput(load, postSessionCount, { redis: true, rateLimits: true });
     }
 
     // Baselines: the same load against a bare node:http and a bare Express "hello" on this machine now.
@@ -178,6 +194,7 @@ async function main(): Promise<void> {
       wakeUp: wake,
       idleSession: perSession,
       ...(redisStore ? { redisStore } : {}),
+      rateLimited,
     };
     printTable(result);
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -188,16 +205,23 @@ async function main(): Promise<void> {
   }
 }
 
-/** A controller child on a fresh redis-server: candidate POST, then GET since, as for the memory store. */
-async function redisThroughput(
+/**
+ * A fresh controller child (on a fresh redis-server when `redis`): candidate POST, then GET since
+ * on other sessions holding 4 candidates each, as for the first controller.
+ */
+async function storeThroughput(
   load: { url: string; connections: number; duration: number },
   postSessionCount: number,
-): Promise<NonNullable<BenchResult['redisStore']>> {
-  const server = await startRedisServer();
-  const { child, url } = await forkController(SELF, [server.url]);
+  opts: { redis: boolean; rateLimits: boolean },
+): Promise<Throughput> {
+  const server = opts.redis ? await startRedisServer() : null;
+  const { child, url } = await forkController(SELF, [
+    server?.url ?? 'memory',
+    ...(opts.rateLimits ? ['--rate-limits'] : []),
+  ]);
   try {
     const operator = new ApiClient({ baseUrl: url, token: OPERATOR });
-    const vm = await operator.call(routes.createVm, { body: { name: 'bench-redis' } });
+    const vm = await operator.call(routes.createVm, { body: { name: 'bench-store' } });
     const viewerToken = (
       await operator.call(routes.createViewerToken, {
         params: { vmId: vm.vmId },
@@ -205,27 +229,26 @@ async function redisThroughput(
       })
     ).token;
     const viewer = operator.withToken(viewerToken);
-    const sessions = await pool(
-      postSessionCount,
-      64,
-      async () => (await viewer.call(routes.createSession, { body: { vmId: vm.vmId } })).sessionId,
-    );
+    const newSessions = (n: number) =>
+      pool(n, 64, async () => (await viewer.call(routes.createSession, { body: { vmId: vm.vmId } })).sessionId);
     const plan = { ...load, url };
-    const candidatePost = await candidatePostLoad(child, plan, viewerToken, sessions);
-    const getSessions = sessions.slice(0, 100);
+    const candidatePost = await candidatePostLoad(child, plan, viewerToken, await newSessions(postSessionCount));
+    const getSessions = await newSessions(100);
     await fillCandidates(viewer, getSessions);
     const getSince = await getSinceLoad(child, plan, vm.vmToken, getSessions);
     return { candidatePost, getSince };
   } finally {
     await stopController(child);
-    await server.stop();
+    await server?.stop();
   }
 }
 
-// The same file is the entry of its children (forked with --child [STORE] / --baseline).
+// The same file is the entry of its children (forked with --child [STORE [--rate-limits]] / --baseline).
 if (process.argv.includes('--child')) {
   const store = process.argv[process.argv.indexOf('--child') + 1];
-  await runControllerChild(store ? { store } : {});
+  await runControllerChild(store && store !== 'memory' ? { store } : {}, {
+    rateLimits: process.argv.includes('--rate-limits'),
+  });
 } else if (process.argv.includes('--baseline'))
   await runBaselineChild(process.argv[process.argv.indexOf('--baseline') + 1] ?? 'http');
 else {

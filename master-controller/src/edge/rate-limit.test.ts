@@ -57,6 +57,24 @@ forEachStore(() => {
     }
   });
 
+  it('counts an unverified header per header, a short one (its digest cached) as a long one (hashed each time)', async () => {
+    const t = await TestController.start({ ...LIMITS, rateAddressFactor: 100 });
+    try {
+      const { vmId } = await t.createVm();
+      // Neither verifies (401), but each is still limited on its own budget, and apart from the other.
+      const short = `bogus.${'a'.repeat(40)}.sig`;
+      const long = `bogus.${'b'.repeat(2000)}.sig`;
+      for (const token of [short, long]) {
+        for (let i = 0; i < 5; i++)
+          expect((await t.call('GET', `/api/vms/${vmId}/control`, { token })).status).toBe(401);
+        expectLimited(await t.call('GET', `/api/vms/${vmId}/control`, { token }));
+      }
+      expect((await t.call('GET', `/api/vms/${vmId}/control`, { token: `${short}x` })).status).toBe(401);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('an address has its own budget, spent by all of its tokens together', async () => {
     const t = await TestController.start({ ...LIMITS, rateReadsBurst: 2, rateAddressFactor: 3 });
     try {

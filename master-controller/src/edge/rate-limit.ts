@@ -55,8 +55,20 @@ type Limits = Pick<
   | 'maxLongPollsPerToken'
 >;
 
+/**
+ * Digests of recent Authorization headers: a viewer or VM agent sends the same header on every
+ * request, so the limiter hashes it once, not per request (the digest is a pure function of the
+ * header, so caching it changes nothing). The headers are not verified yet, so the cache is bounded
+ * in bytes too: only headers up to DIGEST_CACHED_CHARS (the tokens this controller issues are
+ * ~450) are kept, at most DIGESTS_MAX of them (≤ ~10 MiB under a flood of distinct ones, which
+ * only churns the oldest out); a longer header is hashed every time, as before.
+ */
+const DIGESTS_MAX = 10_000;
+const DIGEST_CACHED_CHARS = 1024;
+
 export class RateLimiter {
   private readonly budgets: Record<RateClass, { capacity: number; refillPerS: number }>;
+  private readonly digests = new Map<string, string>();
 
   constructor(
     private readonly state: RateState,
@@ -83,11 +95,15 @@ export class RateLimiter {
   ): Promise<(() => void) | null> {
     const budget = this.budgets[cls];
     const f = this.limits.rateAddressFactor;
-    const token = authorization ? createHash('sha256').update(authorization).digest('base64url').slice(0, 22) : null;
-    const buckets: RateBucket[] = [
-      { key: `${cls}:a:${address}`, capacity: budget.capacity * f, refillPerS: budget.refillPerS * f },
-    ];
-    if (token) buckets.push({ key: `${cls}:t:${token}`, ...budget });
+    const token = authorization ? this.digest(authorization) : null;
+    const byAddress: RateBucket = {
+      key: `${cls}:a:${address}`,
+      capacity: budget.capacity * f,
+      refillPerS: budget.refillPerS * f,
+    };
+    const buckets: RateBucket[] = token
+      ? [byAddress, { key: `${cls}:t:${token}`, capacity: budget.capacity, refillPerS: budget.refillPerS }]
+      : [byAddress];
     const waitMs = await this.state.takeTokens(buckets, now);
     if (waitMs > 0)
       throw new RateLimitedError(
@@ -111,5 +127,20 @@ export class RateLimiter {
       // A lost release only keeps the slot until its lease ends.
       this.state.releaseSlot(key, id).catch(() => undefined);
     };
+  }
+
+  /** The token's name in the buckets: 22 base64url characters (132 bits) of the header's SHA-256. */
+  private digest(authorization: string): string {
+    let d = this.digests.get(authorization);
+    if (d === undefined) {
+      d = createHash('sha256').update(authorization).digest('base64url').slice(0, 22);
+      if (authorization.length > DIGEST_CACHED_CHARS) return d;
+      if (this.digests.size >= DIGESTS_MAX) {
+        const oldest = this.digests.keys().next().value;
+        if (oldest !== undefined) this.digests.delete(oldest);
+      }
+      this.digests.set(authorization, d);
+    }
+    return d;
   }
 }

@@ -17,6 +17,7 @@ import {
   type NewAuditEvent,
   type StoredCandidate,
 } from '@vmlive/protocol';
+import { CandidateList } from './candidate-list.js';
 import { MemoryNotifier } from './notifier.js';
 import { MemoryRates } from './rate-memory.js';
 import { emptyRun, type RunDoc, type RunUpdate } from './run-doc.js';
@@ -40,8 +41,8 @@ import {
 interface MemSession extends SessionRecord {
   seq: number;
   // Allocated on first candidate so an idle session stays small.
-  vmCandidates: StoredCandidate[] | null;
-  browserCandidates: StoredCandidate[] | null;
+  vmCandidates: CandidateList | null;
+  browserCandidates: CandidateList | null;
 }
 
 export interface MemoryStoreOptions {
@@ -252,15 +253,12 @@ export class MemoryStore implements Store {
     let list = side === 'vm' ? s.vmCandidates : s.browserCandidates;
     if (list) {
       // A retried POST (its reply was lost) must not store the candidate twice.
-      for (const x of list) {
-        if (x.candidate === c.candidate && x.sdpMLineIndex === c.sdpMLineIndex && x.sdpMid === c.sdpMid) {
-          return { seq: x.seq, timestamp: x.timestamp };
-        }
-      }
+      const stored = list.find(c);
+      if (stored) return { seq: stored.seq, timestamp: stored.timestamp };
       if (list.length >= this.candidatesPerSide) return 'limit';
     }
     if (!list) {
-      list = [];
+      list = new CandidateList();
       if (side === 'vm') s.vmCandidates = list;
       else s.browserCandidates = list;
     }
@@ -277,11 +275,7 @@ export class MemoryStore implements Store {
   ): Promise<{ candidates: StoredCandidate[]; cursor: number } | undefined> {
     const s = this.sessions.get(sessionId);
     if (!s) return undefined;
-    const list = (side === 'vm' ? s.vmCandidates : s.browserCandidates) ?? [];
-    // seq is increasing along the list: walk back to the first one after `since`.
-    let i = list.length;
-    while (i > 0 && (list[i - 1] as StoredCandidate).seq > since) i--;
-    const candidates = list.slice(i);
+    const candidates = (side === 'vm' ? s.vmCandidates : s.browserCandidates)?.after(since) ?? [];
     const last = candidates[candidates.length - 1];
     return { candidates, cursor: last ? last.seq : since };
   }

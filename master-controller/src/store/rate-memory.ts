@@ -30,21 +30,34 @@ export class MemoryRates implements RateState {
 
   async takeTokens(list: readonly RateBucket[], now: number): Promise<number> {
     this.sweep(now);
+    // All or none: every bucket is checked before any is taken from (two passes, no allocation:
+    // this runs on every /api request).
     let wait = 0;
-    const current = list.map((b) => {
-      const held = this.buckets.get(b.key);
-      const tokens = held ? Math.min(b.capacity, held.tokens + ((now - held.at) / 1000) * b.refillPerS) : b.capacity;
+    for (const b of list) {
+      const tokens = this.level(b, now);
       if (tokens < 1) wait = Math.max(wait, Math.ceil(((1 - tokens) / b.refillPerS) * 1000));
-      return tokens;
-    });
+    }
     if (wait > 0) return wait;
-    list.forEach((b, i) => {
-      const tokens = (current[i] as number) - 1;
-      this.buckets.delete(b.key); // re-inserted last: the Map stays in last-use order
-      this.buckets.set(b.key, { tokens, at: now, fullAt: now + ((b.capacity - tokens) / b.refillPerS) * 1000 });
-    });
+    for (const b of list) {
+      const tokens = this.level(b, now) - 1;
+      const fullAt = now + ((b.capacity - tokens) / b.refillPerS) * 1000;
+      const held = this.buckets.get(b.key);
+      if (held) {
+        held.tokens = tokens;
+        held.at = now;
+        held.fullAt = fullAt;
+        this.buckets.delete(b.key); // re-inserted last: the Map stays in last-use order
+        this.buckets.set(b.key, held);
+      } else this.buckets.set(b.key, { tokens, at: now, fullAt });
+    }
     this.trim(this.buckets);
     return 0;
+  }
+
+  /** The tokens in `b` at `now`: a bucket not held is full. */
+  private level(b: RateBucket, now: number): number {
+    const held = this.buckets.get(b.key);
+    return held ? Math.min(b.capacity, held.tokens + ((now - held.at) / 1000) * b.refillPerS) : b.capacity;
   }
 
   async acquireSlot(key: string, id: string, max: number, leaseMs: number, now: number): Promise<boolean> {
@@ -77,6 +90,7 @@ export class MemoryRates implements RateState {
   }
 
   private trim(map: Map<string, unknown>): void {
+    if (map.size <= this.maxKeys) return;
     for (const k of map.keys()) {
       if (map.size <= this.maxKeys) return;
       map.delete(k);

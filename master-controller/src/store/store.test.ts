@@ -123,6 +123,29 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     expect(await store.getCandidates('s0', 'vm', 2)).toEqual({ candidates: [], cursor: 2 });
   });
 
+  it('stores a candidate sent again once (its first seq back), even at the limit, telling the same line on two m-lines apart', async () => {
+    const store = await storeWithSessions(1);
+    const on = (sdpMLineIndex: number, sdpMid: string | null) => ({ candidate: 'x', sdpMLineIndex, sdpMid });
+    const first = await store.addCandidate('s0', 'browser', on(0, '0'), 1);
+    const second = await store.addCandidate('s0', 'browser', on(1, '1'), 2);
+    const third = await store.addCandidate('s0', 'browser', on(1, null), 3);
+    expect([first, second, third]).toEqual([
+      { seq: 1, timestamp: 1 },
+      { seq: 2, timestamp: 2 },
+      { seq: 3, timestamp: 3 },
+    ]);
+    for (let i = 3; i < 256; i++) expect(await store.addCandidate('s0', 'browser', c(`f${i}`), 10)).not.toBe('limit');
+    expect(await store.addCandidate('s0', 'browser', c('one-too-many'), 11)).toBe('limit');
+    // Retries, the later m-lines' first: each gets its own seq back and nothing is stored.
+    expect(await store.addCandidate('s0', 'browser', on(1, null), 20)).toEqual(third);
+    expect(await store.addCandidate('s0', 'browser', on(1, '1'), 20)).toEqual(second);
+    expect(await store.addCandidate('s0', 'browser', on(0, '0'), 20)).toEqual(first);
+    expect(await store.addCandidate('s0', 'browser', c('f200'), 20)).toMatchObject({ timestamp: 10 });
+    const all = await store.getCandidates('s0', 'browser', 0);
+    expect(all?.candidates).toHaveLength(256);
+    expect(all?.cursor).toBe(256);
+  });
+
   it('publishes on the session topic and cleans up listeners when they unsubscribe', async () => {
     const store = await storeWithSessions(1);
     let woken = 0;

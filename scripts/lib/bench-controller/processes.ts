@@ -76,12 +76,24 @@ export const childCpuMicros = async (child: ChildProcess) => (await ask<{ micros
 
 // ---------------------------------------------------------------- in the children
 
+/** Rate limits on, each budget at its maximum: 1,000,000 a minute with bursts of 1,000,000 (20 s at 50,000 req/s). */
+const UNSPENDABLE_RATE_LIMITS = {
+  rateLimits: true,
+  rateWritesPerMin: 1_000_000,
+  rateWritesBurst: 1_000_000,
+  rateReadsPerMin: 1_000_000,
+  rateReadsBurst: 1_000_000,
+  rateMintsPerMin: 1_000_000,
+  rateMintsBurst: 1_000_000,
+} as const;
+
 /**
  * The controller child: one controller on an ephemeral port, answering mem/cpu/stop.
  * `store`/`storePrefix` put it on a shared Redis (bench-store); the memory store otherwise.
  */
 export async function runControllerChild(
   shared: { store?: string; storePrefix?: string; signingKeyFile?: string } = {},
+  opts: { rateLimits?: boolean } = {},
 ): Promise<void> {
   const { startController } = await import('../../../master-controller/src/server.js');
   const { pino } = await import('pino');
@@ -94,8 +106,10 @@ export async function runControllerChild(
       sessionIdleTtlS: 3600,
       maxSessions: 1_000_000,
       webDir: null,
-      // A load test is thousands of clients from one address: rate limits would measure themselves.
-      rateLimits: false,
+      // A load test is thousands of clients from one address: at their defaults the rate limits would
+      // measure themselves. Off, or (`rateLimits`) on with budgets no bench run can spend, so that
+      // what is measured is their cost on every request, as a production controller pays it.
+      ...(opts.rateLimits ? UNSPENDABLE_RATE_LIMITS : { rateLimits: false }),
       ...shared,
     },
     pino({ level: 'warn' }),

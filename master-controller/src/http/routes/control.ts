@@ -113,7 +113,7 @@ export function controlRoutes(ctx: Ctx, r: Router): void {
     }
     await store.putSnapshot(vm.vmId, jpeg, Date.now());
     await store.touchVm(vm.vmId, Date.now());
-    req.log.debug({ bytes: jpeg.length }, 'snapshot stored');
+    req.debug({ bytes: jpeg.length }, 'snapshot stored');
     res.status(204).end();
   });
 }

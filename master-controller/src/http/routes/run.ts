@@ -67,7 +67,7 @@ export function runRoutes(ctx: Ctx, r: Router): void {
     requireKind(p, vm.vmId, ['automation']);
     const body = input.body();
     const step = await update(vm.vmId, (doc) => reportStep(doc, body, Date.now()));
-    req.log.debug({ index: step.index, status: step.status, action: step.action }, 'step');
+    req.debug({ index: step.index, status: step.status, action: step.action }, 'step');
     res.json(step);
   });
 

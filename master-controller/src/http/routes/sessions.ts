@@ -82,7 +82,7 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
     if (result === 'exists') throw new ApiError('offer_exists', 'this session already has an offer');
     if (result === 'not_found') throw errors.sessionNotFound(s.sessionId);
     req.log.info({ sdpBytes: body.sdp.length }, 'offer set');
-    req.log.debug({ sdp: body.sdp }, 'offer sdp');
+    req.debug({ sdp: body.sdp }, 'offer sdp');
     res.status(204).end();
   });
 
@@ -126,7 +126,7 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
     if (result === 'missing') throw new ApiError('offer_missing', 'this session has no offer to answer');
     if (result === 'not_found') throw errors.sessionNotFound(s.sessionId);
     req.log.info({ sdpBytes: body.sdp.length }, 'answer set');
-    req.log.debug({ sdp: body.sdp }, 'answer sdp');
+    req.debug({ sdp: body.sdp }, 'answer sdp');
     res.status(204).end();
   });
 
@@ -153,7 +153,7 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
       throw new ApiError('too_many_candidates', `at most ${LIMITS.candidatesPerSide} candidates per side`, 'candidate');
     }
     // Per-candidate detail is debug (LOGGING rule: every ICE candidate at debug).
-    req.log.debug({ side, seq: result.seq, endOfCandidates: body.candidate === '' }, 'candidate added');
+    req.debug({ side, seq: result.seq, endOfCandidates: body.candidate === '' }, 'candidate added');
     res.status(201).json(result);
   });
 

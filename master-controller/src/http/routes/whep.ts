@@ -204,7 +204,7 @@ export function whepRoutes(ctx: Ctx, r: Router): void {
         throw new ApiError('too_many_candidates', `at most ${LIMITS.candidatesPerSide} candidates per side`);
       }
     }
-    req.log.debug({ candidates: frag.candidates.length, end: frag.endOfCandidates }, 'whep candidates');
+    req.debug({ candidates: frag.candidates.length, end: frag.endOfCandidates }, 'whep candidates');
     // Draft §4.4.2: "it MUST return a 204 No Content response without a body and MUST NOT include
     // an ETag header in the response".
     res.status(204).end();
