@@ -34,6 +34,7 @@ const sample = (vm: number, i: number): HealthSample => ({
   bitrateKbps: 800 + vm + i / 7,
   cpuPercent: 10 + (i % 13) / 3,
   rssBytes: 90_000_000 + i * 4096,
+  captureToSendMs: 8 + (i % 10),
   restarts: vm % 3,
   peers: 1,
   lastError: null,

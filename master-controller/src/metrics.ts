@@ -28,6 +28,11 @@ const PER_VM: ReadonlyArray<[string, string, (r: VmMetricsRow) => number | null 
   ['vmlive_vm_encoder_fps', 'Frames encoded per second, latest heartbeat', (r) => r.health?.fps],
   ['vmlive_vm_encoder_bitrate_kbps', 'Encoder target bitrate (kbit/s), latest heartbeat', (r) => r.health?.bitrateKbps],
   [
+    'vmlive_vm_capture_to_send_ms',
+    "VM side of the viewers' glass-to-glass: screen changed → RTP packet sent, p50 (ms), latest heartbeat",
+    (r) => r.health?.captureToSendMs,
+  ],
+  [
     'vmlive_vm_helper_cpu_percent',
     "The helper process's CPU (% of one core), latest heartbeat",
     (r) => r.health?.cpuPercent,

@@ -108,6 +108,11 @@ export const EncoderStats = z.object({
   framesEncoded: z.number().int(),
   keyframesForced: z.number().int(),
   running: z.boolean(),
+  captureToSendMs: z.number().min(0).nullable().meta({
+    description:
+      'the VM side of glass-to-glass: screen changed (XDamage) → RTP packet out of the payloader, p50 over the ' +
+      'last 2 s of frames sent to viewers that asked for abs-capture-time, ms; null when none did',
+  }),
 });
 export type EncoderStats = z.infer<typeof EncoderStats>;
 

@@ -92,6 +92,10 @@ export const HealthReport = z
     bitrateKbps: z.number().min(0).nullable().meta({ description: "the encoder's current target bitrate" }),
     cpuPercent: z.number().min(0).nullable().meta({ description: "the helper process's CPU (% of one core)" }),
     rssBytes: z.number().min(0).nullable(),
+    captureToSendMs: z.number().min(0).nullable().meta({
+      description:
+        "the VM side of the viewers' glass-to-glass: screen changed → RTP packet sent, p50 over the helper's last 2 s, ms",
+    }),
     restarts: z.number().int().min(0).meta({ description: 'helper restarts since the VM agent started' }),
     peers: z.number().int().min(0),
     lastError: z

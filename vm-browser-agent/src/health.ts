@@ -46,6 +46,7 @@ export class HealthTracker {
       bitrateKbps: stats ? stats.encoder.bitrateKbps : null,
       cpuPercent: stats ? stats.process.cpuPercent : null,
       rssBytes: stats ? stats.process.rssBytes : null,
+      captureToSendMs: stats ? stats.encoder.captureToSendMs : null,
       restarts,
       peers: peers.size,
       lastError: this.lastError,

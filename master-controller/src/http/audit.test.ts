@@ -13,6 +13,7 @@ const report = (sessions: HealthReport['sessions']): HealthReport => ({
   bitrateKbps: 800,
   cpuPercent: 10,
   rssBytes: 90_000_000,
+  captureToSendMs: null,
   restarts: 0,
   peers: sessions.length,
   lastError: null,

@@ -8,6 +8,7 @@ const report = (over: Partial<HealthReport> = {}): HealthReport => ({
   bitrateKbps: 812.4,
   cpuPercent: 14.2,
   rssBytes: 91_000_000,
+  captureToSendMs: 9.5,
   restarts: 1,
   peers: 0,
   lastError: null,
@@ -62,6 +63,7 @@ forEachStore(() => {
       // The oldest VM ("ringed") heartbeated its report: its fps and restarts are there.
       const first = vmsNow[0]?.vmId;
       expect(r.text).toContain(`vmlive_vm_encoder_fps{vm="${first}"} 29.5`);
+      expect(r.text).toContain(`vmlive_vm_capture_to_send_ms{vm="${first}"} 9.5`);
       expect(r.text).toContain(`vmlive_vm_helper_restarts{vm="${first}"} 1`);
     });
   });

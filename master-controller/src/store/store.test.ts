@@ -259,6 +259,7 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
     bitrateKbps: 900,
     cpuPercent: 12.5,
     rssBytes: 80e6,
+    captureToSendMs: null,
     restarts: 0,
     peers: 1,
     lastError: null,

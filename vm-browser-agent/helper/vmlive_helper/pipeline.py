@@ -119,6 +119,10 @@ class SharedEncoder:
         self.keyframes = 0
         self.keyframes_forced = 0
         self._window: Deque[Tuple[float, int]] = collections.deque()
+        # (monotonic s, ms): screen changed -> RTP packet payloaded, one per frame sent to a viewer that
+        # asked for abs-capture-time (rtp_extensions.py, on the payloaders' threads).
+        self._capture_to_send: Deque[Tuple[float, float]] = collections.deque(maxlen=512)
+        self._capture_to_send_lock = threading.Lock()
         self._started_at = 0.0
         self._lag_ms = []
         self._first_frame_logged = True
@@ -286,6 +290,18 @@ class SharedEncoder:
             window.popleft()
         return Gst.PadProbeReturn.OK
 
+    def note_capture_to_send(self, latency_ns: int) -> None:
+        """One frame's screen change -> payloaded (any thread)."""
+        with self._capture_to_send_lock:
+            self._capture_to_send.append((time.monotonic(), latency_ns / 1e6))
+
+    def capture_to_send_ms(self) -> Optional[float]:
+        """p50 over the last 2 s, or None without samples."""
+        now = time.monotonic()
+        with self._capture_to_send_lock:
+            recent = sorted(ms for t, ms in self._capture_to_send if now - t <= 2.0)
+        return round(recent[len(recent) // 2], 2) if recent else None
+
     def encoder_stats(self) -> dict:
         now = time.monotonic()
         window = [(t, s) for t, s in list(self._window) if now - t <= 2.0]
@@ -297,4 +313,5 @@ class SharedEncoder:
             fps, kbps = 0.0, 0.0
         return {'codec': self.cfg.codec, 'width': self.cfg.width, 'height': self.cfg.height,
                 'fps': round(fps, 2), 'bitrateKbps': round(kbps, 1), 'framesEncoded': self.frames,
-                'keyframesForced': self.keyframes_forced, 'running': self.running}
+                'keyframesForced': self.keyframes_forced, 'running': self.running,
+                'captureToSendMs': self.capture_to_send_ms()}

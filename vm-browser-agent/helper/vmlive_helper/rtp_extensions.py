@@ -85,7 +85,8 @@ class HeaderExtensionWriter:
     payloader's src pad), and abs-capture-time as `capture_time_id` when given, until removed."""
 
     def __init__(self, pad, constant: List[Tuple[int, bytes]], capture_time_id: Optional[int], base_time: int,
-                 change_time: Optional[Callable[[int], Optional[int]]] = None):
+                 change_time: Optional[Callable[[int], Optional[int]]] = None,
+                 on_frame: Optional[Callable[[int], None]] = None):
         for ext_id, _data in constant + ([(capture_time_id, b'')] if capture_time_id is not None else []):
             if not 1 <= ext_id <= 14:
                 raise ValueError('one-byte header extension ids are 1..14')
@@ -96,6 +97,7 @@ class HeaderExtensionWriter:
         self._capture_time_id = capture_time_id
         self._base_time = base_time
         self._change_time = change_time
+        self._on_frame = on_frame  # each frame's capture -> now (payloaded), ns
         self._capture_time = ctypes.create_string_buffer(8)
         self._last_rtp_timestamp: Optional[int] = None
         # GstRTPBuffer is ~500 bytes on 64-bit; streaming happens on one thread per pad.
@@ -124,7 +126,10 @@ class HeaderExtensionWriter:
                 changed = self._change_time(grabbed) if self._change_time is not None else None
                 if changed is not None:
                     self.damage_times += 1
-                ctypes.memmove(self._capture_time, ntp_uq32_32(wall_ns(changed or grabbed)), 8)
+                captured = changed or grabbed
+                ctypes.memmove(self._capture_time, ntp_uq32_32(wall_ns(captured)), 8)
+                if self._on_frame is not None:
+                    self._on_frame(time.monotonic_ns() - captured)
                 if _rtp.gst_rtp_buffer_add_extension_onebyte_header(self._rtp, self._capture_time_id,
                                                                     self._capture_time, 8):
                     self.capture_times += 1

@@ -9,6 +9,7 @@ const health = (over: Partial<HealthSample> = {}): HealthSample => ({
   bitrateKbps: 0,
   cpuPercent: 1,
   rssBytes: 1,
+  captureToSendMs: null,
   restarts: 0,
   peers: 0,
   lastError: null,

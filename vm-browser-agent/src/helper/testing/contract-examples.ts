@@ -39,6 +39,7 @@ const encoder = {
   bitrateKbps: 2411.3,
   framesEncoded: 1234,
   keyframesForced: 3,
+  captureToSendMs: 9.25,
   running: true,
 } as const;
 
