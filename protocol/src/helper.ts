@@ -83,7 +83,11 @@ export const RecordingStart = z.object({
   segmentSeconds: z.number().int().min(1).max(3600),
 });
 /** Close the segment being written (reported like the others), then stop recording. */
-export const RecordingStop = z.object({ type: z.literal('recording-stop'), peerId: z.null().default(null), recordingId });
+export const RecordingStop = z.object({
+  type: z.literal('recording-stop'),
+  peerId: z.null().default(null),
+  recordingId,
+});
 
 export const HelperCommand = z.discriminatedUnion('type', [
   AddPeer,

@@ -41,6 +41,7 @@ export const HELPER_ERROR_EFFECT: Record<HelperErrorCode, 'end' | 'log'> = {
   'bad-config': 'log',
   'missing-dependency': 'log',
   'startup-failed': 'log',
+  'recording-failed': 'log', // no peer: the recording agent (recording/) logs it, the stream goes on
 };
 
 /**
