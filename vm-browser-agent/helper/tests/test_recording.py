@@ -1,5 +1,6 @@
 """Recording (recording.py) on a real GStreamer pipeline: segments cut on keyframes, contiguous,
 each a complete file with its own duration, the last one finished by stop(); plus the pure parts."""
+import json
 import os
 import shutil
 import tempfile
@@ -95,6 +96,8 @@ class RecorderTest(unittest.TestCase):
             self.assertEqual(s['recordingId'], 'r1')
             self.assertEqual(s['mediaType'], 'video/webm')
             self.assertEqual(s['bytes'], os.path.getsize(s['path']))
+            with open(s['path'] + '.json', encoding='utf-8') as f:
+                self.assertEqual(json.load(f)['startedAt'], s['startedAt'], 'the sidecar marks it finished')
         for a, b in zip(segments, segments[1:]):
             # each starts where the previous ended (1 ms rounding each side)
             self.assertLessEqual(abs(a['startedAt'] + a['durationMs'] - b['startedAt']), 2)

@@ -20,6 +20,7 @@ segment's own, whatever they are.
 Built element by element: in GStreamer 1.22 a splitmuxsink made by parse_bin_from_description
 fails with "Failed to link muxer and sink".
 """
+import json
 import os
 import time
 from typing import Callable, Dict, List, Optional
@@ -46,6 +47,20 @@ def wall_time_ms(running_time_ns: int, now_running_ns: int, now_wall_s: float) -
     """The wall time (ms epoch) of a running time, from a (running time, wall time) pair taken
     together: both clocks advance at the same rate (the pipeline runs on the system clock)."""
     return int(round(now_wall_s * 1000 - (now_running_ns - running_time_ns) / 1e6))
+
+
+def write_sidecar(location: str, segment: Dict) -> None:
+    """`<file>.json` beside a finished segment: the spool's mark that the file is complete and what
+    to upload it as (vm-browser-agent/src/recording/recording-agent.ts reads it, also after a crash
+    of either process). Written then renamed, so it exists whole or not at all."""
+    meta = {k: segment[k] for k in ('recordingId', 'startedAt', 'durationMs', 'bytes', 'mediaType')}
+    tmp = location + '.json.tmp'
+    try:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump(meta, f)
+        os.replace(tmp, location + '.json')
+    except OSError as err:
+        log.error('cannot write the sidecar of %s: %s (the agent writes it)', location, err)
 
 
 class Recorder:
@@ -202,4 +217,5 @@ class Recorder:
                    'durationMs': max(0, int(round((closed_ns - opened_ns) / 1e6))), 'bytes': size}
         log.info('[%s] segment %s: %d ms, %d bytes', self.recording_id, os.path.basename(location),
                  segment['durationMs'], size)
+        write_sidecar(location, segment)
         self._on_segment(segment)

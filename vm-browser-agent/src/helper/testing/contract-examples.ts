@@ -29,7 +29,13 @@ export const COMMANDS: HelperCommand[] = [
   { type: 'get-stats', peerId: 'p1', requestId: 7 },
   { type: 'snapshot', peerId: null, requestId: 8, quality: 55 },
   { type: 'shutdown', peerId: null },
-  { type: 'recording-start', peerId: null, recordingId: 'rec1', directory: '/var/spool/vmlive/rec1', segmentSeconds: 60 },
+  {
+    type: 'recording-start',
+    peerId: null,
+    recordingId: 'rec1',
+    directory: '/var/spool/vmlive/rec1',
+    segmentSeconds: 60,
+  },
   { type: 'recording-stop', peerId: null, recordingId: 'rec1' },
 ];
 
