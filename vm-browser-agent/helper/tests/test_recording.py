@@ -30,7 +30,7 @@ class _Shared:
         self.cfg = _Cfg()
         self.pipeline = Gst.parse_launch(
             'videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=180,framerate=30/1 '
-            '! vp8enc name=enc deadline=1 cpu-used=8 keyframe-max-dist=300 ! tee name=tee allow-not-linked=true')
+            '! vp8enc name=enc deadline=1 cpu-used=8 keyframe-max-dist=20 ! tee name=tee allow-not-linked=true')
         self.tee = self.pipeline.get_by_name('tee')
         self.keyframes_asked = 0
 
@@ -63,7 +63,7 @@ class RecorderTest(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def test_segments_are_contiguous_keyframe_started_files_and_stop_finishes_the_last(self):
+    def test_segments_are_contiguous_keyframe_started_files_of_the_set_length_and_stop_finishes_the_last(self):
         shared = _Shared()
         loop = GLib.MainLoop()
         segments, closed = [], []
@@ -79,8 +79,8 @@ class RecorderTest(unittest.TestCase):
         bus.add_signal_watch()
         bus.connect('message', on_message)
         shared.pipeline.set_state(Gst.State.PLAYING)
-        # Start mid-GOP (the encoder keys every 10 s on its own): the recording must still start
-        # on a keyframe, the one it forces.
+        # The encoder keys every 0.67 s on its own (as the helper's does on its interval and on every
+        # viewer's PLI): segments must still be 1 s, cut on the keyframes the recorder forces.
         marks = {}
         GLib.timeout_add(400, lambda: (rec.start(), marks.setdefault('start', time.time()), False)[-1])
         GLib.timeout_add(3000, lambda: (rec.stop(), marks.setdefault('stop', time.time()), False)[-1])
@@ -101,6 +101,8 @@ class RecorderTest(unittest.TestCase):
         for a, b in zip(segments, segments[1:]):
             # each starts where the previous ended (1 ms rounding each side)
             self.assertLessEqual(abs(a['startedAt'] + a['durationMs'] - b['startedAt']), 2)
+        for s in segments[:-1]:
+            self.assertLess(abs(s['durationMs'] - 1000), 100, 'lengths %s' % [x['durationMs'] for x in segments])
         total = sum(s['durationMs'] for s in segments)
         wall = (marks['stop'] - marks['start']) * 1000
         self.assertLess(abs(total - wall), 250, 'recorded %d ms of %d ms' % (total, wall))

@@ -4,18 +4,21 @@
       ! queue leaky=downstream max-size-time=2 s     a slow disk drops recorded frames, never stalls
                                                       the viewers' branches sharing the tee
       [! h264parse]                                   byte-stream -> avc for mp4mux (codec_data)
-      ! splitmuxsink muxer=webmmux | mp4mux max-size-time=N s send-keyframe-requests=true
+      ! splitmuxsink muxer=webmmux | mp4mux             split only when told (split-at-running-time)
 
-Every segment starts on a keyframe: splitmuxsink only splits before one (and asks the encoder for
-one ahead of time), and the branch drops whatever arrives before the first keyframe (a keyframe is
-forced when the recording starts). A segment is complete once splitmuxsink closed it
+Every segment starts on a keyframe: splitmuxsink only splits before one, and the branch drops
+whatever arrives before the first keyframe. A keyframe is forced when the recording starts and
+every N s, with `split-at-running-time` (now) just before it: the first keyframe from then on starts
+the next segment, so a segment is N s long (to the frame, plus at most the keyframe throttle,
+VMLIVE_KEYFRAME_THROTTLE_MS). (`split-now` cuts at the start of the GOP being collected, which
+may be the encoder's own keyframe before the tick.) Why not splitmuxsink's own max-size-time with
+send-keyframe-requests: it decides per GOP whether the next one still fits, so the encoder's own
+keyframes (every VMLIVE_KEYFRAME_INTERVAL_S, and on every viewer's PLI) cut segments short (10 s
+segments came out as 5.2 + 4.8 s), and GStreamer 1.22's x264enc was seen to ignore its requests;
+the helper's own force-key-unit (the one viewers' PLIs use)
+works for both encoders. A segment is complete once splitmuxsink closed it
 (`splitmuxsink-fragment-closed`): only then is it reported to the agent, which uploads it. A
 killed helper therefore loses at most the segment being written.
-
-Segment length: vp8enc keys at once on request; GStreamer 1.22's x264enc was seen to ignore
-splitmuxsink's early requests, so with H.264 a segment ends at the first keyframe after N s (at
-most one keyframe interval, VMLIVE_KEYFRAME_INTERVAL_S, longer). Durations reported are the
-segment's own, whatever they are.
 
 Built element by element: in GStreamer 1.22 a splitmuxsink made by parse_bin_from_description
 fails with "Failed to link muxer and sink".
@@ -35,6 +38,8 @@ MEDIA_TYPES = {'vp8': 'video/webm', 'h264': 'video/mp4'}
 _EXTENSIONS = {'vp8': 'webm', 'h264': 'mp4'}
 # How long a stop waits for splitmuxsink to finish the segment it is writing.
 _FINALIZE_TIMEOUT_MS = 5000
+# How far before a segment tick the split point is set (two frames at 30 fps, and the encoder's lag).
+_SPLIT_MARGIN_NS = 150 * 1000 * 1000
 
 
 def segment_pattern(directory: str, started_ms: int, codec: str) -> str:
@@ -47,6 +52,16 @@ def wall_time_ms(running_time_ns: int, now_running_ns: int, now_wall_s: float) -
     """The wall time (ms epoch) of a running time, from a (running time, wall time) pair taken
     together: both clocks advance at the same rate (the pipeline runs on the system clock)."""
     return int(round(now_wall_s * 1000 - (now_running_ns - running_time_ns) / 1e6))
+
+
+def _muxer(codec: str) -> Gst.Element:
+    if codec == 'vp8':
+        mux = Gst.ElementFactory.make('webmmux', None)
+        # Each file's timestamps from 0: the buffers carry the pipeline's running time (seconds or
+        # hours in), and a browser's <video> counts a file's duration from 0, not from its first frame.
+        mux.set_property('offset-to-zero', True)
+        return mux
+    return Gst.ElementFactory.make('mp4mux', None)
 
 
 def write_sidecar(location: str, segment: Dict) -> None:
@@ -81,6 +96,7 @@ class Recorder:
         self._stopping = False
         self._closed = False
         self._finalize_timer: Optional[int] = None
+        self._split_timer: Optional[int] = None
         self.segments = 0
         os.makedirs(directory, exist_ok=True)
         self.bin = Gst.Bin.new('rec-%s' % recording_id)
@@ -97,10 +113,17 @@ class Recorder:
         if self.codec == 'h264':
             elements.append(Gst.ElementFactory.make('h264parse', None))
         self.sink = Gst.ElementFactory.make('splitmuxsink', None)
-        self.sink.set_property('muxer', Gst.ElementFactory.make('webmmux' if self.codec == 'vp8' else 'mp4mux', None))
+        self.sink.set_property('muxer', _muxer(self.codec))
         self.sink.set_property('location', segment_pattern(directory, int(time.time() * 1000), self.codec))
-        self.sink.set_property('max-size-time', segment_s * Gst.SECOND)
-        self.sink.set_property('send-keyframe-requests', True)
+        self.sink.set_property('max-size-time', 0)
+        self.sink.set_property('max-size-bytes', 0)
+        # Not async: a sink added to a PLAYING pipeline would otherwise wait to preroll, and
+        # splitmuxsink hands it nothing before a whole GOP is in, while the branch's leaky queue
+        # drops from its head (seen: the recording's first GOP lost, its first keyframe with it).
+        filesink = Gst.ElementFactory.make('filesink', None)
+        filesink.set_property('async', False)
+        self.sink.set_property('sink', filesink)
+        self.sink.set_property('async-handling', False)
         elements.append(self.sink)
         for e in elements:
             self.bin.add(e)
@@ -121,7 +144,40 @@ class Recorder:
             raise RuntimeError('cannot link the recording branch to the tee')
         shared.start_capture()
         shared.request_keyframe('recording start')
+        # Until the first keyframe is in, ask again (a request can coalesce with one in flight that
+        # reached the tee before this branch did); segments are timed from that keyframe.
+        self._split_timer = GLib.timeout_add(300, self._await_keyframe)
         log.info('[%s] recording to %s, %d s segments', self.recording_id, self.directory, self.segment_s)
+
+    def _await_keyframe(self) -> bool:
+        if self._stopping:
+            self._split_timer = None
+            return False
+        if not self._keyed:
+            self.shared.request_keyframe('recording start (again)')
+            return True
+        self._split_timer = GLib.timeout_add(self.segment_s * 1000 - 300, self._first_split)
+        return False
+
+    def _first_split(self) -> bool:
+        self._split()
+        self._split_timer = GLib.timeout_add(self.segment_s * 1000, self._split) if not self._stopping else None
+        return False
+
+    def _split(self) -> bool:
+        """Main loop, every segment length: the next keyframe starts a new segment, and it comes now."""
+        if self._stopping:
+            self._split_timer = None
+            return False
+        pipeline = self.shared.pipeline
+        clock = pipeline.get_clock()
+        if clock is not None:
+            # A little in the past: the frame the encoder keys next may have been captured (and
+            # stamped) a frame or two before this tick; a split point must not be after it.
+            now = clock.get_time() - pipeline.get_base_time()
+            self.sink.emit('split-at-running-time', max(0, now - _SPLIT_MARGIN_NS))
+            self.shared.request_keyframe('recording segment')
+        return True
 
     def _gate(self, _pad, info):
         """Streaming thread: nothing before the first keyframe (it could not be decoded)."""
@@ -137,6 +193,9 @@ class Recorder:
         if self._stopping:
             return
         self._stopping = True
+        if self._split_timer is not None:
+            GLib.source_remove(self._split_timer)
+            self._split_timer = None
         sinkpad = self.bin.get_static_pad('sink')
         tee_pad = self.tee_pad
 
@@ -167,6 +226,9 @@ class Recorder:
         if self._closed:
             return
         self._closed = True
+        if self._split_timer is not None:
+            GLib.source_remove(self._split_timer)
+            self._split_timer = None
         if self._finalize_timer is not None:
             GLib.source_remove(self._finalize_timer)
             self._finalize_timer = None
