@@ -138,10 +138,14 @@ it('records 30 s of the clock page while a person takes and releases control; pl
   await viewer.getByRole('button', { name: 'Return control' }).click();
   await viewer.close();
   // Three whole segments (0-30 s), then the helper dies 1.5 s into the fourth.
-  await until('three segments uploaded', async () => {
-    const r = (await listing()).recordings.find((x) => x.recordingId === recordingId);
-    return r && r.segments.length >= 3 && r;
-  }, 45_000);
+  await until(
+    'three segments uploaded',
+    async () => {
+      const r = (await listing()).recordings.find((x) => x.recordingId === recordingId);
+      return r && r.segments.length >= 3 && r;
+    },
+    45_000,
+  );
   const firstStart = (await listing()).recordings[0]?.segments[0]?.startedAt ?? 0;
   await sleep(Math.max(0, firstStart + 3 * SEGMENT_S * 1000 + 1500 - Date.now()));
   const killedAt = Date.now();
@@ -151,17 +155,25 @@ it('records 30 s of the clock page while a person takes and releases control; pl
   // The replacement records the same recording: wait for it to have written a little, then stop.
   await sleep(3000);
   await operator.call(routes.stopRecording, { params: { ...vm(), recordingId } });
-  const rec: Recording = await until('the last segment', async () => {
-    const r = (await listing()).recordings.find((x) => x.recordingId === recordingId);
-    return r?.segments.some((s) => s.startedAt > killedAt) && r;
-  }, 30_000);
+  const rec: Recording = await until(
+    'the last segment',
+    async () => {
+      const r = (await listing()).recordings.find((x) => x.recordingId === recordingId);
+      return r?.segments.some((s) => s.startedAt > killedAt) && r;
+    },
+    30_000,
+  );
 
   // ---- what was kept ----
   const before = rec.segments.filter((s) => s.startedAt < killedAt);
   const after = rec.segments.filter((s) => s.startedAt >= killedAt);
   console.log(
     'recording segments (start offset s, duration s, KiB):',
-    rec.segments.map((s) => [((s.startedAt - firstStart) / 1000).toFixed(2), s.durationMs / 1000, Math.round(s.bytes / 1024)]),
+    rec.segments.map((s) => [
+      ((s.startedAt - firstStart) / 1000).toFixed(2),
+      s.durationMs / 1000,
+      Math.round(s.bytes / 1024),
+    ]),
     `helper killed at ${((killedAt - firstStart) / 1000).toFixed(2)} s, up again ${((upAt - killedAt) / 1000).toFixed(1)} s later`,
   );
   // Only the segment being written when the helper died is missing: the three before are whole.

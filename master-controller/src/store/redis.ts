@@ -165,6 +165,7 @@ export class RedisStore implements Store {
   private readonly maxSessions: number;
   private readonly candidatesPerSide: number;
   private readonly runs: RedisRuns;
+  private readonly recordingQueues = new Map<string, Promise<unknown>>();
 
   constructor(opts: RedisStoreOptions) {
     this.p = opts.prefix;
@@ -445,7 +446,23 @@ export class RedisStore implements Store {
     return (await this.readRecordings(vmId))?.doc;
   }
 
-  async updateRecordings<T>(
+  updateRecordings<T>(
+    vmId: string,
+    update: (current: RecordingsDoc) => RecordingsUpdate<T>,
+  ): Promise<RecordingsUpdate<T> | undefined> {
+    // This process's writes to one VM's recordings one after another (as RedisRuns does): only
+    // writers on other controllers can then race, and rarely.
+    const prev = this.recordingQueues.get(vmId) ?? Promise.resolve();
+    const next = prev.then(() => this.casRecordings(vmId, update));
+    const tail = next.catch(() => undefined);
+    this.recordingQueues.set(vmId, tail);
+    void tail.then(() => {
+      if (this.recordingQueues.get(vmId) === tail) this.recordingQueues.delete(vmId);
+    });
+    return next;
+  }
+
+  private async casRecordings<T>(
     vmId: string,
     update: (current: RecordingsDoc) => RecordingsUpdate<T>,
   ): Promise<RecordingsUpdate<T> | undefined> {
