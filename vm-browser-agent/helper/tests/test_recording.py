@@ -21,6 +21,7 @@ Gst.init(None)
 
 class _Cfg:
     codec = 'vp8'
+    keyframe_throttle_ms = 0
 
 
 class _Shared:

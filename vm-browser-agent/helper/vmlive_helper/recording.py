@@ -177,7 +177,19 @@ class Recorder:
             now = clock.get_time() - pipeline.get_base_time()
             self.sink.emit('split-at-running-time', max(0, now - _SPLIT_MARGIN_NS))
             self.shared.request_keyframe('recording segment')
+            # splitmuxsink closes a segment only once the next one's first GOP is complete, i.e. at
+            # the next keyframe after the boundary (up to VMLIVE_KEYFRAME_INTERVAL_S later): until
+            # then the finished segment sits in its queue, and a helper killed then would lose it
+            # too. One more keyframe just after the throttle window closes it at once (measured
+            # cost: one keyframe per segment; scripts/bench-recording.ts).
+            delay = int(getattr(self.shared.cfg, 'keyframe_throttle_ms', 0)) + 50
+            GLib.timeout_add(delay, self._close_previous)
         return True
+
+    def _close_previous(self) -> bool:
+        if not self._stopping:
+            self.shared.request_keyframe('recording: close the finished segment')
+        return False
 
     def _gate(self, _pad, info):
         """Streaming thread: nothing before the first keyframe (it could not be decoded)."""
