@@ -61,10 +61,25 @@ export const Recording = z
   .meta({ id: 'Recording' });
 export type Recording = z.infer<typeof Recording>;
 
+export const RecordingPolicy = z
+  .object({
+    everyRun: z.boolean().meta({
+      description:
+        "record every run of the VM's automation: each new run (its first step reported, POST /api/vms/{vmId}/steps) stops the recording in progress and starts one",
+    }),
+    segmentSeconds: z.number().int().min(1).max(3600).optional().meta({
+      description: 'segment length of those recordings (default VMLIVE_RECORDING_SEGMENT_S)',
+    }),
+  })
+  .strict()
+  .meta({ id: 'RecordingPolicy' });
+export type RecordingPolicy = z.infer<typeof RecordingPolicy>;
+
 export const RecordingsResponse = z
   .object({
     recordings: z.array(Recording).meta({ description: 'oldest first' }),
     active: Id.nullable().meta({ description: 'the recording in progress, if any' }),
+    policy: RecordingPolicy,
   })
   .meta({ id: 'RecordingsResponse' });
 export type RecordingsResponse = z.infer<typeof RecordingsResponse>;
@@ -147,6 +162,18 @@ export const recordingRoutes = {
     pathParams: REC,
     responses: [{ status: 200, description: 'The recording', schema: Recording }],
     errors: [...AUTH, 'vm_not_found', 'recording_not_found'],
+  }),
+  putRecordingPolicy: route({
+    method: 'PUT',
+    path: '/api/vms/:vmId/recording-policy',
+    summary: 'Record every run of the VM (operator): `{everyRun, segmentSeconds?}`',
+    description:
+      'With `everyRun: true`, the first step of each new run (the automation reports step 0 again, or its first step ever) stops the recording in progress and starts a new one (started by `controller`). Turning it off stops nothing.',
+    callers: ['operator'],
+    pathParams: VM_ID,
+    body: { schema: RecordingPolicy },
+    responses: [{ status: 200, description: 'The policy', schema: RecordingPolicy }],
+    errors: [...AUTH, ...BODY, 'vm_not_found'],
   }),
   listRecordings: route({
     method: 'GET',

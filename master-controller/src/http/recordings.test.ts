@@ -178,6 +178,67 @@ forEachStore(() => {
     });
   });
 
+  describe('record every run', () => {
+    const policy = (vmId: string, body: unknown, token = t.operatorToken) =>
+      t.call('PUT', `/api/vms/${vmId}/recording-policy`, { token, body });
+    const step = (vmId: string, automation: string, index: number) =>
+      t.call('POST', `/api/vms/${vmId}/steps`, {
+        token: automation,
+        body: { index, action: 'click', status: 'started' },
+      });
+
+    it('each new run of the automation gets a recording of its own (started by the controller); off, runs change nothing', async () => {
+      const vm = await t.createVm();
+      const automation = (await t.call('POST', `/api/vms/${vm.vmId}/automation-tokens`, { body: { ttlSeconds: 60 } }))
+        .body.token as string;
+      expect((await policy(vm.vmId, { everyRun: true, segmentSeconds: 5 })).body).toEqual({
+        everyRun: true,
+        segmentSeconds: 5,
+      });
+      expect((await step(vm.vmId, automation, 0)).status).toBe(200);
+      await step(vm.vmId, automation, 1);
+      const first = (await list(vm.vmId)).body;
+      expect(first.recordings).toHaveLength(1);
+      expect(first.recordings[0]).toMatchObject({
+        stoppedAt: null,
+        segmentSeconds: 5,
+        startedBy: { role: 'controller' },
+      });
+      expect(first.active).toBe(first.recordings[0].recordingId);
+      // step 0 again over a timeline: a new run
+      await step(vm.vmId, automation, 0);
+      const second = (await list(vm.vmId)).body;
+      expect(second.recordings).toHaveLength(2);
+      expect(second.recordings[0].stoppedAt).not.toBeNull();
+      expect(second.active).toBe(second.recordings[1].recordingId);
+      expect((await policy(vm.vmId, { everyRun: false })).body).toEqual({ everyRun: false });
+      await step(vm.vmId, automation, 1);
+      await step(vm.vmId, automation, 0);
+      const third = (await list(vm.vmId)).body;
+      expect(third.recordings).toHaveLength(2);
+      expect(third.active).toBe(second.active);
+      expect(third.policy).toEqual({ everyRun: false });
+    });
+
+    it('the policy: operator only, body checked naming the field, nothing changed by a refusal', async () => {
+      const vm = await t.createVm();
+      expect((await policy(vm.vmId, { everyRun: true }, vm.vmToken)).status).toBe(403);
+      expect((await policy(vm.vmId, { everyRun: true }, await t.viewerToken(vm.vmId))).status).toBe(403);
+      for (const [body, field] of [
+        [{}, 'everyRun'],
+        [{ everyRun: 'yes' }, 'everyRun'],
+        [{ everyRun: true, segmentSeconds: 0 }, 'segmentSeconds'],
+      ] as const) {
+        const r = await policy(vm.vmId, body);
+        expect(r.status).toBe(400);
+        expect(r.body.error.field).toBe(field);
+      }
+      expect((await list(vm.vmId)).body.policy).toEqual({ everyRun: false });
+      expect((await policy('nope', { everyRun: true })).status).toBe(404);
+      expect((await policy(vm.vmId, { everyRun: true })).body).toEqual({ everyRun: true, segmentSeconds: 10 });
+    });
+  });
+
   describe('malformed requests: 4xx naming the field, nothing changes', () => {
     it('start bodies', async () => {
       const vm = await t.createVm();
@@ -198,7 +259,7 @@ forEachStore(() => {
         headers: { 'content-type': 'application/json' },
       });
       expect(notJson.body.error.code).toBe('invalid_json');
-      expect((await list(vm.vmId)).body).toEqual({ recordings: [], active: null });
+      expect((await list(vm.vmId)).body).toEqual({ recordings: [], active: null, policy: { everyRun: false } });
     });
 
     it('uploads: query, media type, content and size', async () => {

@@ -34,12 +34,14 @@ export type StoredRecording = z.infer<typeof StoredRecording>;
 
 export const RecordingsDoc = z.object({
   active: Id.nullable(),
+  /** Record every run (PUT …/recording-policy); absent in documents written before it: off. */
+  everyRun: z.object({ segmentSeconds: z.number().int() }).nullable().default(null),
   /** Oldest first, at most RECORDINGS_KEPT. */
   recordings: z.array(StoredRecording),
 });
 export type RecordingsDoc = z.infer<typeof RecordingsDoc>;
 
-export const emptyRecordings = (): RecordingsDoc => ({ active: null, recordings: [] });
+export const emptyRecordings = (): RecordingsDoc => ({ active: null, everyRun: null, recordings: [] });
 
 /**
  * What a change writes: the new document (the same object = nothing to write), its result,
@@ -82,7 +84,7 @@ export function startRecording(
     const gone = recordings.shift() as StoredRecording;
     dropKeys.push(...gone.segments.map((s) => s.key));
   }
-  return { doc: { active: rec.recordingId, recordings }, result: { ok: created }, wake: true, dropKeys };
+  return { doc: { ...doc, active: rec.recordingId, recordings }, result: { ok: created }, wake: true, dropKeys };
 }
 
 /** Stops it (nothing changes if it is stopped already); undefined when there is no such recording. */
@@ -96,6 +98,7 @@ export function stopRecording(
   const stopped = { ...r, stoppedAt: now };
   return {
     doc: {
+      ...doc,
       active: doc.active === recordingId ? null : doc.active,
       recordings: doc.recordings.map((x) => (x === r ? stopped : x)),
     },
@@ -153,14 +156,28 @@ export function addSegment(
       .filter((x) => x.segments.length > 0 || x.stoppedAt === null || x.recordingId === recordingId);
   }
   return {
-    doc: { active: doc.active, recordings },
+    doc: { ...doc, recordings },
     result: { ok: { index: added.index, stored: true } },
     wake: false,
     dropKeys,
   };
 }
 
-/** Every storage key of the VM's recordings (deleting the VM deletes them). */
-export function allKeys(doc: RecordingsDoc): string[] {
-  return doc.recordings.flatMap((r) => r.segments.map((s) => s.key));
+export function setPolicy(doc: RecordingsDoc, everyRun: { segmentSeconds: number } | null): RecordingsUpdate<null> {
+  return { doc: { ...doc, everyRun }, result: null, wake: false, dropKeys: [] };
+}
+
+/**
+ * A new run of the automation began: with the every-run policy, the recording in progress (if any)
+ * stops and a new one starts; otherwise nothing changes.
+ */
+export function startRunRecording(
+  doc: RecordingsDoc,
+  rec: { recordingId: string; startedAt: number; startedBy: AuditActor },
+): RecordingsUpdate<StoredRecording | null> {
+  if (!doc.everyRun) return unchanged(doc, null);
+  const stopped = doc.active ? stopRecording(doc, doc.active, rec.startedAt) : unchanged(doc, undefined);
+  const started = startRecording(stopped.doc, { ...rec, segmentSeconds: doc.everyRun.segmentSeconds });
+  if (!('ok' in started.result)) return unchanged(doc, null);
+  return { ...started, result: started.result.ok, dropKeys: [...stopped.dropKeys, ...started.dropKeys] };
 }

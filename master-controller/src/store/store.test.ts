@@ -432,7 +432,7 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
 
     it("wakes the VM's topic when the order changes (start, stop), not on a segment; deleting the VM drops them", async () => {
       const store = await storeWithSessions(0);
-      expect(await store.getRecordings('vm1')).toEqual({ active: null, recordings: [] });
+      expect(await store.getRecordings('vm1')).toEqual({ active: null, everyRun: null, recordings: [] });
       let wakes = 0;
       const unsubscribe = await store.subscribe(topics.vm('vm1'), () => wakes++);
       await store.updateRecordings('vm1', (d) =>

@@ -6,6 +6,7 @@
 import {
   buildPath,
   type Recording,
+  type RecordingPolicy,
   type RecordingsResponse,
   routes,
   SegmentMediaType,
@@ -16,8 +17,10 @@ import { randomId } from '../../auth/tokens.js';
 import { ApiError } from '../../errors.js';
 import {
   addSegment,
+  type RecordingsDoc,
   type RecordingsUpdate,
   type StoredRecording,
+  setPolicy,
   startRecording,
   stopRecording,
 } from '../../recordings/doc.js';
@@ -64,6 +67,9 @@ export function parseRange(
   if (start >= size) return 'unsatisfiable';
   return { start, end };
 }
+
+const policyOf = (doc: RecordingsDoc): RecordingPolicy =>
+  doc.everyRun ? { everyRun: true, segmentSeconds: doc.everyRun.segmentSeconds } : { everyRun: false };
 
 export function recordingRoutes(ctx: Ctx, r: Router): void {
   const { store, config } = ctx;
@@ -138,6 +144,17 @@ export function recordingRoutes(ctx: Ctx, r: Router): void {
     res.json(view(vm.vmId, u.result, now));
   });
 
+  handle(r, routes.putRecordingPolicy, async (req, res, input) => {
+    requireOperator(await authenticate(ctx, req));
+    const vm = await loadVm(ctx, req);
+    const body = input.body();
+    const everyRun = body.everyRun ? { segmentSeconds: body.segmentSeconds ?? config.recordingSegmentS } : null;
+    const u = await store.updateRecordings(vm.vmId, (doc) => setPolicy(doc, everyRun));
+    if (!u) throw new ApiError('vm_not_found', `no VM ${vm.vmId}`);
+    req.log.info({ everyRun: body.everyRun }, 'recording policy');
+    res.json(policyOf(u.doc) satisfies RecordingPolicy);
+  });
+
   handle(r, routes.listRecordings, async (req, res) => {
     requireOperator(await authenticate(ctx, req));
     const vm = await loadVm(ctx, req);
@@ -147,6 +164,7 @@ export function recordingRoutes(ctx: Ctx, r: Router): void {
     res.json({
       recordings: doc.recordings.map((x) => view(vm.vmId, x, now)),
       active: doc.active,
+      policy: policyOf(doc),
     } satisfies RecordingsResponse);
   });
 
