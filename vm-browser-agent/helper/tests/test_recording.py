@@ -14,7 +14,7 @@ gi.require_version('GstPbutils', '1.0')
 gi.require_version('GstVideo', '1.0')
 from gi.repository import GLib, Gst, GstPbutils, GstVideo  # noqa: E402
 
-from vmlive_helper.recording import Recorder, segment_pattern, wall_time_ms  # noqa: E402
+from vmlive_helper.recording import Recorder, missing_elements, segment_pattern, wall_time_ms  # noqa: E402
 
 Gst.init(None)
 
@@ -51,6 +51,10 @@ class PureTest(unittest.TestCase):
         self.assertNotEqual(a, b)
         self.assertTrue(a.endswith('-%05d.webm'))
         self.assertTrue(segment_pattern('/spool/r1', 1, 'h264').endswith('.mp4'))
+
+    def test_every_element_a_recording_needs_is_installed_here(self):
+        self.assertEqual(missing_elements('vp8'), [])
+        self.assertEqual(missing_elements('h264'), [])
 
     def test_a_running_time_maps_to_the_wall_time_it_happened_at(self):
         # now: running 10 s at wall 1000.5 s; running 7.25 s was 2.75 s before.

@@ -78,6 +78,18 @@ def write_sidecar(location: str, segment: Dict) -> None:
         log.error('cannot write the sidecar of %s: %s (the agent writes it)', location, err)
 
 
+# Checked when a recording starts (not at the helper's start: a VM that never records needs none).
+_ELEMENTS = (('splitmuxsink', 'gstreamer1.0-plugins-good'), ('webmmux', 'gstreamer1.0-plugins-good'),
+             ('mp4mux', 'gstreamer1.0-plugins-good'), ('h264parse', 'gstreamer1.0-plugins-bad'))
+
+
+def missing_elements(codec: str) -> List[str]:
+    wanted = [e for e in _ELEMENTS if e[0] in ('splitmuxsink', 'webmmux' if codec == 'vp8' else 'mp4mux')
+              or (codec == 'h264' and e[0] == 'h264parse')]
+    return ['%s (apt-get install %s)' % (name, package) for name, package in wanted
+            if Gst.ElementFactory.find(name) is None]
+
+
 class Recorder:
     """One recording's branch on the shared tee. Main thread only, except the keyframe gate probe
     (a streaming thread: it touches only its own flag)."""
@@ -98,6 +110,9 @@ class Recorder:
         self._finalize_timer: Optional[int] = None
         self._split_timer: Optional[int] = None
         self.segments = 0
+        missing = missing_elements(self.codec)
+        if missing:
+            raise RuntimeError('recording needs GStreamer elements that are missing: %s' % ', '.join(missing))
         os.makedirs(directory, exist_ok=True)
         self.bin = Gst.Bin.new('rec-%s' % recording_id)
         # splitmuxsink posts EOS once, after the last segment is closed (the muxer's per-segment
