@@ -4,7 +4,8 @@
  * value is a ConfigError naming the variable (main exits 2).
  */
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ConfigOf, IceServer, parseEnv, resolveSettings, setting } from '@vmlive/protocol';
 import { z } from 'zod';
@@ -179,6 +180,22 @@ export const SETTINGS = {
   auditMaxEvents: setting.int('VMLIVE_AUDIT_MAX_EVENTS', 10, 10_000, {
     default: 1000,
     help: 'audit events kept per VM (control changes, overrides, instruction edits, input counts); the oldest is dropped first, and the trail goes with the VM',
+  }),
+  recordingsDir: setting.str('VMLIVE_RECORDINGS_DIR', {
+    default: join(tmpdir(), 'vmlive-recordings'),
+    help: 'directory of the recording segments (RecordingStorage); set it to lasting storage in production, shared by every controller of one store',
+  }),
+  recordingsMaxBytes: setting.int('VMLIVE_RECORDINGS_MAX_BYTES', 1024 * 1024, 2 ** 50, {
+    default: 10 * 1024 ** 3,
+    help: "bytes of segments kept per VM (retention): storing a segment beyond it drops the VM's oldest segments first",
+  }),
+  recordingSegmentS: setting.int('VMLIVE_RECORDING_SEGMENT_S', 1, 3600, {
+    default: 60,
+    help: 'default segment length of a recording (s); a helper crash loses at most the segment being written',
+  }),
+  recordingUrlTtlS: setting.int('VMLIVE_RECORDING_URL_TTL_S', 10, 7 * 86400, {
+    default: 3600,
+    help: 'how long the signed segment URLs of GET /api/vms/{vmId}/recordings play without a token',
   }),
   snapshotMaxAgeMs: setting.int('VMLIVE_SNAPSHOT_MAX_AGE_MS', 200, 60_000, {
     default: 2000,

@@ -21,6 +21,8 @@ import type { Ctx } from './http/context.js';
 import { LongPolls } from './http/longpoll.js';
 import { Presence } from './http/presence.js';
 import { Metrics } from './metrics.js';
+import { SegmentSigner } from './recordings/signed-url.js';
+import { DirectoryStorage } from './recordings/storage.js';
 import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis.js';
 import type { Store } from './store/types.js';
@@ -108,6 +110,7 @@ export async function startController(partial: Partial<ControllerConfig> = {}, l
     polls,
     presence,
     audit,
+    recordings: { storage: new DirectoryStorage(config.recordingsDir), signer: new SegmentSigner(operatorToken) },
     logger: log,
   };
   let closing = false;

@@ -182,7 +182,8 @@ export class ApiClient {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(a.body);
     } else if (route.body?.mediaType) {
-      headers['content-type'] = route.body.mediaType;
+      // A Blob's own type names the one media type a route accepting a range (video/*) is sent.
+      headers['content-type'] = a.body instanceof Blob && a.body.type ? a.body.type : route.body.mediaType;
       init.body = a.body instanceof Blob ? a.body : new Blob([a.body as Uint8Array<ArrayBuffer>]);
     }
     if (a.keepalive) init.keepalive = true;

@@ -26,6 +26,11 @@ export const ERROR_CODES = {
   session_not_found: { status: 404, description: 'Unknown, ended or expired sessionId.' },
   step_not_found: { status: 404, description: 'The run has no step with this index (or no thumbnail for it).' },
   override_not_found: { status: 404, description: 'No override with this id on this VM (or it was dropped).' },
+  recording_not_found: { status: 404, description: 'This VM has no recording with this id (or retention dropped it).' },
+  segment_not_found: {
+    status: 404,
+    description: 'The recording has no segment with this index (or retention dropped it).',
+  },
   offer_not_found: { status: 404, description: 'The session has no offer yet.' },
   method_not_allowed: {
     status: 405,
@@ -46,6 +51,7 @@ export const ERROR_CODES = {
     status: 409,
     description: 'WHEP: the VM is not online, so there is no stream to play yet; `Retry-After` says when to try again.',
   },
+  recording_active: { status: 409, description: 'The VM is already recording; stop that recording first.' },
   precondition_failed: {
     status: 412,
     description: 'WHEP PATCH: `If-Match` names another ICE session than the current one (its `ETag`).',
@@ -61,6 +67,11 @@ export const ERROR_CODES = {
     status: 422,
     description:
       'WHEP PATCH: an ICE restart (`If-Match: *` or new ice-ufrag/ice-pwd); sessions take trickle candidates only, so the current ICE session is kept.',
+  },
+  range_not_satisfiable: {
+    status: 416,
+    description:
+      'The Range asked for starts past the end of the segment; `Content-Range: bytes */<size>` gives its size.',
   },
   precondition_required: { status: 428, description: 'WHEP PATCH: no `If-Match` header (its value is the `ETag`).' },
   too_many_sessions: { status: 429, description: 'The controller holds the maximum number of live sessions.' },

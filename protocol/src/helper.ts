@@ -29,6 +29,7 @@ export const HelperErrorCode = z.enum([
   'bad-config', // settings rejected at start (exit 42)
   'missing-dependency', // a typelib or element is missing (exit 42)
   'startup-failed', // start-up raised (exit 1: retryable)
+  'recording-failed', // the recording branch could not start or broke (the stream goes on)
 ]);
 export type HelperErrorCode = z.infer<typeof HelperErrorCode>;
 
@@ -68,6 +69,25 @@ export const Snapshot = z.object({
   quality: z.number().int().min(1).max(100).default(70),
 });
 export const Shutdown = z.object({ type: z.literal('shutdown'), peerId: z.null().default(null) });
+const recordingId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+/**
+ * Start writing the shared encoder's output (no re-encode) into `directory`, one file per
+ * `segmentSeconds` (each starting on a keyframe); every finished file is reported as a
+ * `recording-segment`. The capture runs while a recording does, viewers or not.
+ */
+export const RecordingStart = z.object({
+  type: z.literal('recording-start'),
+  peerId: z.null().default(null),
+  recordingId,
+  directory: z.string().min(1).max(4096),
+  segmentSeconds: z.number().int().min(1).max(3600),
+});
+/** Close the segment being written (reported like the others), then stop recording. */
+export const RecordingStop = z.object({
+  type: z.literal('recording-stop'),
+  peerId: z.null().default(null),
+  recordingId,
+});
 
 export const HelperCommand = z.discriminatedUnion('type', [
   AddPeer,
@@ -78,6 +98,8 @@ export const HelperCommand = z.discriminatedUnion('type', [
   GetStats,
   Snapshot,
   Shutdown,
+  RecordingStart,
+  RecordingStop,
 ]);
 export type HelperCommand = z.input<typeof HelperCommand>;
 
@@ -108,11 +130,15 @@ export const EncoderStats = z.object({
   framesEncoded: z.number().int(),
   keyframesForced: z.number().int(),
   running: z.boolean(),
-  captureToSendMs: z.number().min(0).nullable().meta({
-    description:
-      'the VM side of glass-to-glass: screen changed (XDamage) → RTP packet out of the payloader, p50 over the ' +
-      'last 2 s of frames sent to viewers that asked for abs-capture-time, ms; null when none did',
-  }),
+  captureToSendMs: z
+    .number()
+    .min(0)
+    .nullable()
+    .meta({
+      description:
+        'the VM side of glass-to-glass: screen changed (XDamage) → RTP packet out of the payloader, p50 over the ' +
+        'last 2 s of frames sent to viewers that asked for abs-capture-time, ms; null when none did',
+    }),
 });
 export type EncoderStats = z.infer<typeof EncoderStats>;
 
@@ -197,6 +223,28 @@ export const PeerLost = z.object({
   /** ms since the last packet from the viewer (since it connected, if none came) */
   silentMs: z.number().int().min(0),
 });
+/**
+ * One finished recording segment: a complete file the agent may upload and delete. `startedAt`
+ * is the wall time (ms epoch) of its first frame, `durationMs` its length.
+ */
+export const RecordingSegment = z.object({
+  type: z.literal('recording-segment'),
+  peerId: z.null(),
+  recordingId,
+  path: z.string().min(1),
+  mediaType: z.enum(['video/webm', 'video/mp4']),
+  startedAt: z.number().int().min(0),
+  durationMs: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+});
+export type RecordingSegment = z.infer<typeof RecordingSegment>;
+/** The recording's branch is gone (after recording-stop, once its last segment was reported). */
+export const RecordingStopped = z.object({
+  type: z.literal('recording-stopped'),
+  peerId: z.null(),
+  recordingId,
+  segments: z.number().int().min(0),
+});
 export const HelperLog = z.object({
   type: z.literal('log'),
   peerId: peerId.nullable(),
@@ -214,6 +262,8 @@ export const HelperEvent = z.discriminatedUnion('type', [
   SnapshotResult,
   HelperError,
   PeerLost,
+  RecordingSegment,
+  RecordingStopped,
   HelperLog,
 ]);
 export type HelperEvent = z.infer<typeof HelperEvent>;

@@ -6,6 +6,7 @@ export * as helperProtocol from './helper.js';
 export { HELPER_EXIT_BAD_CONFIG, HELPER_SETTINGS, HelperSettings } from './helper.js';
 export * from './input.js';
 export * from './limits.js';
+export * from './recordings.js';
 export * from './rest.js';
 export * from './routes.js';
 export * from './run.js';

@@ -190,6 +190,12 @@ export const WaitQuery = z.object({ wait: waitSeconds });
 /** `since` + `wait`: a long-poll that answers once something newer than `since` exists. */
 export const sinceQuery = (description: string) => z.object({ since: cursor(description), wait: waitSeconds });
 
+/** What the VM agent is told to record, with every reply of its sessions poll (recordings.ts). */
+export const RecordingOrder = z
+  .object({ recordingId: Id, segmentSeconds: z.number().int().min(1).max(3600) })
+  .meta({ id: 'RecordingOrder' });
+export type RecordingOrder = z.infer<typeof RecordingOrder>;
+
 export const VmSessionsQuery = z.object({
   state: z.enum(['offered', 'active']).default('offered').meta({ description: 'offered | active' }),
   since: cursor(
@@ -203,6 +209,14 @@ export const VmSessionsQuery = z.object({
     .meta({
       description:
         'Also return as soon as control.since > this (ms epoch: the `since` of the control state the caller holds); default: the state when the request arrived.',
+    }),
+  recording: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{0,64}$/, 'must be a recordingId or empty')
+    .optional()
+    .meta({
+      description:
+        'The recordingId the VM agent records now (empty: none); the long-poll also returns as soon as the order differs. Default: the order when the request arrived.',
     }),
   wait: waitSeconds,
 });
@@ -310,6 +324,9 @@ export const VmSessionsResponse = z
     snapshotWanted: z
       .boolean()
       .meta({ description: 'a viewer asked for a screenshot: PUT /api/vms/{vmId}/snapshot soon' }),
+    recording: RecordingOrder.nullable().optional().meta({
+      description: 'what to record now (null: nothing); absent from controllers before recordings: nothing',
+    }),
   })
   .meta({ id: 'VmSessionsResponse' });
 export type VmSessionsResponse = z.infer<typeof VmSessionsResponse>;

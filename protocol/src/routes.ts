@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { auditRoutes } from './audit.js';
 import type { ErrorCode } from './errors.js';
 import { LIMITS } from './limits.js';
+import { recordingRoutes } from './recordings.js';
 import {
   AnswerBody,
   CandidateBody,
@@ -332,6 +333,7 @@ export const routes = {
   }),
   ...runRoutes,
   ...auditRoutes,
+  ...recordingRoutes,
   whepOffer: route({
     method: 'POST',
     path: '/whep/vms/:vmId',

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, describeSettings, HELPER_SETTINGS, IceServer, parseEnv, setting } from '@vmlive/protocol';
 import { z } from 'zod';
 import { DEFAULT_HELPER_SCRIPT } from './helper/helper-process.js';
+import { DEFAULT_SPOOL_DIR } from './recording/recording-agent.js';
 
 export const AGENT_SETTINGS = {
   controllerUrl: setting.url('VMLIVE_CONTROLLER_URL', { help: 'base URL of the master controller' }),
@@ -59,6 +60,10 @@ export const AGENT_SETTINGS = {
   cdpMaxMessageMiB: setting.int('VMLIVE_CDP_MAX_MESSAGE_MIB', 1, 512, {
     default: 100,
     help: 'largest CDP message from the automation (Playwright sends setInputFiles inline, base64)',
+  }),
+  recordingSpoolDir: setting.str('VMLIVE_RECORDING_SPOOL_DIR', {
+    default: DEFAULT_SPOOL_DIR,
+    help: 'where finished recording segments wait for their upload, one folder per VM id (on disk, they survive a helper or agent crash)',
   }),
   logLevel: setting.oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const, {
     default: 'info',

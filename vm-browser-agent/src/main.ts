@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     iceServers: config.iceServers,
     heartbeatMs: config.heartbeatMs,
     longPollSeconds: config.longPollSeconds,
+    recordingSpoolDir: config.recordingSpoolDir,
     onControl: (c) => control.set(c),
     ...(gateway ? { extraStats: () => ({ cdpGateway: gateway.stats }) } : {}),
   });

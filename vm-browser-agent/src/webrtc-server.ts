@@ -20,6 +20,7 @@ import type { ControllerClient } from './controller/controller-client.js';
 import { HealthTracker } from './health.js';
 import type { HelperSupervisor } from './helper-supervisor.js';
 import { describe, type PeerEndReason, PeerLink } from './peer-link.js';
+import { DEFAULT_SPOOL_DIR, RecordingAgent } from './recording/recording-agent.js';
 import { Backoff, sleep } from './util/backoff.js';
 
 /** A peer the helper never answered is given up (and its session ended) after this. */
@@ -41,6 +42,7 @@ export const HELPER_ERROR_EFFECT: Record<HelperErrorCode, 'end' | 'log'> = {
   'bad-config': 'log',
   'missing-dependency': 'log',
   'startup-failed': 'log',
+  'recording-failed': 'log', // no peer: the recording agent (recording/) logs it, the stream goes on
 };
 
 /**
@@ -70,6 +72,8 @@ export interface WebRtcServerOptions {
   onControl?: (control: ControlState) => void;
   /** Extra fields for the heartbeat's stats (e.g. the CDP gateway's counters). */
   extraStats?: () => Record<string, unknown>;
+  /** Where finished recording segments wait for their upload (recording/recording-agent.ts); default DEFAULT_SPOOL_DIR. */
+  recordingSpoolDir?: string;
 }
 
 export class WebRtcServer {
@@ -80,9 +84,17 @@ export class WebRtcServer {
   private readonly health = new HealthTracker();
   private loops: Promise<void>[] = [];
   private controllerReachable = true;
+  private readonly recordings: RecordingAgent;
 
   constructor(private readonly opts: WebRtcServerOptions) {
     const { supervisor } = opts;
+    this.recordings = new RecordingAgent({
+      client: opts.client,
+      supervisor,
+      spoolDir: opts.recordingSpoolDir ?? DEFAULT_SPOOL_DIR,
+      log: opts.log,
+      signal: this.abort.signal,
+    });
     supervisor.on('event', (e) => this.onHelperEvent(e));
     supervisor.on('down', () => this.onHelperDown());
     supervisor.on('up', () => this.pushControlHolder());
@@ -97,6 +109,8 @@ export class WebRtcServer {
    * control for the CDP gateway) while a slow helper starts; offers wait for it at the controller.
    */
   async start(): Promise<void> {
+    // Leftovers of an earlier run are queued before anything records.
+    await this.recordings.start();
     this.loops = [this.sessionsLoop(), this.heartbeatLoop(), this.reconcileLoop()];
     await this.opts.supervisor.start();
   }
@@ -108,7 +122,7 @@ export class WebRtcServer {
     // Ending the sessions tells the viewers at once instead of at their ICE timeout.
     await Promise.allSettled(ids.map((id) => this.opts.client.deleteSession(id, AbortSignal.timeout(2000))));
     await this.opts.supervisor.stop();
-    await Promise.allSettled(this.loops);
+    await Promise.allSettled([...this.loops, this.recordings.stop()]);
   }
 
   private get signal(): AbortSignal {
@@ -126,12 +140,19 @@ export class WebRtcServer {
     while (!this.signal.aborted) {
       try {
         const res = await this.opts.client.listSessions(
-          { state: 'offered', since: cursor, controlSince: this.control.since, waitSeconds: this.opts.longPollSeconds },
+          {
+            state: 'offered',
+            since: cursor,
+            controlSince: this.control.since,
+            recording: this.recordings.recordingId,
+            waitSeconds: this.opts.longPollSeconds,
+          },
           this.signal,
         );
         this.markReachable(true);
         backoff.reset();
         this.applyControl(res.control);
+        this.recordings.apply(res.recording);
         if (res.snapshotWanted) {
           this.health.noteSnapshotRequest();
           void this.uploadSnapshot();

@@ -23,6 +23,7 @@ import { handle, Router } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { controlRoutes } from './routes/control.js';
 import { healthRoutes } from './routes/health.js';
+import { recordingRoutes } from './routes/recordings.js';
 import { runRoutes } from './routes/run.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { vmRoutes } from './routes/vms.js';
@@ -91,6 +92,7 @@ export function createApp(ctx: Ctx, isClosing: () => boolean): App {
   whepRoutes(ctx, router);
   healthRoutes(ctx, router);
   auditRoutes(ctx, router);
+  recordingRoutes(ctx, router);
 
   const web = ctx.config.webDir ? new StaticFiles(ctx.config.webDir) : null;
   const edge = edgeHeaders(ctx.config);

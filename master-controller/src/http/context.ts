@@ -4,6 +4,8 @@ import type { AuditTrail } from '../audit/trail.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { ControllerConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { SegmentSigner } from '../recordings/signed-url.js';
+import type { RecordingStorage } from '../recordings/storage.js';
 import type { Store } from '../store/types.js';
 import type { Req } from './kit.js';
 import type { LongPolls } from './longpoll.js';
@@ -18,6 +20,8 @@ export interface Ctx {
   presence: Presence;
   /** Where control, run and input changes are recorded (audit/trail.ts). */
   audit: AuditTrail;
+  /** Where recording segments live (recordings/storage.ts) and who signs their URLs. */
+  recordings: { storage: RecordingStorage; signer: SegmentSigner };
   logger: Logger;
 }
 

@@ -10,6 +10,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { type ParsedUrlQuery, parse as parseQueryString } from 'node:querystring';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/tokens.js';
 
@@ -118,6 +119,21 @@ export class Res {
     headers['Content-Length'] = bytes;
     this.raw.writeHead(this.code, headers);
     this.raw.end(body);
+  }
+
+  /**
+   * A body of `length` bytes from a stream (a recording segment), with the headers set before; a
+   * stream that fails midway ends the response early (the client sees a short body and retries).
+   */
+  stream(body: Readable, length: number, onError: (err: Error) => void): void {
+    this.extra['Content-Length'] = length;
+    this.raw.writeHead(this.code, this.extra);
+    body.once('error', (err) => {
+      onError(err);
+      this.raw.destroy();
+    });
+    this.raw.once('close', () => body.destroy());
+    body.pipe(this.raw);
   }
 
   /** No body (204, or a status without content). */

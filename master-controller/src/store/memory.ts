@@ -17,6 +17,7 @@ import {
   type NewAuditEvent,
   type StoredCandidate,
 } from '@vmlive/protocol';
+import { emptyRecordings, type RecordingsDoc, type RecordingsUpdate } from '../recordings/doc.js';
 import { CandidateList } from './candidate-list.js';
 import { MemoryNotifier } from './notifier.js';
 import { MemoryRates } from './rate-memory.js';
@@ -60,6 +61,7 @@ export class MemoryStore implements Store {
   private readonly vmOfferSeq = new Map<string, number>();
   private readonly snapshots = new Map<string, Snapshot>();
   private readonly runs = new Map<string, RunDoc>();
+  private readonly recordings = new Map<string, RecordingsDoc>();
   /** Per VM: step index → thumbnail JPEG. */
   private readonly thumbnails = new Map<string, Map<number, Buffer>>();
   /** Per VM, its health ring (oldest first, at most `keep` from addHealth). */
@@ -119,6 +121,7 @@ export class MemoryStore implements Store {
     this.vmOfferSeq.delete(vmId);
     this.snapshots.delete(vmId);
     this.runs.delete(vmId);
+    this.recordings.delete(vmId);
     this.thumbnails.delete(vmId);
     this.health.delete(vmId);
     this.audit.delete(vmId);
@@ -348,6 +351,22 @@ export class MemoryStore implements Store {
     return this.snapshots.get(vmId);
   }
 
+  async getRecordings(vmId: string): Promise<RecordingsDoc | undefined> {
+    if (!this.vms.has(vmId)) return undefined;
+    return this.recordings.get(vmId) ?? emptyRecordings();
+  }
+
+  async updateRecordings<T>(
+    vmId: string,
+    update: (current: RecordingsDoc) => RecordingsUpdate<T>,
+  ): Promise<RecordingsUpdate<T> | undefined> {
+    if (!this.vms.has(vmId)) return undefined;
+    const u = update(this.recordings.get(vmId) ?? emptyRecordings());
+    this.recordings.set(vmId, u.doc);
+    if (u.wake) this.notifier.publish(topics.vm(vmId));
+    return u;
+  }
+
   async getRun(vmId: string): Promise<RunDoc | undefined> {
     if (!this.vms.has(vmId)) return undefined;
     return this.runs.get(vmId) ?? emptyRun();
@@ -449,6 +468,7 @@ export class MemoryStore implements Store {
     this.vms.clear();
     this.snapshots.clear();
     this.runs.clear();
+    this.recordings.clear();
     this.thumbnails.clear();
     this.health.clear();
     this.audit.clear();

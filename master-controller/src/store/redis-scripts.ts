@@ -66,7 +66,7 @@ local vm = ARGV[2]
 local vk = P .. 'v:' .. vm
 if redis.call('EXISTS', vk) == 0 then return 0 end
 for _, sid in ipairs(redis.call('SMEMBERS', vk .. ':s')) do drop(sid, tonumber(ARGV[3])) end
-redis.call('DEL', vk, vk .. ':s', vk .. ':h', vk .. ':a', P .. 'snap:' .. vm, P .. 'r:' .. vm, P .. 'r:' .. vm .. ':th')
+redis.call('DEL', vk, vk .. ':s', vk .. ':h', vk .. ':a', P .. 'snap:' .. vm, P .. 'r:' .. vm, P .. 'r:' .. vm .. ':th', P .. 'rec:' .. vm)
 redis.call('SREM', P .. 'vms', vm)
 redis.call('ZREM', P .. 'leases', vm)
 redis.call('PUBLISH', P .. 'v:' .. vm, '')
@@ -104,6 +104,28 @@ elseif ARGV[7] ~= '' then
 end
 if ARGV[5] ~= '' then redis.call('HSET', tk, ARGV[5], ARGV[6]) end
 for t in string.gmatch(ARGV[8], '[^,]+') do redis.call('PUBLISH', P .. t, '') end
+return 1`,
+
+  /** ARGV: P, vmId → [1, version, doc JSON or ''] ; {0} when there is no such VM (recordings/doc.ts) */
+  getRecordings: `
+local P = ARGV[1]
+if redis.call('EXISTS', P .. 'v:' .. ARGV[2]) == 0 then return {0} end
+local r = redis.call('HMGET', P .. 'rec:' .. ARGV[2], 'v', 'doc')
+return {1, r[1] or '0', r[2] or ''}`,
+
+  /**
+   * Compare-and-set of a VM's recordings document: written only if its version is unchanged.
+   * ARGV: P, vmId, expected version, doc JSON, wake (1: publish the VM's topic) → 1 written, 0 version moved, -1 no such VM
+   */
+  casRecordings: `
+local P = ARGV[1]
+local vm = ARGV[2]
+if redis.call('EXISTS', P .. 'v:' .. vm) == 0 then return -1 end
+local rk = P .. 'rec:' .. vm
+local v = redis.call('HGET', rk, 'v') or '0'
+if v ~= ARGV[3] then return 0 end
+redis.call('HSET', rk, 'v', tonumber(v) + 1, 'doc', ARGV[4])
+if ARGV[5] == '1' then redis.call('PUBLISH', P .. 'v:' .. vm, '') end
 return 1`,
 
   /** ARGV: P, vmId, sample JSON, keep → 1 appended, 0 no such VM */

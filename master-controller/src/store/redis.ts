@@ -18,6 +18,8 @@
  *   P s:<id>:vm|:browser    list of that side's candidates, "seq|timestamp|[candidate,mline,mid]"
  *   P r:<vmId>              hash: v (version), doc (run control JSON, run-doc.ts; redis-run.ts)
  *   P r:<vmId>:th           hash: step index → thumbnail JPEG
+ *   P rec:<vmId>            hash: v (version), doc (its recordings' metadata JSON, recordings/doc.ts; the files
+ *                           are in RecordingStorage)
  *   P idle                  sorted set: session id by last viewer activity (the idle order)
  *   P leases                sorted set: VM id by its control lease's last sign of life
  * Pub/sub channels are P + topic (types.ts `topics`).
@@ -47,6 +49,7 @@ import {
   type StoredCandidate,
 } from '@vmlive/protocol';
 import type { Logger } from 'pino';
+import { emptyRecordings, RecordingsDoc, type RecordingsUpdate } from '../recordings/doc.js';
 import { RedisConnections } from './redis-connection.js';
 import { RedisRuns } from './redis-run.js';
 import { RedisTopics } from './redis-topics.js';
@@ -162,6 +165,7 @@ export class RedisStore implements Store {
   private readonly maxSessions: number;
   private readonly candidatesPerSide: number;
   private readonly runs: RedisRuns;
+  private readonly recordingQueues = new Map<string, Promise<unknown>>();
 
   constructor(opts: RedisStoreOptions) {
     this.p = opts.prefix;
@@ -428,6 +432,54 @@ export class RedisStore implements Store {
 
   getThumbnail(vmId: string, index: number): Promise<Buffer | undefined> {
     return this.runs.thumbnail(vmId, index);
+  }
+
+  private async readRecordings(vmId: string): Promise<{ version: string; doc: RecordingsDoc } | undefined> {
+    const r = await this.run('getRecordings', vmId);
+    if (!Array.isArray(r) || r[0] !== 1) return undefined;
+    const raw = str(r[2]);
+    // Validated where it leaves the shared store: another controller version may have written it.
+    return { version: str(r[1]), doc: raw === '' ? emptyRecordings() : RecordingsDoc.parse(JSON.parse(raw)) };
+  }
+
+  async getRecordings(vmId: string): Promise<RecordingsDoc | undefined> {
+    return (await this.readRecordings(vmId))?.doc;
+  }
+
+  updateRecordings<T>(
+    vmId: string,
+    update: (current: RecordingsDoc) => RecordingsUpdate<T>,
+  ): Promise<RecordingsUpdate<T> | undefined> {
+    // This process's writes to one VM's recordings one after another (as RedisRuns does): only
+    // writers on other controllers can then race, and rarely.
+    const prev = this.recordingQueues.get(vmId) ?? Promise.resolve();
+    const next = prev.then(() => this.casRecordings(vmId, update));
+    const tail = next.catch(() => undefined);
+    this.recordingQueues.set(vmId, tail);
+    void tail.then(() => {
+      if (this.recordingQueues.get(vmId) === tail) this.recordingQueues.delete(vmId);
+    });
+    return next;
+  }
+
+  private async casRecordings<T>(
+    vmId: string,
+    update: (current: RecordingsDoc) => RecordingsUpdate<T>,
+  ): Promise<RecordingsUpdate<T> | undefined> {
+    // Recording changes come at the operator's and the segments' pace (one per segment length):
+    // a lost race (another controller wrote between read and write) re-reads and re-applies.
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const cur = await this.readRecordings(vmId);
+      if (!cur) return undefined;
+      const u = update(cur.doc);
+      if (u.doc === cur.doc) return u;
+      const written = num(
+        await this.run('casRecordings', vmId, cur.version, JSON.stringify(u.doc), u.wake ? '1' : '0'),
+      );
+      if (written === 1) return u;
+      if (written === -1) return undefined;
+    }
+    throw new Error(`updateRecordings: lost ${CAS_ATTEMPTS} races on VM ${vmId}`);
   }
 
   async addHealth(vmId: string, sample: HealthSample, keep: number): Promise<void> {

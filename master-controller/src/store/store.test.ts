@@ -3,6 +3,7 @@
 import type { HealthSample, NewAuditEvent } from '@vmlive/protocol';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { addSegment, startRecording, stopRecording } from '../recordings/doc.js';
 import { attachThumbnail, reportStep } from '../run/timeline.js';
 import { type RedisServer, startRedisServer } from '../test/redis-server.js';
 import { MemoryStore } from './memory.js';
@@ -421,6 +422,59 @@ describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
       expect(await store.getRun('vm1')).toBeUndefined();
       expect(await store.getThumbnail('vm1', 0)).toBeUndefined();
       expect(await store.updateRun('vm1', report(1))).toBeUndefined();
+    });
+  });
+
+  describe('recordings', () => {
+    const actor = { role: 'operator' } as const;
+    const seg = (startedAt: number) => ({
+      startedAt,
+      durationMs: 1000,
+      bytes: 10,
+      mediaType: 'video/webm' as const,
+      key: `vm1/r1/${startedAt}.webm`,
+    });
+
+    it('applies concurrent segment uploads one after another: none lost, every index distinct', async () => {
+      const store = await storeWithSessions(0);
+      await store.updateRecordings('vm1', (d) =>
+        startRecording(d, { recordingId: 'r1', startedAt: 1, startedBy: actor, segmentSeconds: 1 }),
+      );
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          store.updateRecordings('vm1', (d) => addSegment(d, 'r1', seg(1000 + i), 1e9)),
+        ),
+      );
+      const indexes = results.map((u) => (u && 'ok' in u.result ? u.result.ok.index : -1));
+      expect(new Set(indexes).size).toBe(30);
+      const doc = await store.getRecordings('vm1');
+      expect(doc?.recordings[0]?.segments.map((s) => s.startedAt)).toEqual(
+        Array.from({ length: 30 }, (_, i) => 1000 + i),
+      );
+      expect(doc?.active).toBe('r1');
+    });
+
+    it("wakes the VM's topic when the order changes (start, stop), not on a segment; deleting the VM drops them", async () => {
+      const store = await storeWithSessions(0);
+      expect(await store.getRecordings('vm1')).toEqual({ active: null, everyRun: null, recordings: [] });
+      let wakes = 0;
+      const unsubscribe = await store.subscribe(topics.vm('vm1'), () => wakes++);
+      await store.updateRecordings('vm1', (d) =>
+        startRecording(d, { recordingId: 'r1', startedAt: 1, startedBy: actor, segmentSeconds: 1 }),
+      );
+      await store.updateRecordings('vm1', (d) => addSegment(d, 'r1', seg(5), 1e9));
+      await store.updateRecordings('vm1', (d) => stopRecording(d, 'r1', 9));
+      for (let i = 0; i < 50 && wakes < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50));
+      unsubscribe();
+      expect(wakes).toBe(2);
+      expect((await store.getRecordings('vm1'))?.recordings[0]).toMatchObject({
+        stoppedAt: 9,
+        segments: [{ index: 0 }],
+      });
+      await store.deleteVm('vm1');
+      expect(await store.getRecordings('vm1')).toBeUndefined();
+      expect(await store.updateRecordings('vm1', (d) => stopRecording(d, 'r1', 10))).toBeUndefined();
     });
   });
 

@@ -16,6 +16,7 @@ import type {
   StoredCandidate,
   ViewerSession,
 } from '@vmlive/protocol';
+import type { RecordingsDoc, RecordingsUpdate } from '../recordings/doc.js';
 import type { RunDoc, RunTopic, RunUpdate } from './run-doc.js';
 
 /**
@@ -264,6 +265,20 @@ export interface Store extends RateState {
   appendAudit(vmId: string, events: readonly NewAuditEvent[], keep: number): Promise<AuditEvent[] | undefined>;
   /** The kept events with seq > since; undefined for an unknown VM. */
   getAudit(vmId: string, since: number): Promise<AuditRead | undefined>;
+
+  /** The VM's recordings' metadata (an empty document before any); undefined for an unknown VM. */
+  getRecordings(vmId: string): Promise<RecordingsDoc | undefined>;
+  /**
+   * Atomically replace the VM's recordings with `update(current).doc` (recordings/doc.ts; a CAS
+   * in a shared store, so `update` may run more than once) and, when it says `wake`, wake the
+   * VM's topic (its agent's sessions poll carries the recording order). Returns the update that
+   * was applied (its `dropKeys` are for the caller to delete from storage); undefined for an
+   * unknown VM. Deleting the VM deletes its document.
+   */
+  updateRecordings<T>(
+    vmId: string,
+    update: (current: RecordingsDoc) => RecordingsUpdate<T>,
+  ): Promise<RecordingsUpdate<T> | undefined>;
 
   /** Ends sessions idle since before `olderThan`; returns how many. */
   expireIdle(olderThan: number, now: number): Promise<number>;

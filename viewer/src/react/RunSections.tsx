@@ -4,13 +4,18 @@
  * override form (the last two for a control token), and the running step's
  * box drawn over the screen. They render the provider's RunFeed (useRun).
  */
-import type { OverrideAction, ScreenBox } from '@vmlive/protocol';
+import type { OverrideAction, Recording, ScreenBox } from '@vmlive/protocol';
 import { type CSSProperties, type FormEvent, type RefObject, useEffect, useState } from 'react';
 import { containedContentRect } from '../control/videoCoordinates.js';
+import { clockLabel, recordingTimeOf } from '../run/recordingLinks.js';
 import { PanelSection } from './TakeoverPanel.js';
 import { useRun, useVmlive } from './VmliveProvider.js';
 
-export function StepTimeline() {
+/**
+ * `recordings`: the VM's recordings (GET /api/vms/{vmId}/recordings, operator only, so the
+ * embedder's backend passes them in); a step a kept segment covers links to its moment there.
+ */
+export function StepTimeline({ recordings = [] }: { recordings?: readonly Recording[] }) {
   const { run } = useRun();
   return (
     <PanelSection title={`Steps (run ${run.run})`}>
@@ -20,6 +25,7 @@ export function StepTimeline() {
         <ol className="vm-steps" data-testid="step-timeline">
           {run.steps.map((s) => {
             const thumb = run.thumbnails.get(s.index);
+            const rec = recordingTimeOf(s.startedAt, recordings);
             return (
               <li key={s.index} className={`vm-step vm-step--${s.status}`} data-index={s.index} data-status={s.status}>
                 {thumb ? <img className="vm-step__thumb" src={thumb} alt={`Screen after step ${s.index}`} /> : null}
@@ -27,6 +33,17 @@ export function StepTimeline() {
                   {s.index}. {s.action}
                   {s.target ? ` ${s.target}` : ''} · {s.status}
                 </span>
+                {rec ? (
+                  <a
+                    className="vm-step__recording"
+                    href={rec.url}
+                    target="_blank"
+                    rel="noreferrer"
+                    data-testid="step-recording-link"
+                  >
+                    ▶ {clockLabel(rec.recordingS)} in the recording
+                  </a>
+                ) : null}
               </li>
             );
           })}

@@ -10,6 +10,7 @@
  * for the panel's look, so run-control views (a step timeline, an
  * instruction box, an override form) slot in without changing this file.
  */
+import type { Recording } from '@vmlive/protocol';
 import { type ReactNode, useCallback, useEffect, useState } from 'react';
 import { LEAVE_SHORTCUT_LABEL } from '../control/keyboardInput.js';
 import type { ControlActionId } from '../panel/controlView.js';
@@ -24,11 +25,16 @@ export interface TakeoverPanelProps {
   label?: string;
   /** The run-control sections (steps, replay, instructions, override form); default true. */
   run?: boolean;
+  /**
+   * The VM's recordings (GET /api/vms/{vmId}/recordings: operator only, so your backend fetches
+   * them): each step a kept segment covers links to that moment of the recording.
+   */
+  recordings?: readonly Recording[];
 }
 
 const NOTICE_MS = 5000;
 
-export function TakeoverPanel({ children, className, label, run = true }: TakeoverPanelProps) {
+export function TakeoverPanel({ children, className, label, run = true, recordings }: TakeoverPanelProps) {
   const { stageRef, leaveTargetRef } = useVmliveContext('TakeoverPanel');
   const { state, session } = useVmlive();
   const [notice, setNotice] = useState<string | null>(null);
@@ -94,7 +100,7 @@ export function TakeoverPanel({ children, className, label, run = true }: Takeov
       )}
       {run && (
         <>
-          <StepTimeline />
+          <StepTimeline {...(recordings ? { recordings } : {})} />
           <StepReplay />
           <InstructionsBox />
           <OverrideForm />

@@ -59,6 +59,8 @@ class App:
         self.peers: Dict[str, object] = {}
         self.closing: Dict[str, object] = {}
         self.gate = ControlGate()
+        self.recorder = None  # recording.Recorder while a recording runs
+        self._closing_recorders = []  # stopped, finishing their last segment
         self.usage = ProcessUsage()
         self.shutting_down = False
         self.exit_code = 0
@@ -138,10 +140,60 @@ class App:
 
     def _peer_closed(self, peer_id: str) -> None:
         self.closing.pop(peer_id, None)
-        if not self.peers:
+        self._maybe_stop_capture()
+        self._maybe_quit()
+
+    def _maybe_stop_capture(self) -> None:
+        # A recording needs the capture as much as a viewer does.
+        if not self.peers and self.recorder is None and not self._closing_recorders:
             self.shared.stop_capture()
-        if self.shutting_down and not self.closing:
+
+    def _maybe_quit(self) -> None:
+        if self.shutting_down and not self.closing and not self._closing_recorders:
             self.loop.quit()
+
+    # ---- recording (recording.py) ----
+    def _cmd_recording_start(self, cmd) -> None:
+        from .recording import Recorder
+        if self.recorder is not None:
+            if self.recorder.recording_id == cmd['recordingId']:
+                return  # the agent repeats its state after reconnecting: already recording
+            self._stop_recorder()
+        try:
+            recorder = Recorder(self.shared, cmd['recordingId'], cmd['directory'], cmd['segmentSeconds'],
+                                self.emitter.emit, self._recorder_closed)
+            recorder.start()
+        except Exception as err:  # noqa: BLE001 - a broken recording must not take the stream down
+            log.exception('recording %s failed to start', cmd['recordingId'])
+            self.emitter.error('recording-failed', 'recording %s: %s' % (cmd['recordingId'], err))
+            return
+        self.recorder = recorder
+
+    def _cmd_recording_stop(self, cmd) -> None:
+        if self.recorder is not None and self.recorder.recording_id == cmd['recordingId']:
+            self._stop_recorder()
+
+    def _stop_recorder(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            self._closing_recorders.append(recorder)
+            recorder.stop()
+
+    def _recorder_closed(self, recorder) -> None:
+        if recorder in self._closing_recorders:
+            self._closing_recorders.remove(recorder)
+        if recorder is self.recorder:
+            self.recorder = None
+        self.emitter.emit({'type': 'recording-stopped', 'peerId': None, 'recordingId': recorder.recording_id,
+                           'segments': recorder.segments})
+        self._maybe_stop_capture()
+        self._maybe_quit()
+
+    def _recorder_of(self, element):
+        for recorder in [self.recorder, *self._closing_recorders]:
+            if recorder is not None and recorder.owns(element):
+                return recorder
+        return None
 
     # ---- dead viewers (liveness.py) ----
     def _check_silence(self) -> bool:
@@ -288,9 +340,24 @@ class App:
     # ---- bus / lifecycle ----
     def _on_bus_message(self, _bus, message) -> None:
         Gst = self.Gst
+        if message.type == Gst.MessageType.ELEMENT:
+            recorder = self._recorder_of(message.src)
+            if recorder is not None:
+                recorder.on_element_message(message.get_structure())
+            return
         if message.type == Gst.MessageType.ERROR:
             err, debug = message.parse_error()
             src = message.src.get_name() if message.src else '?'
+            recorder = self._recorder_of_child(message.src)
+            if recorder is not None:
+                # e.g. the spool disk is full: the recording ends, the viewers' stream goes on.
+                log.error('recording %s failed: %s (%s)', recorder.recording_id, err.message, debug)
+                self.emitter.error('recording-failed', 'recording %s: %s' % (recorder.recording_id, err.message))
+                if recorder is self.recorder:
+                    self.recorder = None
+                    self._closing_recorders.append(recorder)
+                recorder.abort()
+                return
             peer_id = self._peer_of(message.src)
             if peer_id is not None and peer_id not in self.peers:
                 # e.g. sctpenc "Could not write" while a removed viewer's association shuts down
@@ -315,6 +382,14 @@ class App:
         elif message.type == Gst.MessageType.WARNING:
             err, _debug = message.parse_warning()
             log.warning('pipeline warning: %s', err.message)
+
+    def _recorder_of_child(self, element):
+        while element is not None:
+            recorder = self._recorder_of(element)
+            if recorder is not None:
+                return recorder
+            element = element.get_parent()
+        return None
 
     def _in_capture(self, element) -> bool:
         while element is not None:
@@ -346,10 +421,12 @@ class App:
         log.info('shutting down (%s): closing %d peers', why, len(self.peers))
         for peer_id in list(self.peers):
             self._remove_peer(peer_id, 'shutdown')
-        if not self.closing:
+        # A stopped helper (SIGTERM, stdin closed) finishes and reports the segment being written.
+        self._stop_recorder()
+        if not self.closing and not self._closing_recorders:
             self.loop.quit()
         else:
-            self.GLib.timeout_add(3000, self._force_quit)
+            self.GLib.timeout_add(6000 if self._closing_recorders else 3000, self._force_quit)
 
     def _force_quit(self) -> bool:
         log.warning('peers did not close in time; quitting anyway')

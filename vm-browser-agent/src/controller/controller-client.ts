@@ -12,6 +12,8 @@ import {
   type FetchLike,
   type HealthReport,
   routes,
+  type SegmentMediaType,
+  type UploadSegmentResponse,
   type VmSessionsResponse,
 } from '@vmlive/protocol';
 
@@ -30,6 +32,8 @@ export interface SessionsPoll {
   since?: number;
   /** `since` of the control state the caller holds. */
   controlSince?: number;
+  /** The recording the VM agent records now ('' none): the poll returns when the order differs. */
+  recording?: string;
   waitSeconds: number;
 }
 
@@ -54,7 +58,13 @@ export class ControllerClient {
   listSessions(poll: SessionsPoll, signal?: AbortSignal): Promise<VmSessionsResponse> {
     return this.api.call(routes.vmSessions, {
       params: this.vm,
-      query: { state: poll.state, since: poll.since, controlSince: poll.controlSince, wait: poll.waitSeconds },
+      query: {
+        state: poll.state,
+        since: poll.since,
+        controlSince: poll.controlSince,
+        recording: poll.recording,
+        wait: poll.waitSeconds,
+      },
       signal,
     });
   }
@@ -97,6 +107,23 @@ export class ControllerClient {
     signal?: AbortSignal,
   ): Promise<void> {
     await this.api.call(routes.heartbeat, { params: this.vm, body: { stats, health, connectedSessions }, signal });
+  }
+
+  /** Uploads one finished recording segment; a retry of a stored one is answered `stored: false`. */
+  uploadSegment(
+    recordingId: string,
+    segment: { startedAt: number; durationMs: number; mediaType: SegmentMediaType },
+    data: Buffer,
+    signal?: AbortSignal,
+  ): Promise<UploadSegmentResponse> {
+    return this.api.call(routes.uploadSegment, {
+      params: { ...this.vm, recordingId },
+      query: { startedAt: segment.startedAt, durationMs: segment.durationMs },
+      body: new Blob([new Uint8Array(data)], { type: segment.mediaType }),
+      // a 60 s segment is megabytes: give a slow uplink time
+      timeoutMs: 120_000,
+      signal,
+    });
   }
 
   async putSnapshot(jpeg: Buffer, signal?: AbortSignal): Promise<void> {

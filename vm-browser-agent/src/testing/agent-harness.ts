@@ -58,6 +58,7 @@ export interface AgentHarness<H extends FakeHelper> {
   server: WebRtcServer;
   vmId: string;
   helpers: H[];
+  vmToken: string;
   api: Api;
   viewerSession(role?: 'view' | 'control'): Promise<{ token: string; sessionId: string }>;
   stop(): Promise<void>;
@@ -68,10 +69,20 @@ export async function startAgentHarness<H extends FakeHelper>(opts: {
   longPollSeconds?: number;
   /** Wraps the agent's fetch (e.g. to count its requests). */
   agentFetch?: FetchLike;
+  /** The VM agent's recording spool and the controller's recordings directory. */
+  recordingSpoolDir?: string;
+  recordingsDir?: string;
 }): Promise<AgentHarness<H>> {
   const controller = await startController(
     // Rate limits off: these tests poll the controller in tight loops (the limits have tests of their own).
-    { port: 0, host: '127.0.0.1', operatorToken: OPERATOR_TOKEN, webDir: null, rateLimits: false },
+    {
+      port: 0,
+      host: '127.0.0.1',
+      operatorToken: OPERATOR_TOKEN,
+      webDir: null,
+      rateLimits: false,
+      ...(opts.recordingsDir ? { recordingsDir: opts.recordingsDir } : {}),
+    },
     silentLog,
   );
   const api: Api = async (method, path, body, token = OPERATOR_TOKEN) => {
@@ -100,12 +111,14 @@ export async function startAgentHarness<H extends FakeHelper>(opts: {
     iceServers: [],
     heartbeatMs: 200,
     longPollSeconds: opts.longPollSeconds ?? 2,
+    ...(opts.recordingSpoolDir ? { recordingSpoolDir: opts.recordingSpoolDir } : {}),
   });
   await server.start();
   return {
     controller,
     server,
     vmId,
+    vmToken: vm.body.vmToken as string,
     helpers: factory.made,
     api,
     async viewerSession(role = 'control') {

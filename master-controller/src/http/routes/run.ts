@@ -5,9 +5,10 @@
  * functions of run/timeline.ts, applied atomically by store.updateRun.
  */
 import { LIMITS, routes } from '@vmlive/protocol';
-import { actorOf } from '../../audit/trail.js';
-import type { Principal } from '../../auth/tokens.js';
+import { actorOf, CONTROLLER } from '../../audit/trail.js';
+import { type Principal, randomId } from '../../auth/tokens.js';
 import { ApiError, errors } from '../../errors.js';
+import { startRunRecording } from '../../recordings/doc.js';
 import {
   ackOverride,
   attachThumbnail,
@@ -61,13 +62,30 @@ export function runRoutes(ctx: Ctx, r: Router): void {
     return doc;
   };
 
+  /** The every-run recording policy (recordings/doc.ts): a new run gets a recording of its own. */
+  const recordRun = async (vmId: string, now: number) => {
+    const u = await store.updateRecordings(vmId, (doc) =>
+      startRunRecording(doc, { recordingId: randomId(12), startedAt: now, startedBy: CONTROLLER }),
+    );
+    if (u?.result) ctx.logger.info({ vmId, recordingId: u.result.recordingId }, 'recording started for a new run');
+    if (u && u.dropKeys.length > 0) await ctx.recordings.storage.delete(u.dropKeys);
+  };
+
   handle(r, routes.postStep, async (req, res, input) => {
     const p = await authenticate(ctx, req);
     const vm = await loadVm(ctx, req);
     requireKind(p, vm.vmId, ['automation']);
     const body = input.body();
-    const step = await update(vm.vmId, (doc) => reportStep(doc, body, Date.now()));
+    const now = Date.now();
+    let newRun = false;
+    const step = await update(vm.vmId, (doc) => {
+      const u = reportStep(doc, body, now);
+      // A new run: step 0 again over a timeline, or the VM's very first step.
+      newRun = u.doc.run !== doc.run || doc.seq === 0;
+      return u;
+    });
     req.debug({ index: step.index, status: step.status, action: step.action }, 'step');
+    if (newRun) await recordRun(vm.vmId, now);
     res.json(step);
   });
 

@@ -4,6 +4,7 @@ import { actorOf, inputEvents } from '../../audit/trail.js';
 import { randomId } from '../../auth/tokens.js';
 import { ApiError } from '../../errors.js';
 import { sessionIceServers } from '../../ice/turn-credentials.js';
+import { orderOf } from '../../recordings/doc.js';
 import { topics } from '../../store/types.js';
 import { authenticate, isVmOnline, loadVm, requireOperator, requireVmToken } from '../access.js';
 import type { Ctx } from '../context.js';
@@ -46,6 +47,8 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
     requireOperator(await authenticate(ctx, req));
     const vm = await loadVm(ctx, req);
     await store.deleteVm(vm.vmId);
+    // Its recordings go with it: the metadata went with the VM in the store, the files here.
+    await ctx.recordings.storage.deletePrefix(vm.vmId);
     req.log.info('vm deleted');
     res.status(204).end();
   });
@@ -114,6 +117,8 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
     // state at the start of this request) or a fresh snapshot request.
     let initialActive: string | null = null;
     const controlSince = q.controlSince ?? vm.control.since;
+    // The recording the agent records (the query), else the order when the request arrived.
+    let heldRecording: string | null = q.recording ?? null;
     // While it waits, the open poll keeps the VM online for every controller (presence.ts).
     const leave = q.wait > 0 ? ctx.presence.holdVm(vmId) : null;
     try {
@@ -123,6 +128,9 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
         const list = await store.listVmSessions(vmId, q.state, q.since);
         const now = Date.now();
         const claimed = await store.claimSnapshotRequest(vmId, now);
+        const recording = orderOf(await store.getRecordings(vmId));
+        const recordingId = recording?.recordingId ?? '';
+        heldRecording ??= recordingId;
         let changed: boolean;
         let cursor = q.since;
         if (q.state === 'offered') {
@@ -144,8 +152,10 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
           cursor,
           control: current.control,
           snapshotWanted: claimed || current.snapshotWantedUntil > now,
+          recording,
         };
-        return { ready: changed || claimed || current.control.since > controlSince, value };
+        const recordingChanged = recordingId !== heldRecording;
+        return { ready: changed || claimed || current.control.since > controlSince || recordingChanged, value };
       });
       if (!res.headersSent) res.json(out);
     } finally {

@@ -29,6 +29,14 @@ export const COMMANDS: HelperCommand[] = [
   { type: 'get-stats', peerId: 'p1', requestId: 7 },
   { type: 'snapshot', peerId: null, requestId: 8, quality: 55 },
   { type: 'shutdown', peerId: null },
+  {
+    type: 'recording-start',
+    peerId: null,
+    recordingId: 'rec1',
+    directory: '/var/spool/vmlive/rec1',
+    segmentSeconds: 60,
+  },
+  { type: 'recording-stop', peerId: null, recordingId: 'rec1' },
 ];
 
 const encoder = {
@@ -58,6 +66,17 @@ export const EVENTS: HelperEvent[] = [
   { type: 'local-description', peerId: 'p1', sdpType: 'answer', sdp: SDP },
   { type: 'local-candidate', peerId: 'p1', candidate: '', sdpMLineIndex: 0 },
   { type: 'peer-state', peerId: 'p1', ice: 'connected', dtls: 'connected', connection: 'connected' },
+  {
+    type: 'recording-segment',
+    peerId: null,
+    recordingId: 'rec1',
+    path: '/var/spool/vmlive/rec1/1796226383263-00000.webm',
+    mediaType: 'video/webm',
+    startedAt: 1796226383270,
+    durationMs: 60000,
+    bytes: 18_000_000,
+  },
+  { type: 'recording-stopped', peerId: null, recordingId: 'rec1', segments: 3 },
   {
     type: 'stats',
     peerId: null,
