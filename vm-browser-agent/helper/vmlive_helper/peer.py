@@ -147,8 +147,9 @@ class Peer:
         # Restarted before the offer is applied, so the new remote credentials and candidates
         # (set-remote-description, then add-ice-candidate, run in order on webrtcbin's thread)
         # land in the new checklist rather than being cleared by the restart.
-        stream_id = restart_ice_agent(self.webrtc)
-        self._restart = (new_ice_credentials(), stream_id)
+        local = new_ice_credentials()
+        stream_id = restart_ice_agent(self.webrtc, *local)
+        self._restart = (local, stream_id)
         self._remote_credentials = credentials
         self.restarts += 1
         self.silence.restart(time.monotonic())
@@ -157,13 +158,16 @@ class Peer:
         self.webrtc.emit('set-remote-description', desc,
                          Gst.Promise.new_with_change_func(self._on_remote_set, None))
 
-    def _announce_restart(self, webrtc, stream_id: int) -> None:
+    def _announce_restart(self, webrtc, stream_id: int, ufrag: str) -> None:
         """After a restart's answer: the agent's candidates again (libnice keeps them and webrtcbin
-        does not re-announce them), then end-of-candidates (RFC 8838 section 4.4)."""
+        does not re-announce them), then end-of-candidates (RFC 8838 section 4.4). Each names the
+        restart's ufrag (the `ufrag` extension attribute libwebrtc reads, RFC 8839 section 5.1
+        allows extensions): a viewer that adds it before applying the answer then files it under
+        the new generation instead of the previous one, whose addresses are the same."""
         for cand in local_candidates(webrtc, stream_id):
             if self._relay_only and ' typ relay' not in cand:
                 continue  # as webrtcbin's relay policy: the VM's own addresses never leave it
-            self.emitter.emit({'type': 'local-candidate', 'peerId': self.id, 'candidate': cand,
+            self.emitter.emit({'type': 'local-candidate', 'peerId': self.id, 'candidate': '%s ufrag %s' % (cand, ufrag),
                                'sdpMLineIndex': self._candidate_mline})
         self.emitter.emit({'type': 'local-candidate', 'peerId': self.id, 'candidate': '',
                            'sdpMLineIndex': self.offer.mline_index if self.offer else 0})
@@ -219,16 +223,26 @@ class Peer:
         webrtc = self.webrtc
         if webrtc is None or self.closed:
             return
-        webrtc.emit('set-local-description', desc, Gst.Promise.new())
+        applied = Gst.Promise.new() if restart is None else Gst.Promise.new_with_change_func(self._on_local_set, None)
+        webrtc.emit('set-local-description', desc, applied)
         self.emitter.emit({'type': 'local-description', 'peerId': self.id, 'sdpType': 'answer', 'sdp': text})
         if restart is not None:
             self._restart = None
-            self._announce_restart(webrtc, restart[1])
+            self._announce_restart(webrtc, restart[1], restart[0][0])
             log.info('[%s] ICE restart answered at +%.0f ms', self.id, self._elapsed_ms())
             return
         log.info('[%s] answered at +%.0f ms (pt %d, rtx pt %s, playout-delay ext %s)', self.id, self._elapsed_ms(),
                  offer.payload_type, offer.rtx_payload_type if self._media_ssrc is not None else 'off',
                  offer.playout_delay_id if self._delay_writer else 'off')
+
+    def _on_local_set(self, promise, _data):
+        """webrtcbin's thread: a restart's answer applied (or not: libnice already holds its
+        credentials, see restart_ice_agent, so ICE goes on either way; logged for the record)."""
+        promise.wait()
+        reply = promise.get_reply()
+        if reply is not None and reply.has_field('error'):
+            log.warning('[%s] webrtcbin refused the restart answer (ICE goes on): %s', self.id,
+                        reply.get_value('error'))
 
     def _elapsed_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000

@@ -23,6 +23,9 @@ _nice.nice_agent_get_local_candidates.restype = _VP
 _nice.nice_agent_generate_local_candidate_sdp.argtypes = [_VP, _VP]
 _nice.nice_agent_generate_local_candidate_sdp.restype = _VP
 _nice.nice_candidate_free.argtypes = [_VP]
+_nice.nice_agent_get_local_credentials.argtypes = [_VP, ctypes.c_uint, ctypes.POINTER(_VP), ctypes.POINTER(_VP)]
+_nice.nice_agent_set_local_credentials.argtypes = [_VP, ctypes.c_uint, ctypes.c_char_p, ctypes.c_char_p]
+_nice.nice_agent_set_local_credentials.restype = ctypes.c_int
 _glib = ctypes.CDLL('libglib-2.0.so.0')
 _glib.g_free.argtypes = [_VP]
 _glib.g_slist_free.argtypes = [_VP]
@@ -75,16 +78,26 @@ def _stream_id(webrtc) -> int:
     return stream_id.value
 
 
-def restart_ice_agent(webrtc) -> int:
-    """Restarts the libnice stream under webrtcbin (RFC 8445 section 9: new local credentials,
-    remote candidates and checklist cleared, local candidates and the selected pair kept until a
-    new one is nominated). Call before applying the restart offer, so its remote credentials and
-    candidates land in the new checklist. Returns the stream id."""
+def restart_ice_agent(webrtc, ufrag: str, pwd: str) -> int:
+    """Restarts the libnice stream under webrtcbin (RFC 8445 section 9: remote candidates and
+    checklist cleared, local candidates and the selected pair kept until a new one is nominated)
+    and gives it the local credentials the restart's answer carries. Call before applying the
+    restart offer, so its remote credentials and candidates land in the new checklist.
+
+    The credentials are set here, not left to set-local-description alone:
+    nice_agent_restart_stream rewrites only the first 4 characters of the ufrag (and 22 of the
+    pwd) in place, and measured through e2e/nat.e2e.test.ts before this call existed, libnice
+    still checked against that half-new ufrag after the re-answer was applied, while the viewer
+    held the answer's, so no check could match (which step of webrtcbin's misses the bundled
+    stream was not established; the helper logs it if set-local-description reports an error).
+    Returns the stream id."""
     agent = _nice_agent(webrtc)
     try:
         stream_id = _stream_id(webrtc)
         if not _nice.nice_agent_restart_stream(agent, stream_id):
             raise IceRestartError('nice_agent_restart_stream(%d) failed' % stream_id)
+        if not _nice.nice_agent_set_local_credentials(agent, stream_id, ufrag.encode(), pwd.encode()):
+            raise IceRestartError('nice_agent_set_local_credentials(%d) failed' % stream_id)
         return stream_id
     finally:
         _gobject.g_object_unref(agent)
