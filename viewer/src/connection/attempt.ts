@@ -99,6 +99,8 @@ export class Attempt {
   private restarts = 0;
   /** The session's candidate generation this peer connection is on (0 until the first restart). */
   private generation = 0;
+  /** Stops the current long-poll of the VM's candidates (an ICE restart starts a new one). */
+  private candidatePoll: AbortController | null = null;
 
   constructor(
     private readonly opts: AttemptOptions,
@@ -216,9 +218,7 @@ export class Attempt {
     await signaling.postOffer(session.sessionId, sdp, signal);
     this.releaseLocal();
 
-    void signaling
-      .pollVmCandidates(session.sessionId, (c) => this.onRemoteCandidate(c), signal)
-      .catch((err: unknown) => this.candidatePollFailed(err));
+    this.pollCandidates(session.sessionId);
 
     const answer = await this.withAnswerTimeout(signaling.waitForAnswer(session.sessionId, signal));
     if (signal.aborted) return;
@@ -230,6 +230,20 @@ export class Attempt {
         if (!this.connected) this.owner?.lost(this.relay.lossReason('ice-timeout'));
       });
     }
+  }
+
+  /** (Re)starts the long-poll of the VM's candidates, from the start of the current generation. */
+  private pollCandidates(sessionId: string): void {
+    this.candidatePoll?.abort();
+    const poll = new AbortController();
+    this.candidatePoll = poll;
+    const attempt = this.abort.signal;
+    attempt.addEventListener('abort', () => poll.abort(), { once: true });
+    void this.opts.signaling
+      .pollVmCandidates(sessionId, (c) => this.onRemoteCandidate(c), poll.signal)
+      .catch((err: unknown) => {
+        if (!poll.signal.aborted) this.candidatePollFailed(err);
+      });
   }
 
   /**
@@ -443,6 +457,11 @@ export class Attempt {
       if (!sdp) throw new Error('createOffer produced no SDP');
       const { generation } = await signaling.postIceRestart(sessionId, sdp, signal);
       this.generation = generation;
+      // A new long-poll for the VM's new candidates: the one in flight may ride a TCP connection
+      // of the path that went away (a changed network takes the viewer's connections with it:
+      // measured in e2e/nat.e2e.test.ts, where its reply never arrived). The restart dropped
+      // the earlier candidates, so from the start is this generation's.
+      this.pollCandidates(sessionId);
     } finally {
       posted();
     }

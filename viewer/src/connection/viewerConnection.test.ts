@@ -246,6 +246,12 @@ describe('ViewerConnection', () => {
             ?.browserCandidates.some((c) => c.candidate === 'candidate:mine-after-restart') === true,
         'local candidate posted after the restart offer',
       );
+      // A fresh long-poll of the VM's candidates from the restart's start: the one in flight may
+      // ride a connection of the path that went away.
+      const fromStart = controller
+        .requestsTo('GET', '/api/webrtc/session/s1/candidates/vm')
+        .filter((r) => r.query.get('since') === '0');
+      expect(fromStart).toHaveLength(2);
       pc.setConnectionState('connected');
       pc.autoDecode = true;
       await until(() => restarts.length === 2, 'restart done');
