@@ -5,7 +5,9 @@
  * private sides (e2e/netbed/nat.ts). The fallback chain, one firewall at a
  * time on the viewer's side: TURN/UDP, then TURN/TCP with UDP dropped, then
  * TURN/TLS (a certificate this test makes) with only TLS let through, then
- * nothing to coturn at all: screenshots, and the viewer says why. coturn runs
+ * nothing to coturn at all: screenshots, and the viewer says why. Then the viewer's
+ * network changes mid-stream (its router's public address moves): ICE restarts on
+ * the same session and video comes back within 5 s. coturn runs
  * the shipped config unchanged but for its addresses, ports and secret.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +23,15 @@ import { type LocalSystem, startLocalSystem } from '../vm-browser-agent/src/sand
 import { type Coturn, makeTestCertificate, startCoturn, turnClient } from './coturn.js';
 import { launchBrowserInNamespace } from './netbed/browser.js';
 import { type Forwarder, forwardTcp } from './netbed/forward.js';
-import { CONTROLLER_ADDRESS, type NatBed, openNatBed, TURN_ADDRESS, VIEWER_SIDE, VM_SIDE } from './netbed/nat.js';
+import {
+  CONTROLLER_ADDRESS,
+  type NatBed,
+  openNatBed,
+  TURN_ADDRESS,
+  VIEWER_MOVED_ADDRESS,
+  VIEWER_SIDE,
+  VM_SIDE,
+} from './netbed/nat.js';
 import { netbedUnavailable } from './netbed/netbed.js';
 import { openRestViewer, type WebrtcStats } from './rest-viewer.js';
 
@@ -127,6 +137,69 @@ describe.skipIf(unavailable !== null)('a VM and a viewer behind two NATs, throug
     } finally {
       await page.close();
       await bed.firewall('open');
+    }
+  }, 90_000);
+
+  it("restarts ICE on the same session when the viewer's network changes mid-stream: video back within 5 s", async () => {
+    await bed.firewall('open');
+    const page: Page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // Fresh from the peer connection (the hooks' summary is a second old): decoded frames now.
+    const frames = () =>
+      page.evaluate(async () => {
+        const raw = (await window.__vmlive?.getRawStats()) ?? [];
+        const inbound = raw.find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+        return typeof inbound?.framesDecoded === 'number' ? inbound.framesDecoded : 0;
+      });
+    try {
+      const token = await sys.mintViewerToken('view');
+      await page.goto(`${forward.url}/view?vm=${encodeURIComponent(sys.vmId)}#token=${token}`);
+      await expect.poll(frames, { timeout: 40_000, interval: 250 }).toBeGreaterThan(60);
+      const sessionId = await page.evaluate(() => window.__vmlive?.sessionId ?? null);
+      expect(sessionId).toBeTruthy();
+
+      const movedAt = Date.now();
+      await bed.moveViewer(true);
+      // The old flows are gone with the old address: frames stop, then the viewer restarts ICE.
+      let stalled = await frames();
+      let resumedAt = 0;
+      while (Date.now() - movedAt < 15_000) {
+        await new Promise((r) => setTimeout(r, 100));
+        const now = await frames();
+        const restarted = await page.evaluate(() => (window.__vmlive?.iceRestarts ?? []).length > 0);
+        if (!restarted) stalled = now;
+        else if (now > stalled + 5) {
+          resumedAt = Date.now();
+          break;
+        }
+      }
+      const recoveryMs = resumedAt ? resumedAt - movedAt : null;
+      const restarts = await page.evaluate(() => window.__vmlive?.iceRestarts ?? []);
+      const started = restarts.find((r) => r.phase === 'started');
+      console.log(
+        `ICE restart recovery: ${recoveryMs ?? 'none'} ms from the network change to frames again ` +
+          `(restart started at +${started ? started.at - movedAt : '?'} ms, cause ${started?.cause ?? '?'})`,
+      );
+      expect(recoveryMs, JSON.stringify(restarts)).not.toBeNull();
+      expect(recoveryMs).toBeLessThan(5000);
+      // A restart on the same session, not a new session: the id never changed, no reconnect happened.
+      await expect
+        .poll(() => page.evaluate(() => (window.__vmlive?.iceRestarts ?? []).map((r) => r.phase)), { timeout: 5000 })
+        .toContain('done');
+      expect(await page.evaluate(() => window.__vmlive?.sessionId)).toBe(sessionId);
+      expect(
+        (await page.evaluate(() => window.__vmlive?.iceRestarts ?? [])).every((r) => r.sessionId === sessionId),
+      ).toBe(true);
+      const history = await page.evaluate(() => window.__vmlive?.history ?? []);
+      const since = history.filter((h) => h.at >= movedAt);
+      expect(
+        since.map((h) => h.phase),
+        JSON.stringify(history),
+      ).not.toContain('reconnecting');
+      // The viewer's new address reached coturn: its new allocation came from there.
+      expect(turn.log()).toContain(VIEWER_MOVED_ADDRESS);
+    } finally {
+      await page.close();
+      await bed.moveViewer(false);
     }
   }, 90_000);
 

@@ -53,8 +53,20 @@ export interface NatBed {
    * with it, two STUN-learned (srflx) addresses can meet directly through both NATs.
    */
   directRoute(on: boolean): Promise<void>;
+  /**
+   * Moves the viewer's router to another public address (VIEWER_MOVED_ADDRESS), or back: what a
+   * viewer sees when its network changes (Wi-Fi to LTE). The kernel drops the masquerade's
+   * connection tracking for the address that goes away (nf_nat_masquerade's inetaddr notifier),
+   * so every flow through the old address dies at once, as in a real change of network; what
+   * the viewer sends afterwards leaves from the new address, a new 5-tuple to coturn. Drops the
+   * direct routes (directRoute).
+   */
+  moveViewer(moved: boolean): Promise<void>;
   close(): void;
 }
+
+/** The viewer router's public address after moveViewer(true), outside both /30s. */
+export const VIEWER_MOVED_ADDRESS = '203.0.113.170';
 
 const NAMESPACES = [VM_SIDE.ns, VM_SIDE.router, VIEWER_SIDE.ns, VIEWER_SIDE.router];
 
@@ -179,6 +191,25 @@ export async function openNatBed(): Promise<NatBed> {
         const r = inside(side.router, ['route', verb, `${other.publicAddress}/32`, 'via', via]);
         // Deleting a route that is not there is what "off" asks for already.
         await (on ? r : r.catch(() => undefined));
+      }
+    },
+    async moveViewer(moved) {
+      const router = VIEWER_SIDE.router;
+      const [gone, next] = moved
+        ? [`${VIEWER_SIDE.publicAddress}/30`, `${VIEWER_MOVED_ADDRESS}/32`]
+        : [`${VIEWER_MOVED_ADDRESS}/32`, `${VIEWER_SIDE.publicAddress}/30`];
+      const via = '203.0.113.165';
+      // The root namespace routes the new address back to the router first, so no reply is lost.
+      if (moved) await run(IP, ['route', 'replace', `${VIEWER_MOVED_ADDRESS}/32`, 'dev', 'wtnvwu0']);
+      await inside(router, ['addr', 'add', next, 'dev', 'wtnvwu1']);
+      // Deleting the old address takes its routes along (and flushes its masqueraded flows).
+      await inside(router, ['addr', 'del', gone, 'dev', 'wtnvwu1']);
+      if (moved) {
+        await inside(router, ['route', 'replace', `${via}/32`, 'dev', 'wtnvwu1', 'src', VIEWER_MOVED_ADDRESS]);
+        await inside(router, ['route', 'replace', `${TURN_ADDRESS}/31`, 'via', via, 'src', VIEWER_MOVED_ADDRESS]);
+      } else {
+        await inside(router, ['route', 'replace', `${TURN_ADDRESS}/31`, 'via', via]);
+        await run(IP, ['route', 'del', `${VIEWER_MOVED_ADDRESS}/32`, 'dev', 'wtnvwu0']).catch(() => undefined);
       }
     },
     close,

@@ -38,7 +38,7 @@ export const ERROR_CODES = {
   },
   offer_exists: { status: 409, description: 'The session already has an offer.' },
   answer_exists: { status: 409, description: 'The session is already answered.' },
-  offer_missing: { status: 409, description: 'An answer was posted before any offer.' },
+  offer_missing: { status: 409, description: 'An answer, or an ICE restart, was posted before any offer.' },
   too_many_candidates: { status: 409, description: 'This side already posted the maximum number of candidates.' },
   control_held: { status: 409, description: 'Another session holds control.' },
   not_holder: { status: 409, description: 'The action needs the control holder, and this session does not hold it.' },

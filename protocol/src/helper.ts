@@ -47,6 +47,18 @@ export const RemoteDescription = z.object({
   sdpType: z.literal('offer'),
   sdp: z.string().min(1),
 });
+/**
+ * An ICE restart of a connected peer (RFC 8445 §9): the viewer's new offer, with new
+ * ice-ufrag/ice-pwd (RFC 8839 §4.4.1.1.1). The helper restarts the peer's ICE agent, answers
+ * with new local credentials (a `local-description`) and trickles its candidates again; the
+ * media, the DTLS association and the data channel stay.
+ */
+export const RestartIce = z.object({
+  type: z.literal('restart-ice'),
+  peerId,
+  sdpType: z.literal('offer'),
+  sdp: z.string().min(1),
+});
 export const RemoteCandidate = z.object({
   type: z.literal('remote-candidate'),
   peerId,
@@ -92,6 +104,7 @@ export const RecordingStop = z.object({
 export const HelperCommand = z.discriminatedUnion('type', [
   AddPeer,
   RemoteDescription,
+  RestartIce,
   RemoteCandidate,
   RemovePeer,
   SetControlHolder,

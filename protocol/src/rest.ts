@@ -138,7 +138,16 @@ export const CreateSessionBody = z
   .strict();
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 
-export const OfferBody = z.object({ type: z.literal('offer'), sdp: sdpString }).strict();
+export const OfferBody = z
+  .object({
+    type: z.literal('offer'),
+    sdp: sdpString,
+    iceRestart: z.boolean().optional().meta({
+      description:
+        'true: an ICE restart (RFC 8445 §9, new ice-ufrag/ice-pwd per RFC 8839 §4.4.1.1.1) of an answered session: the offer replaces the previous one, the answer is cleared and the VM answers again; 200 with the new offerSeq',
+    }),
+  })
+  .strict();
 export type OfferBody = z.infer<typeof OfferBody>;
 
 export const AnswerBody = z.object({ type: z.literal('answer'), sdp: sdpString }).strict();
@@ -311,6 +320,10 @@ export const OfferedSession = z
         "this session's ICE servers for the VM side: TURN credentials minted for it (added to the VM agent's own)",
     }),
     iceTransportPolicy: IceTransportPolicy.optional().meta({ description: 'relay: the VM side uses relays only' }),
+    generation: z.number().int().min(0).optional().meta({
+      description:
+        "ICE restarts of this session (0 or absent: the first offer); more than the VM's peer has seen: the offer restarts its ICE",
+    }),
   })
   .meta({ id: 'OfferedSession' });
 export type OfferedSession = z.infer<typeof OfferedSession>;
@@ -350,6 +363,17 @@ export const CreateSessionResponse = z
   .meta({ id: 'CreateSessionResponse' });
 export type CreateSessionResponse = z.infer<typeof CreateSessionResponse>;
 
+export const IceRestartResponse = z
+  .object({
+    offerSeq: z.number().int().meta({ description: "the restart offer's place in the VM's sessions-poll order" }),
+    generation: z.number().int().min(1).meta({
+      description:
+        'ICE restarts of this session so far: the candidates of this restart carry it (StoredCandidate.generation)',
+    }),
+  })
+  .meta({ id: 'IceRestartResponse' });
+export type IceRestartResponse = z.infer<typeof IceRestartResponse>;
+
 export const PostCandidateResponse = z
   .object({ seq: z.number().int(), timestamp: z.number().int().meta({ description: 'server ms epoch' }) })
   .meta({ id: 'PostCandidateResponse' });
@@ -362,6 +386,10 @@ export const StoredCandidate = z
     sdpMid: z.string().nullable(),
     seq: z.number().int(),
     timestamp: z.number().int(),
+    generation: z.number().int().min(0).optional().meta({
+      description:
+        "the session's ICE restarts when it was stored (0: the first negotiation); a restart drops the previous generations' candidates (absent from controllers before ICE restart: 0)",
+    }),
   })
   .meta({ id: 'StoredCandidate' });
 export type StoredCandidate = z.infer<typeof StoredCandidate>;

@@ -27,6 +27,7 @@ import {
   CreateVmResponse,
   Health,
   HeartbeatBody,
+  IceRestartResponse,
   JwkSet,
   ListVmsResponse,
   OfferBody,
@@ -257,9 +258,16 @@ export const routes = {
     summary: `The viewer's SDP offer (≤ ${LIMITS.sdpBytes / 1024} KiB)`,
     callers: ['viewer', 'operator'],
     pathParams: SESSION_ID,
+    description:
+      'The first offer: 204. With `iceRestart: true` on an answered session (ICE restart, RFC 8445 §9): the offer replaces the answered one, the answer is cleared, ' +
+      "the session's `generation` goes up and both sides' earlier candidates are dropped; 200 with the new offerSeq and generation, and the VM's sessions poll (state=offered) hands the session out again. " +
+      'The same offer posted again is a retry (same reply, nothing changes). Another offer without `iceRestart`: 409 offer_exists; a restart while the previous offer is unanswered: 409 offer_exists; before any offer: 409 offer_missing.',
     body: json(OfferBody),
-    responses: [{ status: 204, description: 'Stored' }],
-    errors: [...AUTH, ...BODY, 'session_not_found', 'offer_exists'],
+    responses: [
+      { status: 204, description: 'Stored' },
+      { status: 200, description: 'ICE restart stored', schema: IceRestartResponse },
+    ],
+    errors: [...AUTH, ...BODY, 'session_not_found', 'offer_exists', 'offer_missing'],
   }),
   getOffer: route({
     method: 'GET',

@@ -9,7 +9,7 @@
  * `candidateFailure` below; anything that is not a controller answer
  * (network, timeout, 5xx) is retried.
  */
-import { ApiError, type IceServer } from '@vmlive/protocol';
+import { ApiError, type IceServer, type StoredCandidate } from '@vmlive/protocol';
 import type { Logger } from 'pino';
 import { type ControllerClient, isAuthFailure, isGone } from './controller/controller-client.js';
 import { Backoff, sleep } from './util/backoff.js';
@@ -77,6 +77,10 @@ export class PeerLink {
   private outbound: Promise<void> = Promise.resolve();
   private cursor = 0;
   private candidatesCapped = false;
+  /** ICE restarts the helper was given for this session (the controller's `generation`). */
+  private _generation = 0;
+  /** Browser candidates of a restart the helper has not been given yet (the restart offer is still on its way). */
+  private readonly ahead: StoredCandidate[] = [];
 
   constructor(
     readonly sessionId: string,
@@ -86,6 +90,33 @@ export class PeerLink {
 
   get closed(): boolean {
     return this.abort.signal.aborted;
+  }
+
+  get generation(): number {
+    return this._generation;
+  }
+
+  /**
+   * The helper was given this session's ICE restart `generation`: browser candidates of it that
+   * came first (its candidates poll can see them before the sessions poll hands out the restart
+   * offer) go to the helper now, after the restart, where they join the new checklist.
+   */
+  restarted(generation: number): void {
+    this._generation = generation;
+    this.candidatesCapped = false;
+    const held = this.ahead.splice(0);
+    for (const c of held) this.deliver(c);
+  }
+
+  /** Feeds one browser candidate to the helper, by generation: older ones are stale, newer ones wait for their restart. */
+  private deliver(c: StoredCandidate): void {
+    const generation = c.generation ?? 0;
+    if (generation < this._generation) return;
+    if (generation > this._generation) {
+      this.ahead.push(c);
+      return;
+    }
+    this.deps.onRemoteCandidate(c.candidate, c.sdpMLineIndex);
   }
 
   startCandidatePolling(): void {
@@ -154,8 +185,11 @@ export class PeerLink {
         );
         backoff.reset();
         for (const c of res.candidates) {
-          this.deps.log.debug({ seq: c.seq, endOfCandidates: c.candidate === '' }, 'browser candidate');
-          this.deps.onRemoteCandidate(c.candidate, c.sdpMLineIndex);
+          this.deps.log.debug(
+            { seq: c.seq, generation: c.generation ?? 0, endOfCandidates: c.candidate === '' },
+            'browser candidate',
+          );
+          this.deliver(c);
         }
         this.cursor = res.cursor;
       } catch (err) {

@@ -84,6 +84,51 @@ describe('webrtc-server against a real controller', () => {
     ]);
   });
 
+  it('hands an ICE restart to the same peer: restart-ice before its candidates, the new answer and the same candidates again reach the viewer', async () => {
+    const { token, sessionId } = await viewerSession();
+    const base = `/api/webrtc/session/${sessionId}`;
+    await api('POST', `${base}/offer`, { type: 'offer', sdp: 'v=0\r\na=ice-ufrag:v0\r\n' }, token);
+    await api('GET', `${base}/answer?wait=5`, undefined, token);
+    await until(
+      async () => (await api('GET', `${base}/candidates/vm?since=0`, undefined, token)).body.candidates.length === 3,
+    );
+
+    const restart = await api(
+      'POST',
+      `${base}/offer`,
+      { type: 'offer', sdp: 'v=0\r\na=ice-ufrag:v1\r\n', iceRestart: true },
+      token,
+    );
+    expect(restart.status).toBe(200);
+    // Trickled at once: the agent's candidates poll may see it before its sessions poll sees the restart.
+    await api(
+      'POST',
+      `${base}/candidate`,
+      { candidate: 'candidate:n1 1 UDP 1 127.0.0.1 7 typ host', sdpMLineIndex: 0, from: 'browser' },
+      token,
+    );
+    const answer = await api('GET', `${base}/answer?wait=5`, undefined, token);
+    expect(answer.status).toBe(200);
+    expect(answer.body.sdp).toContain('a=ice-ufrag:restart1');
+
+    const helper = helpers[0] as ScriptedHelper;
+    await until(() => helper.commands('remote-candidate').some((c) => c.candidate.startsWith('candidate:n1')));
+    const sent = helper.received.map((c) => c.type);
+    expect(sent.filter((t) => t === 'add-peer')).toHaveLength(1);
+    expect(sent.filter((t) => t === 'restart-ice')).toHaveLength(1);
+    expect(sent.indexOf('restart-ice')).toBeLessThan(
+      helper.received.findIndex((c) => c.type === 'remote-candidate' && c.candidate.startsWith('candidate:n1')),
+    );
+    expect(helper.commands('restart-ice')[0]?.sdp).toBe('v=0\r\na=ice-ufrag:v1\r\n');
+
+    const vmCands = await until(async () => {
+      const r = await api('GET', `${base}/candidates/vm?since=0`, undefined, token);
+      return r.body.candidates.length === 3 && r.body.candidates;
+    });
+    expect(vmCands.map((c: { generation: number }) => c.generation)).toEqual([1, 1, 1]);
+    expect(server.peerCount).toBe(1);
+  });
+
   it('forwards the control holder to the helper when a viewer takes and releases control', async () => {
     const { token, sessionId } = await viewerSession('control');
     await api('POST', `/api/webrtc/session/${sessionId}/offer`, { type: 'offer', sdp: 'v=0\r\n' }, token);

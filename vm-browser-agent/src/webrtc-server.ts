@@ -159,7 +159,9 @@ export class WebRtcServer {
         }
         let handedOver = true;
         for (const s of res.sessions) {
-          if (!this.peers.has(s.sessionId) && !this.addPeer(s)) handedOver = false;
+          const link = this.peers.get(s.sessionId);
+          if (link) this.restartPeer(link, s);
+          else if (!this.addPeer(s)) handedOver = false;
         }
         if (handedOver) {
           cursor = res.cursor;
@@ -272,6 +274,24 @@ export class WebRtcServer {
     log.info({ peers: this.peers.size }, 'peer added');
     link.startCandidatePolling();
     return true;
+  }
+
+  /**
+   * A session this VM already serves, offered again: the viewer restarted ICE (its generation
+   * went up; RFC 8445 §9). The helper restarts the peer's ICE and answers again through the
+   * same link; media and DTLS go on. An offer of a generation the peer already has is a repeat.
+   */
+  private restartPeer(link: PeerLink, s: OfferedSession): void {
+    const generation = s.generation ?? 0;
+    if (generation <= link.generation) return;
+    const log = this.opts.log.child({ sessionId: s.sessionId });
+    if (!this.opts.supervisor.send({ type: 'restart-ice', peerId: s.sessionId, sdpType: 'offer', sdp: s.offer.sdp })) {
+      // The helper is down, and took the peer with it (onHelperDown removes it).
+      log.info('helper not ready; ICE restart dropped');
+      return;
+    }
+    link.restarted(generation);
+    log.info({ generation }, 'ICE restart handed to the helper');
   }
 
   private removePeer(sessionId: string, reason: PeerEndReason): void {

@@ -121,9 +121,9 @@ forEachStore(() => {
       expect(fromBrowser.status).toBe(200);
       expect(fromBrowser.body).toEqual({
         candidates: [
-          { candidate: cand(1), sdpMLineIndex: 0, sdpMid: '0', seq: 1, timestamp: a.body.timestamp },
+          { candidate: cand(1), sdpMLineIndex: 0, sdpMid: '0', seq: 1, timestamp: a.body.timestamp, generation: 0 },
           // An empty candidate is end-of-candidates and is relayed like any other.
-          { candidate: '', sdpMLineIndex: 0, sdpMid: null, seq: 3, timestamp: c.body.timestamp },
+          { candidate: '', sdpMLineIndex: 0, sdpMid: null, seq: 3, timestamp: c.body.timestamp, generation: 0 },
         ],
         cursor: 3,
       });
@@ -195,6 +195,7 @@ forEachStore(() => {
           offer: { type: 'offer', sdp: SDP_OFFER },
           createdAt: expect.any(Number),
           iceTransportPolicy: 'all',
+          generation: 0,
         },
       ]);
       expect(offered.body.control).toEqual({ mode: 'agent', holder: null, since: expect.any(Number) });

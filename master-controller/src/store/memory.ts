@@ -28,6 +28,7 @@ import {
   type EndedLease,
   type NewSession,
   type RateBucket,
+  type RestartResult,
   type SessionRecord,
   type SessionState,
   type Snapshot,
@@ -188,6 +189,7 @@ export class MemoryStore implements Store {
       offer: null,
       answer: null,
       offerSeq: 0,
+      generation: 0,
       iceTransportPolicy: s.iceTransportPolicy ?? 'all',
       seq: 0,
       vmCandidates: null,
@@ -234,6 +236,25 @@ export class MemoryStore implements Store {
     return 'ok';
   }
 
+  async restartIce(sessionId: string, sdp: string, _now: number): Promise<RestartResult> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return 'not_found';
+    if (s.offer === null) return 'missing';
+    if (s.offer === sdp) return s.generation > 0 ? { offerSeq: s.offerSeq, generation: s.generation } : 'exists';
+    if (s.answer === null) return 'exists';
+    const seq = (this.vmOfferSeq.get(s.vmId) ?? 0) + 1;
+    this.vmOfferSeq.set(s.vmId, seq);
+    s.offer = sdp;
+    s.answer = null;
+    s.offerSeq = seq;
+    s.generation += 1;
+    s.vmCandidates = null;
+    s.browserCandidates = null;
+    this.notifier.publish(topics.session(sessionId));
+    this.notifier.publish(topics.vm(s.vmId));
+    return { offerSeq: seq, generation: s.generation };
+  }
+
   async setAnswer(sessionId: string, sdp: string, _now: number): Promise<WriteResult> {
     const s = this.sessions.get(sessionId);
     if (!s) return 'not_found';
@@ -266,7 +287,14 @@ export class MemoryStore implements Store {
       else s.browserCandidates = list;
     }
     s.seq += 1;
-    list.push({ candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex, sdpMid: c.sdpMid, seq: s.seq, timestamp: now });
+    list.push({
+      candidate: c.candidate,
+      sdpMLineIndex: c.sdpMLineIndex,
+      sdpMid: c.sdpMid,
+      seq: s.seq,
+      timestamp: now,
+      generation: s.generation,
+    });
     this.notifier.publish(topics.session(sessionId));
     return { seq: s.seq, timestamp: now };
   }

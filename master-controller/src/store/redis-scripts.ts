@@ -279,6 +279,31 @@ redis.call('PUBLISH', P .. 's:' .. ARGV[2], '')
 redis.call('PUBLISH', P .. 'v:' .. vm, '')
 return 'ok'`,
 
+  /**
+   * An ICE restart (Store.restartIce). ARGV: P, sessionId, sdp
+   * → {offerSeq, generation} | 'not_found' | 'missing' | 'exists'
+   */
+  restartIce: `
+local P = ARGV[1]
+local sk = P .. 's:' .. ARGV[2]
+local s = redis.call('HMGET', sk, 'vm', 'offer', 'answer', 'oseq', 'gen')
+if not s[1] then return 'not_found' end
+if not s[2] then return 'missing' end
+local gen = tonumber(s[5] or '0')
+if s[2] == ARGV[3] then
+  if gen > 0 then return {tonumber(s[4]), gen} end
+  return 'exists'
+end
+if not s[3] then return 'exists' end
+local seq = redis.call('HINCRBY', P .. 'v:' .. s[1], 'oseq', 1)
+gen = gen + 1
+redis.call('HSET', sk, 'offer', ARGV[3], 'oseq', seq, 'gen', gen)
+redis.call('HDEL', sk, 'answer')
+redis.call('DEL', sk .. ':vm', sk .. ':browser')
+redis.call('PUBLISH', P .. 's:' .. ARGV[2], '')
+redis.call('PUBLISH', P .. 'v:' .. s[1], '')
+return {seq, gen}`,
+
   /** ARGV: P, sessionId, sdp → 'ok' | 'not_found' | 'missing' | 'exists' */
   setAnswer: `
 local P = ARGV[1]
@@ -319,17 +344,21 @@ redis.call('RPUSH', lk, seq .. '|' .. ARGV[5] .. '|' .. body)
 redis.call('PUBLISH', P .. 's:' .. ARGV[2], '')
 return {seq, tonumber(ARGV[5])}`,
 
-  /** ARGV: P, sessionId, side, since → 0 absent, else the entries with seq > since, in order */
+  /**
+   * ARGV: P, sessionId, side, since → 0 absent, else {generation, the entries with seq > since, in order}
+   * (a restart drops the lists, so every entry is of the session's current generation)
+   */
   getCandidates: `
 local sk = ARGV[1] .. 's:' .. ARGV[2]
 if redis.call('EXISTS', sk) == 0 then return 0 end
+local gen = redis.call('HGET', sk, 'gen') or '0'
 local list = redis.call('LRANGE', sk .. ':' .. ARGV[3], 0, -1)
 local since = tonumber(ARGV[4])
 local i = #list
 while i > 0 and tonumber(string.sub(list[i], 1, string.find(list[i], '|', 1, true) - 1)) > since do i = i - 1 end
 local out = {}
 for j = i + 1, #list do table.insert(out, list[j]) end
-return out`,
+return {gen, out}`,
 
   /** ARGV: P, sessionId, now → 1 ended, 0 absent */
   endSession: `${DROP}
@@ -345,12 +374,12 @@ for _, sid in ipairs(redis.call('ZRANGE', P .. 'idle', '-inf', '(' .. ARGV[2], '
 end
 return n`,
 
-  /** ARGV: P, vmId → flat [sessionId, owner, createdAt, active, offer ('' none), answer ('' none), offerSeq, policy, kind, role, ...] for every session */
+  /** ARGV: P, vmId → flat [sessionId, owner, createdAt, active, offer ('' none), answer ('' none), offerSeq, policy, kind, role, generation, ...] for every session */
   listVmSessions: `
 local P = ARGV[1]
 local out = {}
 for _, sid in ipairs(redis.call('SMEMBERS', P .. 'v:' .. ARGV[2] .. ':s')) do
-  local s = redis.call('HMGET', P .. 's:' .. sid, 'owner', 'created', 'active', 'offer', 'answer', 'oseq', 'policy', 'kind', 'role')
+  local s = redis.call('HMGET', P .. 's:' .. sid, 'owner', 'created', 'active', 'offer', 'answer', 'oseq', 'policy', 'kind', 'role', 'gen')
   if s[2] then
     table.insert(out, sid)
     table.insert(out, s[1] or '')
@@ -362,6 +391,7 @@ for _, sid in ipairs(redis.call('SMEMBERS', P .. 'v:' .. ARGV[2] .. ':s')) do
     table.insert(out, s[7] or '')
     table.insert(out, s[8] or 'rest')
     table.insert(out, s[9] or '')
+    table.insert(out, s[10] or '0')
   end
 end
 return out`,

@@ -61,6 +61,7 @@ import type {
   Lease,
   NewSession,
   RateBucket,
+  RestartResult,
   SessionKind,
   SessionRecord,
   SessionRole,
@@ -318,6 +319,7 @@ export class RedisStore implements Store {
       offer: h.offer ?? null,
       answer: h.answer ?? null,
       offerSeq: num(h.oseq),
+      generation: num(h.gen ?? '0'),
       iceTransportPolicy: policyFrom(h.policy),
     };
   }
@@ -334,6 +336,13 @@ export class RedisStore implements Store {
 
   async setOffer(sessionId: string, sdp: string, _now: number): Promise<WriteResult> {
     return writeResult(await this.run('setOffer', sessionId, sdp));
+  }
+
+  async restartIce(sessionId: string, sdp: string, _now: number): Promise<RestartResult> {
+    const r = await this.run('restartIce', sessionId, sdp);
+    if (r === 'not_found' || r === 'missing' || r === 'exists') return r;
+    const [offerSeq, generation] = list(r);
+    return { offerSeq: num(offerSeq), generation: num(generation) };
   }
 
   async setAnswer(sessionId: string, sdp: string, _now: number): Promise<WriteResult> {
@@ -360,10 +369,12 @@ export class RedisStore implements Store {
   ): Promise<{ candidates: StoredCandidate[]; cursor: number } | undefined> {
     const r = await this.run('getCandidates', sessionId, side, since);
     if (!Array.isArray(r)) return undefined;
+    const [gen, entries] = list(r);
+    const generation = num(gen);
     const candidates: StoredCandidate[] = [];
-    for (const e of r) {
+    for (const e of list(entries)) {
       const c = candidateFrom(str(e));
-      if (c) candidates.push(c);
+      if (c) candidates.push({ ...c, generation });
     }
     const last = candidates[candidates.length - 1];
     return { candidates, cursor: last ? last.seq : since };
@@ -376,7 +387,7 @@ export class RedisStore implements Store {
   async listVmSessions(vmId: string, state: SessionState, sinceOfferSeq = 0): Promise<SessionRecord[]> {
     const flat = list(await this.run('listVmSessions', vmId));
     const out: SessionRecord[] = [];
-    for (let i = 0; i + 9 < flat.length; i += 10) {
+    for (let i = 0; i + 10 < flat.length; i += 11) {
       const offer = str(flat[i + 4]);
       const answer = str(flat[i + 5]);
       const s: SessionRecord = {
@@ -390,6 +401,7 @@ export class RedisStore implements Store {
         offer: offer === '' ? null : offer,
         answer: answer === '' ? null : answer,
         offerSeq: num(flat[i + 6]),
+        generation: num(flat[i + 10]),
         iceTransportPolicy: policyFrom(str(flat[i + 7])),
       };
       if (wanted(s, state, sinceOfferSeq)) out.push(s);

@@ -82,6 +82,8 @@ export interface SessionRecord {
   answer: string | null;
   /** Per-VM sequence number given when the offer was set (0 before): the VM's sessions-poll cursor. */
   offerSeq: number;
+  /** ICE restarts so far (restartIce): 0 for the first negotiation. Stamped on the candidates stored. */
+  generation: number;
   /** The session's ICE transport policy, handed to both sides (`relay`: TURN relays only). */
   iceTransportPolicy: IceTransportPolicy;
 }
@@ -93,15 +95,26 @@ export interface Snapshot {
   at: number;
 }
 
-/** `offered`: offer, no answer (the VM's cursor applies); `active`: answered; `all`: every live session (the operator's list). */
+/**
+ * `offered`: offer, no answer (the VM's cursor applies); `active`: answered, or being answered
+ * again after an ICE restart (its media may still flow); `all`: every live session (the operator's list).
+ */
 export type SessionState = 'offered' | 'active' | 'all';
 
 /** The one definition of which sessions listVmSessions returns, shared by both stores. */
 export function wanted(s: SessionRecord, state: SessionState, sinceOfferSeq: number): boolean {
   if (state === 'all') return true;
   if (s.offer === null) return false;
-  return state === 'active' ? s.answer !== null : s.answer === null && s.offerSeq > sinceOfferSeq;
+  if (state === 'active') return s.answer !== null || s.generation > 0;
+  return s.answer === null && s.offerSeq > sinceOfferSeq;
 }
+
+/**
+ * What an ICE restart's offer did (Store.restartIce): the new offerSeq and generation (also for
+ * a retried POST of the same restart offer); `missing`: no offer yet; `exists`: the session's
+ * offer is not answered yet (or this is its first offer again), so there is nothing to restart.
+ */
+export type RestartResult = { offerSeq: number; generation: number } | 'not_found' | 'missing' | 'exists';
 
 /** Outcome of a write that can fail for a state reason (mapped to an ApiError by the routes). */
 export type WriteResult = 'ok' | 'not_found' | 'exists' | 'missing' | 'limit';
@@ -206,6 +219,14 @@ export interface Store extends RateState {
   touchSessions(sessionIds: readonly string[], now: number): Promise<void>;
   /** 'exists' when another offer is stored; the same offer again is 'ok' (a retried POST). */
   setOffer(sessionId: string, sdp: string, now: number): Promise<WriteResult>;
+  /**
+   * An ICE restart (RFC 8445 §9) of an answered session: the offer is replaced, the answer
+   * cleared, offerSeq takes the VM's next number (its sessions poll hands the session out again),
+   * generation goes up and both sides' candidates of the previous generations are dropped (a
+   * restarted agent announces the same candidates again, which the retry check would otherwise
+   * swallow; and the per-side limit counts one generation). Atomic, like every write here.
+   */
+  restartIce(sessionId: string, sdp: string, now: number): Promise<RestartResult>;
   /** 'exists' when another answer is stored; the same answer again is 'ok' (a retried POST). */
   setAnswer(sessionId: string, sdp: string, now: number): Promise<WriteResult>;
   /**

@@ -10,6 +10,7 @@ import {
   ApiError,
   type CandidateBody,
   type CreateSessionResponse,
+  type IceRestartResponse,
   type IceTransportPolicy,
   isAbortError,
   isErrorCode,
@@ -82,6 +83,21 @@ export class SignalingClient {
 
   async postOffer(sessionId: string, sdp: string, signal?: AbortSignal): Promise<void> {
     await this.api.call(routes.postOffer, { params: { id: sessionId }, body: { type: 'offer', sdp }, signal });
+  }
+
+  /**
+   * Posts an ICE restart offer (RFC 8445 §9) on the answered session: the controller clears its
+   * answer and the VM answers again. Resolves with the restart's candidate generation.
+   */
+  async postIceRestart(sessionId: string, sdp: string, signal?: AbortSignal): Promise<IceRestartResponse> {
+    const reply = await this.api.call(routes.postOffer, {
+      params: { id: sessionId },
+      body: { type: 'offer', sdp, iceRestart: true },
+      signal,
+    });
+    // 204 is a first offer's reply; a restart's is always 200 with its generation.
+    if (!reply) throw new Error('the controller answered the ICE restart without a generation');
+    return reply;
   }
 
   /**

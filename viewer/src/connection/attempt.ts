@@ -24,6 +24,17 @@ import type { ViewerReason } from './viewerState.js';
 
 export type PeerConnectionConstructor = new (configuration?: RTCConfiguration) => RTCPeerConnection;
 
+/** `started`: the restart offer is on its way, because of `cause`; `done`: frames flow again on the same session. */
+export interface IceRestartEvent {
+  phase: 'started' | 'done';
+  cause: ViewerReason['code'];
+  /** 1 for the attempt's first restart. */
+  restart: number;
+}
+
+/** What may end a connected attempt that an ICE restart can repair: its path went away. */
+const RESTARTABLE = new Set<ViewerReason['code']>(['ice-disconnected', 'ice-failed', 'frames-stopped']);
+
 export interface AttemptOptions {
   vmId: string;
   /** Asked of the controller for each session; the session's answer is what the peer connection uses. */
@@ -34,8 +45,15 @@ export interface AttemptOptions {
   answerTimeoutMs: number;
   /** Give up when ICE has not connected this long after the answer. */
   iceTimeoutMs: number;
-  /** How long `disconnected` may last before the attempt is lost (ICE may recover by itself). */
+  /** How long `disconnected` may last before ICE is restarted, or without iceRestart the attempt lost (ICE may recover by itself). */
   disconnectGraceMs: number;
+  /**
+   * Restart ICE on the same session when a connected attempt loses its path (ICE `disconnected`
+   * past the grace, `failed`, or frames stopping) before giving it up for a new session.
+   */
+  iceRestart: boolean;
+  /** A restart that has not brought frames back after this long gives the attempt up (a full reconnect). */
+  iceRestartTimeoutMs: number;
   statsIntervalMs: number;
   watchdog?: FrameWatchdogOptions;
   now: () => number;
@@ -50,6 +68,8 @@ export interface AttemptEvents {
   feedback(feedback: InputFeedback): void;
   /** ICE and DTLS are up (once per attempt). */
   connected(): void;
+  /** An ICE restart on this attempt's session began (with what made it), or brought frames back. */
+  iceRestart(event: IceRestartEvent): void;
   /** A recoverable loss (ICE failed, frames stopped, VM offline…). */
   lost(reason: ViewerReason): void;
   /** Signaling or WebRTC threw; the owner classifies it. */
@@ -77,6 +97,13 @@ export class Attempt {
   private _lastStats: StreamStats | null = null;
   private connected = false;
   private relay = new RelayReach([]);
+  /** The ICE restart in progress: why, the frames decoded when it began, whether its answer is applied. */
+  private restarting: { cause: ViewerReason; frames: number; answered: boolean } | null = null;
+  private restarts = 0;
+  /** The session's candidate generation this peer connection is on (0 until the first restart). */
+  private generation = 0;
+  /** Stops the current long-poll of the VM's candidates (an ICE restart starts a new one). */
+  private candidatePoll: AbortController | null = null;
 
   constructor(
     private readonly opts: AttemptOptions,
@@ -195,9 +222,7 @@ export class Attempt {
     await signaling.postOffer(session.sessionId, sdp, signal);
     this.releaseLocal();
 
-    void signaling
-      .pollVmCandidates(session.sessionId, (c) => this.onRemoteCandidate(c), signal)
-      .catch((err: unknown) => this.candidatePollFailed(err));
+    this.pollCandidates(session.sessionId);
 
     const answer = await this.withAnswerTimeout(signaling.waitForAnswer(session.sessionId, signal));
     if (signal.aborted) return;
@@ -209,6 +234,20 @@ export class Attempt {
         if (!this.connected) this.owner?.lost(this.relay.lossReason('ice-timeout'));
       });
     }
+  }
+
+  /** (Re)starts the long-poll of the VM's candidates, from the start of the current generation. */
+  private pollCandidates(sessionId: string): void {
+    this.candidatePoll?.abort();
+    const poll = new AbortController();
+    this.candidatePoll = poll;
+    const attempt = this.abort.signal;
+    attempt.addEventListener('abort', () => poll.abort(), { once: true });
+    void this.opts.signaling
+      .pollVmCandidates(sessionId, (c) => this.onRemoteCandidate(c), poll.signal)
+      .catch((err: unknown) => {
+        if (!poll.signal.aborted) this.candidatePollFailed(err);
+      });
   }
 
   /**
@@ -304,14 +343,16 @@ export class Attempt {
           }
           break;
         case 'disconnected':
+          // A restart in progress is judged by its own timeout.
+          if (this.restarting) break;
           // ICE may come back on its own (W3C webrtc-pc §4.3.3: "disconnected" is transient).
           this.disconnectTimer ??= this.setTimer(this.opts.disconnectGraceMs, () => {
             this.disconnectTimer = undefined;
-            if (pc.connectionState !== 'connected') this.owner?.lost(this.relay.lossReason('ice-disconnected'));
+            if (pc.connectionState !== 'connected') this.recover(this.relay.lossReason('ice-disconnected'));
           });
           break;
         case 'failed':
-          this.owner?.lost(this.relay.lossReason('ice-failed'));
+          if (!this.restarting) this.recover(this.relay.lossReason('ice-failed'));
           break;
         default:
           break;
@@ -364,13 +405,91 @@ export class Attempt {
       this.owner?.stats(stats);
     }
     if (this.connected) {
-      const verdict = this.watchdog.sample(stats?.framesDecoded ?? 0, this.opts.now());
-      if (verdict !== 'ok') this.owner?.lost({ code: verdict });
+      const frames = stats?.framesDecoded ?? 0;
+      const restarting = this.restarting;
+      if (restarting) {
+        // Done once the restart's answer is applied and frames move again over a connected path.
+        if (restarting.answered && pc.connectionState === 'connected' && frames > restarting.frames) {
+          this.restarting = null;
+          this.watchdog.reset(this.opts.now());
+          this.owner?.iceRestart({ phase: 'done', cause: restarting.cause.code, restart: this.restarts });
+        }
+        return;
+      }
+      const verdict = this.watchdog.sample(frames, this.opts.now());
+      if (verdict !== 'ok') this.recover({ code: verdict });
     }
+  }
+
+  /**
+   * A connected attempt lost its path: restart ICE on the same session (RFC 8445 §9; W3C
+   * webrtc-pc §4.4.1.6 createOffer with iceRestart) rather than open a new one, so the VM keeps
+   * its peer, the session keeps its id and control, and only ICE is negotiated again. Whatever
+   * a restart cannot repair, or a restart that brings no frames back within iceRestartTimeoutMs,
+   * is a loss as before: the owner reconnects on a new session.
+   */
+  private recover(cause: ViewerReason): void {
+    const pc = this.pc;
+    const sessionId = this._sessionId;
+    if (!this.opts.iceRestart || !this.connected || !pc || !sessionId || !RESTARTABLE.has(cause.code)) {
+      this.owner?.lost(cause);
+      return;
+    }
+    if (this.restarting) return;
+    this.clearDisconnectTimer();
+    this.restarts += 1;
+    this.restarting = { cause, frames: this._lastStats?.framesDecoded ?? 0, answered: false };
+    const giveUp = () => {
+      if (!this.restarting) return;
+      this.restarting = null;
+      this.owner?.lost(cause);
+    };
+    this.setTimer(this.opts.iceRestartTimeoutMs, giveUp);
+    this.owner?.iceRestart({ phase: 'started', cause: cause.code, restart: this.restarts });
+    void this.restartIce(pc, sessionId).catch(giveUp);
+  }
+
+  private async restartIce(pc: RTCPeerConnection, sessionId: string): Promise<void> {
+    const { signal } = this.abort;
+    const { signaling } = this.opts;
+    // The new generation's local candidates wait for the restart offer: storing it drops the
+    // session's earlier candidates, and these must come after it.
+    let posted: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      posted = resolve;
+    });
+    this.localChain = this.localChain.then(() => gate);
+    this.remoteDescriptionSet = false;
+    try {
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+      if (signal.aborted) return;
+      const sdp = pc.localDescription?.sdp ?? offer.sdp;
+      if (!sdp) throw new Error('createOffer produced no SDP');
+      const { generation } = await signaling.postIceRestart(sessionId, sdp, signal);
+      this.generation = generation;
+      // A new long-poll for the VM's new candidates: the one in flight may ride a TCP connection
+      // of the path that went away (a changed network takes the viewer's connections with it:
+      // measured in e2e/nat.e2e.test.ts, where its reply never arrived). The restart dropped
+      // the earlier candidates, so from the start is this generation's.
+      this.pollCandidates(sessionId);
+    } finally {
+      posted();
+    }
+    const answer = await signaling.waitForAnswer(sessionId, signal);
+    if (signal.aborted || !this.restarting) return;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    this.remoteDescriptionSet = true;
+    for (const c of this.pendingRemote.splice(0)) {
+      if ((c.generation ?? 0) >= this.generation) await this.addRemoteCandidate(pc, c);
+    }
+    if (this.restarting) this.restarting.answered = true;
   }
 
   private onRemoteCandidate(candidate: StoredCandidate): void {
     if (this.closed || !this.pc) return;
+    // A candidate of an ICE generation this peer connection has left is stale (its ufrag is gone).
+    if ((candidate.generation ?? 0) < this.generation) return;
     if (!this.remoteDescriptionSet) {
       this.pendingRemote.push(candidate);
       return;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeController } from '../testing/fakeController.js';
 import { FakePeerConnection, FakeRTCPeerConnection } from '../testing/fakePeerConnection.js';
+import type { IceRestartEvent } from './attempt.js';
 import { exponentialBackoff } from './reconnectPolicy.js';
 import { ViewerConnection, type ViewerConnectionOptions } from './viewerConnection.js';
 import type { ViewerPhase, ViewerState } from './viewerState.js';
@@ -165,8 +166,8 @@ describe('ViewerConnection', () => {
     ]);
   });
 
-  it('on ICE failure says so, tears the attempt down and comes back on a new session', async () => {
-    connect();
+  it('without ICE restart, on ICE failure says so, tears the attempt down and comes back on a new session', async () => {
+    connect({ iceRestart: false });
     const first = await bringUp('s1');
     await reachPhase('connected');
     first.setConnectionState('failed');
@@ -179,8 +180,8 @@ describe('ViewerConnection', () => {
     expect(phases()).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
   });
 
-  it('treats a long "disconnected" as lost but lets a short one recover', async () => {
-    connect();
+  it('without ICE restart, treats a long "disconnected" as lost but lets a short one recover', async () => {
+    connect({ iceRestart: false });
     const pc = await bringUp('s1');
     pc.autoDecode = true;
     await reachPhase('connected');
@@ -194,12 +195,119 @@ describe('ViewerConnection', () => {
   });
 
   it('never sits on a frozen frame: frames that stop while connected → reconnecting "frames-stopped"', async () => {
-    connect();
+    connect({ iceRestart: false });
     const pc = await bringUp('s1');
     await reachPhase('connected');
     pc.framesDecoded = 5; // then nothing more is decoded
     await reachPhase('reconnecting');
     expect(connection.state.reason.code).toBe('frames-stopped');
+  });
+
+  describe('ICE restart', () => {
+    const restarts: IceRestartEvent[] = [];
+    beforeEach(() => {
+      restarts.length = 0;
+    });
+    const connectWithRestart = (overrides: Partial<ViewerConnectionOptions> = {}) => {
+      connect({ iceRestartTimeoutMs: 300, ...overrides });
+      connection.on('iceRestart', (e) => restarts.push(e));
+    };
+
+    it('on ICE failure restarts ICE on the same session: iceRestart offer, new answer, new-generation candidates only, frames resume without a new session', async () => {
+      connectWithRestart();
+      const pc = await bringUp('s1');
+      pc.autoDecode = true;
+      await reachPhase('connected');
+      controller.addVmCandidate('s1', 'candidate:old');
+      await until(() => pc.addedCandidates.length === 1, 'first candidate');
+      pc.autoDecode = false;
+      pc.setConnectionState('failed');
+      expect(restarts).toEqual([{ phase: 'started', cause: 'ice-failed', restart: 1 }]);
+      await until(() => controller.sessions.get('s1')?.generation === 1, 'restart offer stored');
+      expect(pc.offerOptions).toEqual([undefined, { iceRestart: true }]);
+      expect(controller.sessions.get('s1')?.offers).toEqual(['v=0 fake offer', 'v=0 fake offer (ice restart 1)']);
+      expect(controller.requestsTo('POST', '/api/webrtc/session/s1/offer')[1]?.body).toEqual({
+        type: 'offer',
+        sdp: 'v=0 fake offer (ice restart 1)',
+        iceRestart: true,
+      });
+      // Before the restart's answer: a stale VM candidate of generation 0 and a fresh one, both held.
+      controller.addVmCandidate('s1', 'candidate:stale', 0, 0);
+      controller.addVmCandidate('s1', 'candidate:new');
+      pc.gather('candidate:mine-after-restart');
+      controller.answer('s1', 'v=0 restart answer');
+      await until(() => pc.remoteDescription?.sdp === 'v=0 restart answer', 'restart answer applied');
+      await until(() => pc.addedCandidates.length === 2, 'the new generation candidate');
+      expect(pc.addedCandidates.map((c) => c.candidate)).toEqual(['candidate:old', 'candidate:new']);
+      await until(
+        () =>
+          controller.sessions
+            .get('s1')
+            ?.browserCandidates.some((c) => c.candidate === 'candidate:mine-after-restart') === true,
+        'local candidate posted after the restart offer',
+      );
+      // A fresh long-poll of the VM's candidates from the restart's start: the one in flight may
+      // ride a connection of the path that went away.
+      const fromStart = controller
+        .requestsTo('GET', '/api/webrtc/session/s1/candidates/vm')
+        .filter((r) => r.query.get('since') === '0');
+      expect(fromStart).toHaveLength(2);
+      pc.setConnectionState('connected');
+      pc.autoDecode = true;
+      await until(() => restarts.length === 2, 'restart done');
+      expect(restarts[1]).toEqual({ phase: 'done', cause: 'ice-failed', restart: 1 });
+      expect(connection.sessionId).toBe('s1');
+      expect(controller.sessions.has('s2')).toBe(false);
+      expect(phases()).toEqual(['connecting', 'connected']);
+    });
+
+    it('restarts when frames stop while ICE still says connected', async () => {
+      connectWithRestart();
+      const pc = await bringUp('s1');
+      await reachPhase('connected');
+      pc.framesDecoded = 5;
+      await until(() => restarts.length === 1, 'restart');
+      expect(restarts[0]).toMatchObject({ phase: 'started', cause: 'frames-stopped' });
+    });
+
+    it('restarts after the disconnected grace, not before', async () => {
+      connectWithRestart({ disconnectGraceMs: 60 });
+      const pc = await bringUp('s1');
+      pc.autoDecode = true;
+      await reachPhase('connected');
+      pc.setConnectionState('disconnected');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(restarts).toEqual([]);
+      await until(() => restarts.length === 1, 'restart');
+      expect(restarts[0]).toMatchObject({ cause: 'ice-disconnected' });
+    });
+
+    it('falls back to a full reconnect on a new session when the restart brings no frames back in time', async () => {
+      connectWithRestart({ iceRestartTimeoutMs: 80 });
+      const first = await bringUp('s1');
+      await reachPhase('connected');
+      first.setConnectionState('failed');
+      await until(() => controller.sessions.get('s1')?.generation === 1, 'restart offer stored');
+      // The VM never answers the restart.
+      await reachPhase('reconnecting');
+      expect(connection.state.reason.code).toBe('ice-failed');
+      expect(first.closed).toBe(true);
+      await until(() => controller.sessions.has('s2'), 'new session');
+      await bringUp('s2');
+      await reachPhase('connected');
+      expect(restarts.map((r) => r.phase)).toEqual(['started']);
+    });
+
+    it('does not restart an attempt that never connected', async () => {
+      connectWithRestart();
+      await until(() => controller.sessions.get('s1')?.offer != null, 'offer');
+      controller.answer('s1');
+      const pc = FakePeerConnection.last;
+      await until(() => pc.remoteDescription !== null, 'remote description');
+      pc.setConnectionState('failed');
+      expect(connection.state).toMatchObject({ phase: 'reconnecting', reason: { code: 'ice-failed' } });
+      expect(restarts).toEqual([]);
+    });
   });
 
   it('reports "no-frames" when ICE connects but no frame is ever decoded', async () => {

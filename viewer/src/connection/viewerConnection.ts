@@ -10,7 +10,7 @@
 import { ApiClient, type FetchLike, type IceTransportPolicy, type InputFeedback } from '@vmlive/protocol';
 import { SignalingClient } from '../api/signalingClient.js';
 import { isTokenExpired } from '../api/tokenClaims.js';
-import { Attempt, type AttemptOptions, type PeerConnectionConstructor } from './attempt.js';
+import { Attempt, type AttemptOptions, type IceRestartEvent, type PeerConnectionConstructor } from './attempt.js';
 import { classifyError } from './classifyError.js';
 import type { FrameWatchdogOptions } from './frameWatchdog.js';
 import type { PresentedFrame } from './glassToGlass.js';
@@ -38,8 +38,16 @@ export interface ViewerConnectionOptions {
   answerTimeoutMs?: number;
   /** Give up on an attempt whose ICE has not connected this long after the answer. */
   iceTimeoutMs?: number;
-  /** How long `disconnected` may last before we reconnect (ICE may recover by itself). */
+  /**
+   * How long `disconnected` may last before ICE is restarted (or, with iceRestart off, we
+   * reconnect); ICE may recover by itself. Default 2 s: Chromium reports `disconnected` after
+   * 2.5 s without a packet, and the VM gives a silent viewer up 5 s after it restarted (VMLIVE_PEER_SILENCE_MS).
+   */
   disconnectGraceMs?: number;
+  /** Restart ICE on the same session when the path goes away, before a full reconnect (default true). */
+  iceRestart?: boolean;
+  /** A restart that has not brought frames back after this long falls back to a full reconnect (default 5 s). */
+  iceRestartTimeoutMs?: number;
   statsIntervalMs?: number;
   watchdog?: FrameWatchdogOptions;
   /** Long-poll seconds asked of the controller. */
@@ -54,6 +62,8 @@ export interface ViewerConnectionEvents {
   stats: StreamStats;
   feedback: InputFeedback;
   session: string | null;
+  /** An ICE restart on the current session started or brought frames back. */
+  iceRestart: IceRestartEvent;
 }
 
 type Listener<T> = (value: T) => void;
@@ -71,6 +81,7 @@ export class ViewerConnection {
     stats: new Set(),
     feedback: new Set(),
     session: new Set(),
+    iceRestart: new Set(),
   };
   private current: Attempt | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -91,7 +102,9 @@ export class ViewerConnection {
       PC,
       answerTimeoutMs: options.answerTimeoutMs ?? 15_000,
       iceTimeoutMs: options.iceTimeoutMs ?? 15_000,
-      disconnectGraceMs: options.disconnectGraceMs ?? 3_000,
+      disconnectGraceMs: options.disconnectGraceMs ?? 2_000,
+      iceRestart: options.iceRestart ?? true,
+      iceRestartTimeoutMs: options.iceRestartTimeoutMs ?? 5_000,
       statsIntervalMs: options.statsIntervalMs ?? 1_000,
       watchdog: options.watchdog,
       now: this.now,
@@ -194,6 +207,7 @@ export class ViewerConnection {
         this.everConnected = true;
         this.dispatch({ type: 'connected' });
       },
+      iceRestart: (event) => this.emit('iceRestart', event),
       lost: (reason) => this.lose(reason),
       failed: (err) => this.fail(err),
     });

@@ -38,6 +38,9 @@ function openPage(memory: ControlMemory, overrides: Partial<TakeoverOptions> = {
     policy: exponentialBackoff({ initialMs: 5, maxMs: 20, jitter: 0, maxAttempts: 5 }),
     statsIntervalMs: 10,
     watchdog: { stallMs: 1000, firstFrameMs: 1000 },
+    // These pages reconnect on a new session when the peer fails (what takeover must survive);
+    // an ICE restart keeps the session, channel and control, and is tested with the connection.
+    iceRestart: false,
   });
   const api = new ApiClient({ baseUrl: 'http://controller.test', token: 'viewer-token', fetch: controller.fetch });
   const takeover = new Takeover({

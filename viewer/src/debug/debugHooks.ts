@@ -4,6 +4,7 @@
  * most recently mounted viewer owns the hooks. Tokens are never exposed.
  */
 import type { ControlState, InputFeedback } from '@vmlive/protocol';
+import type { IceRestartEvent } from '../connection/attempt.js';
 import type { StreamStats } from '../connection/streamStats.js';
 import { statsEntries } from '../connection/streamStats.js';
 import type { ViewerConnection } from '../connection/viewerConnection.js';
@@ -26,6 +27,8 @@ export interface VmliveDebug {
   /** Every transition since the viewer mounted (oldest first, capped at 200). */
   history: VmliveDebugTransition[];
   sessionId: string | null;
+  /** ICE restarts since the viewer mounted (oldest first, capped at 200): each `started`, and `done` once frames flowed again on the same session. */
+  iceRestarts: Array<IceRestartEvent & { sessionId: string | null; at: number }>;
   control: ControlState | null;
   /** Where this viewer's takeover stands: idle, requesting, confirming (waiting for the VM's grant), in-control, paused. */
   takeover: TakeoverPhase;
@@ -66,6 +69,7 @@ export function installDebugHooks(connection: ViewerConnection): {
     state: connection.state,
     history: [],
     sessionId: connection.sessionId,
+    iceRestarts: [],
     control: null,
     takeover: 'idle',
     feedback: [],
@@ -100,6 +104,10 @@ export function installDebugHooks(connection: ViewerConnection): {
     connection.on('state', record),
     connection.on('session', (id) => {
       hooks.sessionId = id;
+    }),
+    connection.on('iceRestart', (event) => {
+      hooks.iceRestarts.push({ ...event, sessionId: connection.sessionId, at: Date.now() });
+      if (hooks.iceRestarts.length > 200) hooks.iceRestarts.shift();
     }),
     connection.on('stats', (stats) => {
       hooks.stats = stats;

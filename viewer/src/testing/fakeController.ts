@@ -29,6 +29,10 @@ interface FakeSession {
   vmCandidates: StoredCandidate[];
   browserCandidates: CandidateBody[];
   ended: boolean;
+  /** ICE restarts stored so far (as the controller: a restart drops both sides' candidates). */
+  generation: number;
+  /** Every offer posted, in order (the first one and each restart's). */
+  offers: string[];
 }
 
 type Waiter = () => void;
@@ -100,7 +104,16 @@ export class FakeController {
       if (failure) return error(failure);
       const { iceTransportPolicy = 'all' } = CreateSessionBody.parse(body);
       const id = `s${this.nextSession++}`;
-      this.sessions.set(id, { id, offer: null, answer: null, vmCandidates: [], browserCandidates: [], ended: false });
+      this.sessions.set(id, {
+        id,
+        offer: null,
+        answer: null,
+        vmCandidates: [],
+        browserCandidates: [],
+        ended: false,
+        generation: 0,
+        offers: [],
+      });
       return json(201, {
         sessionId: id,
         iceServers: [{ urls: 'stun:stun.example' }],
@@ -114,7 +127,20 @@ export class FakeController {
       if (!session || session.ended) return error('session_not_found');
       const tail = parts.slice(4).join('/');
       if (method === 'POST' && tail === 'offer') {
-        session.offer = OfferBody.parse(body).sdp;
+        const offer = OfferBody.parse(body);
+        if (offer.iceRestart) {
+          if (session.answer === null) return error(session.offer === null ? 'offer_missing' : 'offer_exists');
+          session.offer = offer.sdp;
+          session.offers.push(offer.sdp);
+          session.answer = null;
+          session.generation += 1;
+          session.vmCandidates = [];
+          session.browserCandidates = [];
+          this.wake();
+          return json(200, { offerSeq: ++this.seq, generation: session.generation });
+        }
+        session.offer = offer.sdp;
+        session.offers.push(offer.sdp);
         return empty(204);
       }
       if (method === 'GET' && tail === 'answer') {
@@ -197,9 +223,18 @@ export class FakeController {
     this.wake();
   }
 
-  addVmCandidate(sessionId: string, candidate: string, sdpMLineIndex = 0): StoredCandidate {
-    const stored = { candidate, sdpMLineIndex, sdpMid: '0', seq: ++this.seq, timestamp: Date.now() };
-    this.must(sessionId).vmCandidates.push(stored);
+  /** A VM candidate of the session's current generation, or of `generation` (a stale one). */
+  addVmCandidate(sessionId: string, candidate: string, sdpMLineIndex = 0, generation?: number): StoredCandidate {
+    const session = this.must(sessionId);
+    const stored = {
+      candidate,
+      sdpMLineIndex,
+      sdpMid: '0',
+      seq: ++this.seq,
+      timestamp: Date.now(),
+      generation: generation ?? session.generation,
+    };
+    session.vmCandidates.push(stored);
     this.wake();
     return stored;
   }

@@ -73,8 +73,13 @@ export class FakePeerConnection {
     this.channels.push(channel);
     return channel;
   }
-  async createOffer(): Promise<RTCSessionDescriptionInit> {
-    return { type: 'offer', sdp: 'v=0 fake offer' };
+  /** The options of every createOffer call, in order. */
+  readonly offerOptions: Array<RTCOfferOptions | undefined> = [];
+  async createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit> {
+    this.offerOptions.push(options);
+    // As browsers do: an ICE restart offer carries new ICE credentials (RFC 8839 §4.4.1.1.1).
+    const restarts = this.offerOptions.filter((o) => o?.iceRestart).length;
+    return { type: 'offer', sdp: restarts ? `v=0 fake offer (ice restart ${restarts})` : 'v=0 fake offer' };
   }
   async setLocalDescription(description: RTCSessionDescriptionInit): Promise<void> {
     this.localDescription = description;

@@ -46,6 +46,21 @@ class SilenceWatchTest(unittest.TestCase):
         reports = ticks(watch, [('a', a)], 30.5, 40.0)
         self.assertEqual([r[0] for r in reports], [35.0])
 
+    def test_an_ice_restart_gives_a_viewer_whose_path_died_a_whole_window_again(self):
+        a = Silence()
+        a.start(0.0)
+        a.last_packet = 10.0  # its path died here
+        watch = SilenceWatch(5.0)
+        self.assertEqual(ticks(watch, [('a', a)], 10.0, 13.5), [])
+        a.restart(13.5)  # its restart offer came through the controller
+        reports = ticks(watch, [('a', a)], 14.0, 30.0)
+        self.assertEqual([r[0] for r in reports], [18.5])
+
+    def test_a_restart_before_connect_does_not_start_the_watch(self):
+        a = Silence()
+        a.restart(5.0)
+        self.assertIsNone(a.watch_since)
+
     def test_a_helper_stall_is_not_taken_for_the_viewer_going_quiet(self):
         a = Silence()
         a.start(0.0)

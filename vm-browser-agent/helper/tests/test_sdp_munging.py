@@ -1,7 +1,7 @@
 import unittest
 
-from vmlive_helper.sdp_munging import (PLAYOUT_DELAY_URI, OfferError, add_extmap, has_extmap, parse_video_offer,
-                                       ssrc_groups)
+from vmlive_helper.sdp_munging import (PLAYOUT_DELAY_URI, OfferError, add_extmap, has_extmap, ice_credentials,
+                                       new_ice_credentials, parse_video_offer, ssrc_groups, with_ice_credentials)
 
 # Trimmed from a Chromium 156 offer: recvonly video + data channel, bundled.
 OFFER = '\r\n'.join([
@@ -127,3 +127,28 @@ class SsrcGroupsTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class IceCredentialsTest(unittest.TestCase):
+    ANSWER = '\r\n'.join(['v=0', 'm=video 9 UDP/TLS/RTP/SAVPF 96', 'a=ice-ufrag:oldU',
+                          'a=ice-pwd:oldpasswordoldpassword12', 'a=mid:0',
+                          'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=ice-ufrag:oldU',
+                          'a=ice-pwd:oldpasswordoldpassword12', 'a=mid:1']) + '\r\n'
+
+    def test_reads_the_first_pair(self):
+        self.assertEqual(ice_credentials(self.ANSWER), ('oldU', 'oldpasswordoldpassword12'))
+        self.assertIsNone(ice_credentials('v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n'))
+
+    def test_replaces_every_section_and_keeps_the_line_ends(self):
+        out = with_ice_credentials(self.ANSWER, 'newU', 'n' * 32)
+        self.assertNotIn('old', out)
+        self.assertEqual(out.count('a=ice-ufrag:newU\r\n'), 2)
+        self.assertEqual(out.count('a=ice-pwd:%s\r\n' % ('n' * 32)), 2)
+        self.assertEqual(out.replace('newU', 'oldU').replace('n' * 32, 'oldpasswordoldpassword12'), self.ANSWER)
+
+    def test_new_credentials_are_fresh_ice_chars_of_rfc_length(self):
+        first, second = new_ice_credentials(), new_ice_credentials()
+        self.assertNotEqual(first, second)
+        for value in first + second:
+            self.assertEqual(len(value), 32)
+            self.assertRegex(value, r'^[A-Za-z0-9+/]+$')

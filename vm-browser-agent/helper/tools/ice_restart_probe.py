@@ -11,9 +11,15 @@ fingerprint): webrtcbin accepts the re-offer but does not restart its ICE stream
 backend (libgstwebrtcnice) never calls nice_agent_restart_stream (not in its import table). An
 ICE restart towards a browser therefore needs more than set-remote-description/create-answer.
 
+The second part does what the helper does (peer.py restart_ice): restart the libnice stream through
+C before applying the re-offer, answer with fresh credentials, and read back what libnice uses.
+
 Run: /usr/bin/python3 vm-browser-agent/helper/tools/ice_restart_probe.py
 """
+import ctypes
+import os
 import re
+import sys
 
 import gi
 
@@ -21,6 +27,10 @@ gi.require_version('Gst', '1.0')
 gi.require_version('GstWebRTC', '1.0')
 gi.require_version('GstSdp', '1.0')
 from gi.repository import Gst, GstSdp, GstWebRTC  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from vmlive_helper.sdp_munging import new_ice_credentials, with_ice_credentials  # noqa: E402
+from vmlive_helper.webrtc_setup import _glib, _gobject, _nice, _nice_agent, restart_ice_agent  # noqa: E402
 
 CAPS = 'application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000'
 
@@ -48,18 +58,37 @@ def description(text, kind):
     return GstWebRTC.WebRTCSessionDescription.new(kind, msg)
 
 
-def answer_to(vm, offer_text):
+def answer_to(vm, offer_text, fixed=False):
+    """Answers `offer_text`; with `fixed`, as the helper answers a restart."""
+    local = new_ice_credentials()
+    stream_id = restart_ice_agent(vm, *local) if fixed else None
     settle(vm, 'set-remote-description', description(offer_text, GstWebRTC.WebRTCSDPType.OFFER))
     created = settle(vm, 'create-answer', None)
     reply = replied(created, 'answer')
-    answer = reply.get_value('answer')
-    settle(vm, 'set-local-description', answer)
-    text = answer.sdp.as_text()
-    return re.search(r'a=ice-ufrag:(\S+)', text).group(1), re.search(r'a=fingerprint:(.+)', text).group(1)
+    text = reply.get_value('answer').sdp.as_text()
+    if fixed:
+        text = with_ice_credentials(text, *local)
+    settle(vm, 'set-local-description', description(text, GstWebRTC.WebRTCSDPType.ANSWER))
+    ufrag = re.search(r'a=ice-ufrag:(\S+)', text).group(1)
+    if stream_id is not None and agent_ufrag(vm, stream_id) != ufrag:
+        raise RuntimeError('libnice does not use the answered credentials')
+    return ufrag, re.search(r'a=fingerprint:(.+)', text).group(1).strip()
 
 
-def main():
-    Gst.init(None)
+def agent_ufrag(vm, stream_id):
+    """The local ice-ufrag libnice checks incoming STUN against."""
+    agent = _nice_agent(vm)
+    ufrag, pwd = ctypes.c_void_p(), ctypes.c_void_p()
+    try:
+        _nice.nice_agent_get_local_credentials(agent, stream_id, ctypes.byref(ufrag), ctypes.byref(pwd))
+        return ctypes.string_at(ufrag).decode() if ufrag.value else None
+    finally:
+        _glib.g_free(ufrag)
+        _glib.g_free(pwd)
+        _gobject.g_object_unref(agent)
+
+
+def run(fixed):
     vm_pipe = Gst.parse_launch(
         'videotestsrc is-live=true ! vp8enc deadline=1 ! rtpvp8pay ! %s ! '
         'webrtcbin name=vm bundle-policy=max-bundle' % CAPS.replace(',clock-rate=90000', ''))
@@ -79,7 +108,8 @@ def main():
         first = answer_to(vm, offer)
         restarted = re.sub(r'a=ice-ufrag:\S+', 'a=ice-ufrag:restart1', offer)
         restarted = re.sub(r'a=ice-pwd:\S+', 'a=ice-pwd:restartrestartrestartrestar', restarted)
-        second = answer_to(vm, restarted)
+        second = answer_to(vm, restarted, fixed)
+        print('--- %s' % ('as the helper restarts ICE (peer.py restart_ice)' if fixed else 'webrtcbin alone'))
         print('first answer:  ice-ufrag %s  fingerprint %s' % first)
         print('re-offer with new ice-ufrag/pwd, answer: ice-ufrag %s  fingerprint %s' % second)
         print('local ICE credentials changed (ICE restarted): %s' % (first[0] != second[0]))
@@ -87,6 +117,12 @@ def main():
     finally:
         vm_pipe.set_state(Gst.State.NULL)
         viewer_pipe.set_state(Gst.State.NULL)
+
+
+def main():
+    Gst.init(None)
+    run(fixed=False)
+    run(fixed=True)
 
 
 if __name__ == '__main__':

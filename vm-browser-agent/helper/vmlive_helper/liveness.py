@@ -54,6 +54,13 @@ class Silence:
         if self.watch_since is None:
             self.watch_since = now
 
+    def restart(self, now: float) -> None:
+        """Main loop: the viewer restarted ICE. Its new offer came through the controller, so it is
+        alive; its packets may have stopped because its path changed (why it restarts), and
+        silence counts afresh from now, leaving the new checks a whole window."""
+        if self.watch_since is not None:
+            self.watch_since = max(self.watch_since, now)
+
     def silent_s(self, now: float) -> float:
         """Seconds since the last packet, or since the peer connected if none came after that."""
         if self.watch_since is None:

@@ -27,6 +27,7 @@ log = get_logger('main')
 # session at once instead of waiting 15 s for an answer that never comes. One bad remote candidate
 # is not (ICE uses the others).
 _FAILURE_CODE = {'add-peer': 'negotiation-failed', 'remote-description': 'negotiation-failed',
+                 'restart-ice': 'negotiation-failed',
                  'remote-candidate': 'candidate-rejected'}
 
 
@@ -119,6 +120,9 @@ class App:
 
     def _cmd_remote_description(self, cmd) -> None:
         self._peer(cmd['peerId']).set_remote_offer(cmd['sdp'])
+
+    def _cmd_restart_ice(self, cmd) -> None:
+        self._peer(cmd['peerId']).restart_ice(cmd['sdp'])
 
     def _cmd_remote_candidate(self, cmd) -> None:
         self._peer(cmd['peerId']).add_remote_candidate(cmd['sdpMLineIndex'], cmd['candidate'])

@@ -18,11 +18,12 @@ from .playout_delay import encode_delay
 from .protocol import Emitter
 from .rtp_caps import rtp_caps
 from .ice_servers import webrtcbin_ice_urls
-from .webrtc_setup import set_ice_tcp
+from .webrtc_setup import local_candidates, restart_ice_agent, set_ice_tcp
 from .liveness import Silence
 from .link_adapt import LayerSelector, LinkAdapter, SwitchBoundary, attach_adapter
 from .rtp_extensions import HeaderExtensionWriter
-from .sdp_munging import ABS_CAPTURE_TIME_URI, PLAYOUT_DELAY_URI, VideoOffer, add_extmap, parse_video_offer, ssrc_groups
+from .sdp_munging import (ABS_CAPTURE_TIME_URI, PLAYOUT_DELAY_URI, VideoOffer, add_extmap, ice_credentials,
+                          new_ice_credentials, parse_video_offer, ssrc_groups, with_ice_credentials)
 
 log = get_logger('peer')
 
@@ -49,6 +50,13 @@ class Peer:
         self.offer: Optional[VideoOffer] = None
         self._pending_candidates: List[Tuple[int, str]] = []
         self._remote_set = False
+        self._relay_only = ice_transport_policy == 'relay'
+        # ICE restart (restart_ice): the remote credentials in force, and while a restart is being
+        # answered, the local credentials it answers with and the libnice stream it restarted.
+        self._remote_credentials: Optional[Tuple[str, str]] = None
+        self._restart: Optional[Tuple[Tuple[str, str], int]] = None
+        self._candidate_mline = 0
+        self.restarts = 0
         self._state = ('new', 'new', 'new')
         self.channel = None
         self._branch: List[Gst.Element] = []
@@ -105,6 +113,7 @@ class Peer:
         ok, sdp = GstSdp.SDPMessage.new_from_text(sdp_text)
         if ok != GstSdp.SDPResult.OK:
             raise ValueError('the offer SDP does not parse')
+        self._remote_credentials = ice_credentials(sdp_text)
         self._build_branch(self.offer)
         offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
         promise = Gst.Promise.new_with_change_func(self._on_remote_set, None)
@@ -114,6 +123,57 @@ class Peer:
         for index, cand in self._pending_candidates:
             self.webrtc.emit('add-ice-candidate', index, cand)
         self._pending_candidates.clear()
+
+    def restart_ice(self, sdp_text: str) -> None:
+        """The viewer's ICE restart (RFC 8445 section 9): a new offer for the same media with new
+        ice-ufrag/ice-pwd. webrtcbin 1.22 would answer it with its old credentials and keep its
+        old checklist (tools/ice_restart_probe.py), so the helper restarts the libnice stream
+        itself, answers with fresh local credentials (RFC 8839 section 4.4.1.1.1: an answer to a
+        restart offer MUST change them) and trickles its candidates again. Media, DTLS (same
+        fingerprint, no new handshake: RFC 8445 section 9 leaves the upper layers alone) and the
+        data channel go on; frames resume once a pair of the new checklist is nominated."""
+        if not self._remote_set or self.offer is None or self.webrtc is None:
+            raise ValueError('no negotiated offer to restart from')
+        if self._restart is not None:
+            raise ValueError('an ICE restart is already being answered')
+        credentials = ice_credentials(sdp_text)
+        if credentials is None:
+            raise ValueError('the restart offer has no ice-ufrag/ice-pwd')
+        if credentials == self._remote_credentials:
+            raise ValueError('the restart offer keeps the previous ice-ufrag/ice-pwd (RFC 8839 4.4.1.1.1)')
+        offer = parse_video_offer(sdp_text, self.cfg.codec)
+        if offer.mline_index != self.offer.mline_index or offer.payload_type != self.offer.payload_type:
+            raise ValueError('the restart offer changes the media; only ICE may change')
+        ok, sdp = GstSdp.SDPMessage.new_from_text(sdp_text)
+        if ok != GstSdp.SDPResult.OK:
+            raise ValueError('the offer SDP does not parse')
+        # Restarted before the offer is applied, so the new remote credentials and candidates
+        # (set-remote-description, then add-ice-candidate, run in order on webrtcbin's thread)
+        # land in the new checklist rather than being cleared by the restart.
+        local = new_ice_credentials()
+        stream_id = restart_ice_agent(self.webrtc, *local)
+        self._restart = (local, stream_id)
+        self._remote_credentials = credentials
+        self.restarts += 1
+        self.silence.restart(time.monotonic())
+        log.info('[%s] ICE restart %d (stream %d)', self.id, self.restarts, stream_id)
+        desc = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
+        self.webrtc.emit('set-remote-description', desc,
+                         Gst.Promise.new_with_change_func(self._on_remote_set, None))
+
+    def _announce_restart(self, webrtc, stream_id: int, ufrag: str) -> None:
+        """After a restart's answer: the agent's candidates again (libnice keeps them and webrtcbin
+        does not re-announce them), then end-of-candidates (RFC 8838 section 4.4). Each names the
+        restart's ufrag (the `ufrag` extension attribute libwebrtc reads, RFC 8839 section 5.1
+        allows extensions): a viewer that adds it before applying the answer then files it under
+        the new generation instead of the previous one, whose addresses are the same."""
+        for cand in local_candidates(webrtc, stream_id):
+            if self._relay_only and ' typ relay' not in cand:
+                continue  # as webrtcbin's relay policy: the VM's own addresses never leave it
+            self.emitter.emit({'type': 'local-candidate', 'peerId': self.id, 'candidate': '%s ufrag %s' % (cand, ufrag),
+                               'sdpMLineIndex': self._candidate_mline})
+        self.emitter.emit({'type': 'local-candidate', 'peerId': self.id, 'candidate': '',
+                           'sdpMLineIndex': self.offer.mline_index if self.offer else 0})
 
     def add_remote_candidate(self, index: int, candidate: str) -> None:
         if not candidate:
@@ -162,18 +222,37 @@ class Peer:
             # echo an extension it does not implement, and RFC 8285 section 6 lets the answerer
             # use only what the answer declares.
             text = add_extmap(text, offer.mline_index, offer.abs_capture_time_id, ABS_CAPTURE_TIME_URI)
+        restart = self._restart
+        if restart is not None:
+            # set-local-description hands these to libnice (nice_agent_set_local_credentials).
+            text = with_ice_credentials(text, *restart[0])
         ok, sdp = GstSdp.SDPMessage.new_from_text(text)
         desc = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
         webrtc = self.webrtc
         if webrtc is None or self.closed:
             return
-        webrtc.emit('set-local-description', desc, Gst.Promise.new())
+        applied = Gst.Promise.new() if restart is None else Gst.Promise.new_with_change_func(self._on_local_set, None)
+        webrtc.emit('set-local-description', desc, applied)
         self.emitter.emit({'type': 'local-description', 'peerId': self.id, 'sdpType': 'answer', 'sdp': text})
+        if restart is not None:
+            self._restart = None
+            self._announce_restart(webrtc, restart[1], restart[0][0])
+            log.info('[%s] ICE restart answered at +%.0f ms', self.id, self._elapsed_ms())
+            return
         log.info('[%s] answered at +%.0f ms (pt %d, rtx pt %s, playout-delay ext %s, abs-capture-time ext %s)',
                  self.id, self._elapsed_ms(), offer.payload_type,
                  offer.rtx_payload_type if self._media_ssrc is not None else 'off',
                  offer.playout_delay_id if self.cfg.playout_delay and offer.playout_delay_id else 'off',
                  offer.abs_capture_time_id or 'off')
+
+    def _on_local_set(self, promise, _data):
+        """webrtcbin's thread: a restart's answer applied (or not: libnice already holds its
+        credentials, see restart_ice_agent, so ICE goes on either way; logged for the record)."""
+        promise.wait()
+        reply = promise.get_reply()
+        if reply is not None and reply.has_field('error'):
+            log.warning('[%s] webrtcbin refused the restart answer (ICE goes on): %s', self.id,
+                        reply.get_value('error'))
 
     def _elapsed_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000
@@ -302,6 +381,7 @@ class Peer:
 
     # ---- webrtcbin callbacks (streaming / signaling threads) ----
     def _on_ice_candidate(self, _element, index, candidate):
+        self._candidate_mline = int(index)
         self.emitter.emit({'type': 'local-candidate', 'peerId': self.id, 'candidate': candidate,
                            'sdpMLineIndex': int(index)})
 

@@ -2,10 +2,13 @@
 
 RFC 8866 (SDP) line syntax; RFC 8285 (a=extmap); RFC 6184 section 8.1 (H.264 fmtp:
 packetization-mode, profile-level-id); RFC 7741 (VP8 RTP payload); RFC 4588 section 8.6 (rtx and
-its `apt` fmtp).
+its `apt` fmtp); RFC 8839 (ice-ufrag/ice-pwd, for ICE restarts).
 """
+import re
+import secrets
+import string
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay'
 ABS_CAPTURE_TIME_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time'
@@ -172,3 +175,32 @@ def ssrc_groups(sdp: str, mline_index: int, semantics: str = 'FID') -> List[List
     prefix = 'a=ssrc-group:%s ' % semantics
     return [[int(x) for x in line[len(prefix):].split() if x.isdigit()]
             for line in sections[mline_index + 1] if line.startswith(prefix)]
+
+
+# ---- ICE restart (RFC 8445 section 9, RFC 8839 section 4.4.1.1.1) ----
+_UFRAG = re.compile(r'^(a=ice-ufrag:)(\S+)', re.M)
+_PWD = re.compile(r'^(a=ice-pwd:)(\S+)', re.M)
+# ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839 section 5.4)
+_ICE_CHARS = string.ascii_letters + string.digits + '+/'
+
+
+def ice_credentials(sdp: str) -> Optional[Tuple[str, str]]:
+    """The first ice-ufrag/ice-pwd pair of `sdp` (bundled: every section carries the same)."""
+    ufrag, pwd = _UFRAG.search(sdp), _PWD.search(sdp)
+    return (ufrag.group(2), pwd.group(2)) if ufrag and pwd else None
+
+
+def new_ice_credentials() -> Tuple[str, str]:
+    """Fresh local credentials for a restart: 32 ice-chars each, above RFC 8839 section 5.4's
+    minimum of 4 (ufrag) and 22 (pwd) characters, from a CSPRNG (the pwd keys the STUN
+    MESSAGE-INTEGRITY of every check)."""
+    rng = secrets.SystemRandom()
+    return (''.join(rng.choice(_ICE_CHARS) for _ in range(32)),
+            ''.join(rng.choice(_ICE_CHARS) for _ in range(32)))
+
+
+def with_ice_credentials(sdp: str, ufrag: str, pwd: str) -> str:
+    """`sdp` with every ice-ufrag/ice-pwd line replaced (webrtcbin 1.22 answers a restart offer
+    with the previous ones, which RFC 8839 section 4.4.1.1.1 forbids)."""
+    sdp = _UFRAG.sub(lambda m: m.group(1) + ufrag, sdp)
+    return _PWD.sub(lambda m: m.group(1) + pwd, sdp)

@@ -19,16 +19,21 @@ export class ScriptedHelper extends FakeHelper {
   /** Local candidates sent after the answer, before end-of-candidates. */
   candidateCount = 2;
 
+  /** ICE restarts answered so far (each answer names its count: `a=ice-ufrag:restart<n>`). */
+  private restarts = 0;
+
   override send(cmd: HelperCommand) {
     super.send(cmd);
-    if (cmd.type !== 'remote-description') return;
+    if (cmd.type !== 'remote-description' && cmd.type !== 'restart-ice') return;
     const peerId = cmd.peerId;
+    // As the real helper: a restart answers with new credentials and the same candidates again.
+    const ice = cmd.type === 'restart-ice' ? `a=ice-ufrag:restart${++this.restarts}\r\n` : '';
     setTimeout(() => {
       this.event({
         type: 'local-description',
         peerId,
         sdpType: 'answer',
-        sdp: `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=${peerId}\r\n`,
+        sdp: `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=${peerId}\r\n${ice}`,
       });
       for (let i = 1; i <= this.candidateCount; i++) {
         this.event({

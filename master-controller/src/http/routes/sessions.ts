@@ -6,6 +6,7 @@ import {
   CandidateSide,
   type CandidatesResponse,
   type CreateSessionResponse,
+  type IceRestartResponse,
   LIMITS,
   routes,
   type SessionDescription,
@@ -78,6 +79,25 @@ export function sessionRoutes(ctx: Ctx, r: Router): void {
     const [s, side] = await loadSession(ctx, req, p);
     if (side !== 'browser') throw errors.forbidden('only the viewer side posts the offer');
     const body = input.body();
+    if (body.iceRestart === true) {
+      // ICE restart (RFC 8445 §9): same session, same media, new ICE credentials; the VM answers again.
+      const restarted = await store.restartIce(s.sessionId, body.sdp, Date.now());
+      if (restarted === 'not_found') throw errors.sessionNotFound(s.sessionId);
+      if (restarted === 'missing') {
+        throw new ApiError(
+          'offer_missing',
+          'an ICE restart needs an answered offer; this session has none',
+          'iceRestart',
+        );
+      }
+      if (restarted === 'exists') {
+        throw new ApiError('offer_exists', 'the previous offer of this session is not answered yet', 'iceRestart');
+      }
+      req.log.info({ sdpBytes: body.sdp.length, generation: restarted.generation }, 'ICE restart offer set');
+      req.log.debug({ sdp: body.sdp }, 'offer sdp');
+      res.status(200).json(restarted satisfies IceRestartResponse);
+      return;
+    }
     const result = await store.setOffer(s.sessionId, body.sdp, Date.now());
     if (result === 'exists') throw new ApiError('offer_exists', 'this session already has an offer');
     if (result === 'not_found') throw errors.sessionNotFound(s.sessionId);

@@ -148,6 +148,7 @@ export function vmRoutes(ctx: Ctx, r: Router): void {
             createdAt: s.createdAt,
             ...(config.turnUrls.length ? { iceServers: sessionIceServers(config, s) } : {}),
             iceTransportPolicy: s.iceTransportPolicy,
+            generation: s.generation,
           })),
           cursor,
           control: current.control,

@@ -18,6 +18,7 @@ export const COMMANDS: HelperCommand[] = [
     ],
   },
   { type: 'remote-description', peerId: 'p1', sdpType: 'offer', sdp: SDP },
+  { type: 'restart-ice', peerId: 'p1', sdpType: 'offer', sdp: SDP },
   {
     type: 'remote-candidate',
     peerId: 'p1',
