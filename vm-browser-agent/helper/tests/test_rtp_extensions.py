@@ -36,8 +36,9 @@ class WriterTest(unittest.TestCase):
         pipeline.use_clock(clock)
         pipeline.set_start_time(Gst.CLOCK_TIME_NONE)
         pipeline.set_base_time(clock.get_time())
+        latencies = []
         writer = HeaderExtensionWriter(pay.get_static_pad('src'), [(5, encode_delay(0, 0))], 13,
-                                       pipeline.get_base_time())
+                                       pipeline.get_base_time, on_frame=latencies.append)
         started = time.time()
         pipeline.set_state(Gst.State.PLAYING)
         packets = []
@@ -67,6 +68,9 @@ class WriterTest(unittest.TestCase):
             self.assertGreaterEqual(ntp_to_unix_s(captures[0]), started - 0.05)
             self.assertLessEqual(ntp_to_unix_s(captures[0]), time.time())
         self.assertEqual(writer.stats()['failures'], 0)
+        # capture -> payloaded, one per frame: never negative, and short on this idle pipeline
+        self.assertEqual(len(latencies), len(frames))
+        self.assertTrue(all(0 <= ns < 1_000_000_000 for ns in latencies))
 
 
 if __name__ == '__main__':

@@ -300,7 +300,8 @@ def attach_adapter(peer_id: str, webrtc: Gst.Element, selector: LayerSelector, s
     boundary = selector.boundary
 
     def count(_pad, info):
-        buffers = info.get_buffer_list()
+        # Only a list probe has a list (asking a buffer probe for one is a GStreamer-CRITICAL).
+        buffers = info.get_buffer_list() if info.type & Gst.PadProbeType.BUFFER_LIST else None
         meter.on_packets(buffers.length() if buffers is not None else 1)
         if boundary is not None:
             first = buffers.get(0) if buffers is not None else info.get_buffer()

@@ -292,6 +292,8 @@ class SharedEncoder:
 
     def note_capture_to_send(self, latency_ns: int) -> None:
         """One frame's screen change -> payloaded (any thread)."""
+        if not 0 <= latency_ns < 60_000_000_000:
+            return  # not a latency: the stats event's contract says >= 0
         with self._capture_to_send_lock:
             self._capture_to_send.append((time.monotonic(), latency_ns / 1e6))
 

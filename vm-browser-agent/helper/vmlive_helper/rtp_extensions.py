@@ -84,7 +84,8 @@ class HeaderExtensionWriter:
     """Adds `constant` extensions ((id, bytes) each) to every RTP packet leaving `pad` (a
     payloader's src pad), and abs-capture-time as `capture_time_id` when given, until removed."""
 
-    def __init__(self, pad, constant: List[Tuple[int, bytes]], capture_time_id: Optional[int], base_time: int,
+    def __init__(self, pad, constant: List[Tuple[int, bytes]], capture_time_id: Optional[int],
+                 base_time: Callable[[], int],
                  change_time: Optional[Callable[[int], Optional[int]]] = None,
                  on_frame: Optional[Callable[[int], None]] = None):
         for ext_id, _data in constant + ([(capture_time_id, b'')] if capture_time_id is not None else []):
@@ -95,6 +96,8 @@ class HeaderExtensionWriter:
         self._constant = [(ext_id, ctypes.create_string_buffer(data, len(data)), len(data))
                           for ext_id, data in constant]
         self._capture_time_id = capture_time_id
+        # The base time of the element that stamped the PTS (read per frame: the capture bin is
+        # locked-state, and its base time is set again each time capture restarts).
         self._base_time = base_time
         self._change_time = change_time
         self._on_frame = on_frame  # each frame's capture -> now (payloaded), ns
@@ -122,14 +125,17 @@ class HeaderExtensionWriter:
             pts = ctypes.c_uint64.from_address(buffer + _PTS_OFFSET).value
             if rtp_timestamp != self._last_rtp_timestamp and pts != _CLOCK_TIME_NONE:
                 self._last_rtp_timestamp = rtp_timestamp
-                grabbed = self._base_time + pts  # the pipeline clock's time of the PTS
+                grabbed = self._base_time() + pts  # the pipeline clock's time of the PTS
                 changed = self._change_time(grabbed) if self._change_time is not None else None
                 if changed is not None:
                     self.damage_times += 1
-                captured = changed or grabbed
+                now = time.monotonic_ns()
+                # Never a capture in the future: a base time that moved would say so, and the
+                # viewer's meter would drop it anyway.
+                captured = min(changed or grabbed, now)
                 ctypes.memmove(self._capture_time, ntp_uq32_32(wall_ns(captured)), 8)
                 if self._on_frame is not None:
-                    self._on_frame(time.monotonic_ns() - captured)
+                    self._on_frame(now - captured)
                 if _rtp.gst_rtp_buffer_add_extension_onebyte_header(self._rtp, self._capture_time_id,
                                                                     self._capture_time, 8):
                     self.capture_times += 1
