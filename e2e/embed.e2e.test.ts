@@ -119,7 +119,8 @@ async function openExample(path = '/', setup?: (page: Page) => Promise<unknown>)
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
   page.on('pageerror', (err) => console.log('embed pageerror:', err.message));
-  page.on('close', () => void context.close());
+  // The context goes with its page; at the file's end the browser may already be closing it.
+  page.on('close', () => context.close().catch(() => undefined));
   await setup?.(page);
   const token = await sys.mintViewerToken('control');
   const query = new URLSearchParams({ controller: sys.controllerUrl, vm: sys.vmId, mode: 'auto' });
