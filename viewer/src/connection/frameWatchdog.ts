@@ -5,7 +5,7 @@
  */
 
 export interface FrameWatchdogOptions {
-  /** No new frame for this long after the first one → stalled. */
+  /** No new frame for this long after the first one → stalled (default 1.5 s). */
   stallMs?: number;
   /** No first frame for this long after connecting → stalled. */
   firstFrameMs?: number;
@@ -21,7 +21,10 @@ export class FrameWatchdog {
   private lastIncreaseAt: number | null = null;
 
   constructor(options: FrameWatchdogOptions = {}) {
-    this.stallMs = options.stallMs ?? 2000;
+    // 1.5 s: a still screen still sends a frame every 500 ms (the helper's idle repeat), and a path
+    // change shows here first (before ICE says `disconnected`), so this bounds how soon an ICE
+    // restart starts; with one stats sample a second, frames stopped are noticed 1.5-2.5 s later.
+    this.stallMs = options.stallMs ?? 1500;
     this.firstFrameMs = options.firstFrameMs ?? 5000;
   }
 
