@@ -1,7 +1,7 @@
 """Writes RTP header extensions (RFC 8285 one-byte form) into every packet a payloader pushes.
 
-GStreamer 1.22 has no element for the two we send (playout-delay.py says why a Python
-GstRTPHeaderExtension cannot either), and a Python buffer probe cannot make a buffer writable
+GStreamer 1.22 has no element for the two we send, a Python GstRTPHeaderExtension cannot write
+its output (the data argument is a copy), and a Python buffer probe cannot make a buffer writable
 (the wrapper holds a second reference). So the probe is a ctypes callback working on raw
 pointers: about 6 us per packet measured here.
 
