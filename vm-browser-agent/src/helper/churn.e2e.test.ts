@@ -34,14 +34,23 @@ it('repeated viewer connect/remove cycles keep streaming and do not grow memory 
     // every other viewer vanishes without a goodbye first (tab closed), then is removed
     await v.close(i % 2 === 0);
     if (i % 2 === 1) helper.send({ type: 'remove-peer', peerId: `c${i}`, reason: 'gone' });
-    await new Promise((r) => setTimeout(r, 300));
+    // Sampled idle (peer gone, capture stopped, free heap handed back): what a VM nobody watches holds.
+    const idleBy = Date.now() + 15_000;
+    let stats = await helper.getStats(null);
+    while ((Object.keys(stats.peers).length > 0 || stats.encoder.running) && Date.now() < idleBy) {
+      await new Promise((r) => setTimeout(r, 100));
+      stats = await helper.getStats(null);
+    }
+    expect(Object.keys(stats.peers), `cycle ${i}`).toEqual([]);
+    expect(stats.encoder.running, `cycle ${i}`).toBe(false);
     rss.push(rssMB(pid));
   }
-  const stats = await helper.getStats(null);
-  expect(Object.keys(stats.peers)).toEqual([]);
-  expect(stats.encoder.running).toBe(false);
-  // first cycles warm caches/pools; after that growth must stay small
+  console.log(`helper RSS idle after each of ${cycles} cycles (MB): ${rss.map((r) => r.toFixed(0)).join(' ')}`);
+  // The first cycles warm caches and pools. After that a leak of one peer's webrtcbin (its
+  // elements, threads' stacks, buffers: several MB) adds up over the cycles. The helper trims its
+  // heap when it goes idle (60 MB here, was 125), but one of glibc's two arenas keeps a 22 MB
+  // high-water now and then (in 1 of 2 runs of 10 cycles here; the GStreamer leaks tracer lists
+  // the same live objects either way), so one step is allowed, not three.
   const growth = (rss.at(-1) as number) - (rss[3] as number);
-  console.log(`helper RSS over ${cycles} cycles (MB): ${rss.map((r) => r.toFixed(0)).join(' ')}`);
   expect(growth).toBeLessThan(40);
 });
