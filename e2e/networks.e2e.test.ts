@@ -122,11 +122,16 @@ describe.skipIf(unavailable !== null)('viewers on lossy and thin links', () => {
     const b = await read(capped);
     const cb = await read(clean);
     const f = windowFigures(a, b);
+    console.log(
+      `capped viewer over 5 s at ${capKbit} kbit/s: ${b.log.frames - a.log.frames} frames, longest gap ` +
+        `${f.longestGapMs.toFixed(0)} ms, ${f.kbps.toFixed(0)} kbit/s, ${s.frameHeight}p`,
+    );
     expect(b.log.frames - a.log.frames).toBeGreaterThan(20);
-    // A stream stalled for the whole cap is what this guards against. A probe up that fails costs a stall
-    // (the full layer overflows the link until the loss shows and a reduced keyframe gets through): up to
-    // 3 s on these 2 shared cores, so the bound is loose; the figures are scripts/networks.ts --thin's.
-    expect(f.longestGapMs).toBeLessThan(4000);
+    // A stream stalled for the whole cap is what this guards against. The way back up probes the link
+    // with padding on the reduced layer, which the viewer keeps decoding; a failed probe costs what the
+    // overflowing queue delays and RTX repairs, not a switch. Loose on these 2 shared cores; the
+    // figures are scripts/networks.ts --thin's.
+    expect(f.longestGapMs).toBeLessThan(3000);
     expect(f.kbps).toBeLessThan(capKbit);
     expect(cb.stats.frameHeight).toBe(full);
     expect(cb.log.frames - ca.log.frames).toBeGreaterThan(20);

@@ -6,7 +6,7 @@ import gi
 gi.require_version('Gst', '1.0')
 from gi.repository import Gst  # noqa: E402
 
-from vmlive_helper.link_adapt import (HOLDS_S, LayerSelector, LinkAdapter, LossMeter,  # noqa: E402
+from vmlive_helper.link_adapt import (HOLDS_S, PAD_PROBE_S, LayerSelector, LinkAdapter, LossMeter,  # noqa: E402
                                       SwitchBoundary, nacked_seqs)
 
 Gst.init(None)
@@ -113,7 +113,7 @@ class ReducedLayerRecord:
         pass
 
 
-class LinkAdapterHoldTest(unittest.TestCase):
+class AdapterRig(unittest.TestCase):
     """The decisions over a thin link, on a test clock: the selector is real (input-selector over two
     tees), in a pipeline that never plays, so a switch stays pending and `target` says where to."""
 
@@ -139,6 +139,10 @@ class LinkAdapterHoldTest(unittest.TestCase):
             seq = (self.seq + i) & 0xFFFF
             meter.on_nack(bytes([seq >> 8, seq & 0xFF, 0, 0]))
         self.seq += packets
+
+
+class LinkAdapterHoldTest(AdapterRig):
+    """Without RTX (no padding to probe with) the way up is a switch to the full layer."""
 
     def test_a_thin_link_goes_down_probes_after_2_s_then_every_4_s(self):
         t = 100.0
@@ -174,6 +178,102 @@ class LinkAdapterHoldTest(unittest.TestCase):
             self.send(30, 1)  # 3 %: what RTX repairs
             self.adapter.decide(t)
         self.assertEqual(self.selector.target, 'full')
+
+
+class PaddingRecord:
+    """Stands in for link_adapt.PaddingProbe (which needs a viewer's rtprtxsend): records rates."""
+
+    def __init__(self):
+        self.started, self.stops, self.available, self.active = [], 0, True, False
+
+    def start(self, rate_bps):
+        self.started.append(rate_bps)
+        self.active = True
+
+    def stop(self):
+        self.stops += 1
+        self.active = False
+
+    def release(self):
+        self.stop()
+
+
+class SteadyRates:
+    def sample(self, now):
+        pass
+
+    def bps(self):
+        return 1_000_000.0, 300_000.0
+
+
+class LinkAdapterPaddedProbeTest(AdapterRig):
+    """With RTX on, the way up is a padding probe on the reduced layer: the switch comes only after it held."""
+
+    def setUp(self):
+        super().setUp()
+        self.adapter.close()
+        self.padding = PaddingRecord()
+        self.adapter = LinkAdapter('p1', self.selector, ReducedLayerRecord(), self.full_keyframes.append,
+                                   lambda _now: 0.0, self.padding, SteadyRates())
+
+    def go_down(self, t):
+        self.adapter.decide(t)
+        self.send(300, 60)
+        t += 1.0
+        self.adapter.decide(t)
+        self.assertEqual(self.selector.target, 'reduced')
+        self.full_keyframes.clear()
+        return t
+
+    def hold(self, t, seconds, lost=0):
+        end = t + seconds
+        while t < end - 1e-9:
+            t += 0.1
+            self.send(10, lost)
+            self.adapter.decide(t)
+        return t
+
+    def test_a_padding_probe_the_link_cannot_carry_ends_on_the_reduced_layer_without_a_switch(self):
+        t = self.go_down(100.0)
+        t = self.hold(t, HOLDS_S[0] + 0.1)
+        # Padded to 1.2 x the full layer's 1 Mbit/s, less the reduced layer's 0.3 it already sends.
+        self.assertEqual([round(r) for r in self.padding.started], [900_000])
+        self.assertTrue(self.padding.active)
+        self.assertEqual(self.selector.target, 'reduced')
+        t += 0.1
+        self.adapter.decide(t)  # the probe's first tick: its NACKs are not back yet
+        t += 0.1
+        self.send(20, 10)  # the overflowing queue drops media packets too
+        self.adapter.decide(t)
+        self.assertFalse(self.padding.active)
+        self.assertEqual(self.selector.target, 'reduced')
+        self.assertEqual(self.full_keyframes, [])  # nothing of the full layer was sent
+        self.assertEqual(self.adapter.probes_padded_failed, 1)
+        # The next probe waits the longer hold.
+        t = self.hold(t, HOLDS_S[1] - 0.2)
+        self.assertEqual(len(self.padding.started), 1)
+        t = self.hold(t, 0.4)
+        self.assertEqual(len(self.padding.started), 2)
+
+    def test_a_padding_probe_that_holds_switches_to_the_full_layer(self):
+        t = self.go_down(100.0)
+        t = self.hold(t, HOLDS_S[0] + 0.1)
+        self.assertTrue(self.padding.active)
+        t = self.hold(t, PAD_PROBE_S - 0.2)
+        self.assertEqual(self.selector.target, 'reduced')
+        t = self.hold(t, 0.3)
+        self.assertFalse(self.padding.active)
+        self.assertEqual(self.selector.target, 'full')
+        self.assertEqual(len(self.full_keyframes), 1)
+
+    def test_a_blackout_ends_a_padding_probe(self):
+        t = self.go_down(100.0)
+        t = self.hold(t, HOLDS_S[0] + 0.1)
+        self.assertTrue(self.padding.active)
+        self.adapter._silent_s = lambda _now: 1.0
+        self.adapter.decide(t + 0.1)
+        self.assertFalse(self.padding.active)
+        self.assertEqual(self.selector.target, 'reduced')
 
 
 if __name__ == '__main__':

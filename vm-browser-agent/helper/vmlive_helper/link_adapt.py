@@ -8,8 +8,17 @@ than the stream overflows its queue and loses a large share at once (tbf, a satu
 random loss of a few % (Wi-Fi) stays well under the threshold and is repaired by RTX.
 GStreamer 1.22 has no bandwidth estimator (no rtpgccbwe without gst-plugins-rs), and a viewer
 receiving the reduced layer cannot tell whether its link would now carry the full one: so the
-way back up is a probe, after a hold of 2 s, and 4 s after a failed probe (each failed probe costs
-a stall; a longer hold would keep a lifted cap's viewer on the reduced layer past 5 s).
+way back up is a probe, after a hold of 2 s, and 4 s after a failed probe (a longer hold would
+keep a lifted cap's viewer on the reduced layer past 5 s).
+
+The probe does not switch first. It pads the reduced layer up to the full layer's rate with
+retransmissions of packets the viewer already has (PaddingProbe), the way libwebrtc probes with
+RTX padding (RFC 4588 section 3 lets a sender retransmit what no one asked for; the receiver
+drops the duplicates): if the link cannot carry that rate the queue overflows and media packets
+are NACKed, which ends the probe on a layer the viewer still decodes, repaired by RTX. Switching
+up to find out cost a stall each time instead (the full layer's keyframe stuck in the link's
+queue until a reduced keyframe got through: 1-3 s under a 600 kbit/s cap). Only a padding probe
+that held switches to the full layer.
 
 Switches happen at a keyframe of the target layer (asked for at once): a buffer probe on the
 selector's pad for that layer makes it the active pad when the keyframe arrives, so the viewer's
@@ -19,7 +28,7 @@ import collections
 import time
 from typing import Callable, Deque, Dict, Optional, Tuple
 
-from gi.repository import GLib, Gst
+from gi.repository import GLib, GObject, Gst
 
 from .log import get_logger
 
@@ -33,6 +42,9 @@ MIN_PACKETS = 40      # fewer sent in the window: no decision (a still screen se
 #                       random losses of a short burst are no thin link)
 MIN_PACKETS_PROBING = 15  # a probe that overflows the link shows at once, and each moment costs a stall
 PROBE_S = 2.5         # after going up, this long without DOWN_LOSS = the probe held
+PAD_PROBE_S = 1.0     # padded to the full layer's rate this long without DOWN_LOSS = the link carries it
+PAD_TICK_MS = 20      # padding is sent in bursts this far apart (a few packets each)
+PAD_HEADROOM = 1.2    # pad to this much of the full layer's rate: its keyframes come above the average
 HOLDS_S = (2.0, 4.0)  # first hold, then after a failed probe; at most 4 s: a lifted cap is back at full within 5 s
 SETTLED_S = 10.0      # on the full layer this long after a probe: the hold starts from 2 s again
 _RTPFB, _NACK = 205, 1
@@ -132,6 +144,104 @@ class SwitchBoundary:
         rtx_sender.get_static_pad('src').add_probe(Gst.PadProbeType.EVENT_UPSTREAM, on_event)
 
 
+class PaddingProbe:
+    """Raises what one viewer's link carries to a target rate for a while, with retransmissions of
+    its own recent media packets (webrtcbin's rtprtxsend resends them as RTX, from its history),
+    and counts what it sent. Recent packets come from the payloader's thread (on_rtp: deque
+    appends); the rest runs on the main loop."""
+
+    RECENT = 64
+
+    def __init__(self):
+        self._rtx_pad: Optional[Gst.Pad] = None
+        self._ssrc = 0
+        self._recent: Deque[Tuple[int, int]] = collections.deque(maxlen=self.RECENT)  # (seq, bytes)
+        self._timer: Optional[int] = None
+        self._rate_bps = 0.0
+        self._last = 0.0
+        self._credit = 0.0
+        self._next = 0
+        self.packets = 0
+        self.bytes = 0
+
+    def bind(self, rtx_sender: Gst.Element, media_ssrc: int) -> None:
+        """webrtcbin made the viewer's rtprtxsend (its streaming thread)."""
+        self._rtx_pad = rtx_sender.get_static_pad('src')
+        self._ssrc = media_ssrc
+
+    @property
+    def available(self) -> bool:
+        return self._rtx_pad is not None
+
+    @property
+    def active(self) -> bool:
+        return self._timer is not None
+
+    def on_rtp(self, buf: Gst.Buffer) -> None:
+        if buf.get_size() >= 4:
+            head = buf.extract_dup(2, 2)
+            self._recent.append(((head[0] << 8) | head[1], buf.get_size()))
+
+    def start(self, rate_bps: float) -> None:
+        self.stop()
+        self._rate_bps = max(rate_bps, 0.0)
+        self._last = time.monotonic()
+        self._credit = 0.0
+        self._timer = GLib.timeout_add(PAD_TICK_MS, self._tick)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            GLib.source_remove(self._timer)
+            self._timer = None
+
+    def release(self) -> None:
+        """The viewer is gone: stop, and let go of its rtprtxsend's pad."""
+        self.stop()
+        self._rtx_pad = None
+
+    def _tick(self) -> bool:
+        now = time.monotonic()
+        # Credit for at most two ticks: a main loop that ran late must not dump a burst.
+        self._credit = min(self._credit + self._rate_bps / 8 * (now - self._last),
+                           self._rate_bps / 8 * 2 * PAD_TICK_MS / 1000)
+        self._last = now
+        recent = list(self._recent)
+        pad = self._rtx_pad
+        while recent and pad is not None and self._credit > 0:
+            seq, size = recent[-1 - self._next % len(recent)]
+            self._next += 1
+            request = Gst.Structure.new_empty('GstRTPRetransmissionRequest')
+            request.set_value('seqnum', GObject.Value(GObject.TYPE_UINT, seq))
+            request.set_value('ssrc', GObject.Value(GObject.TYPE_UINT, self._ssrc))
+            pad.send_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_UPSTREAM, request))
+            self._credit -= size
+            self.packets += 1
+            self.bytes += size
+        return True
+
+
+class LayerRates:
+    """Both layers' encoded rates over the last second, sampled on the adapter's ticks."""
+
+    def __init__(self, shared):
+        self._shared = shared
+        self._samples: Deque[Tuple[float, int, int]] = collections.deque()
+
+    def sample(self, now: float) -> None:
+        reduced = self._shared.reduced
+        self._samples.append((now, self._shared.bytes, reduced.bytes if reduced is not None else 0))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= WINDOW_S:
+            self._samples.popleft()
+
+    def bps(self) -> Tuple[float, float]:
+        """(full, reduced) bits/s."""
+        if len(self._samples) < 2:
+            return 0.0, 0.0
+        (t0, f0, r0), (t1, f1, r1) = self._samples[0], self._samples[-1]
+        span = max(t1 - t0, 1e-3)
+        return (f1 - f0) * 8 / span, (r1 - r0) * 8 / span
+
+
 class LayerSelector:
     """The input-selector at the head of a viewer's branch, fed by both layers' tees."""
 
@@ -190,8 +300,14 @@ class LinkAdapter:
     """The decision, on a main-loop timer, for one viewer."""
 
     def __init__(self, peer_id: str, selector: LayerSelector, reduced, request_full_keyframe: Callable[[str], None],
-                 silent_s: Callable[[float], float]):
+                 silent_s: Callable[[float], float], padding: Optional[PaddingProbe] = None,
+                 rates: Optional[LayerRates] = None):
         self.peer_id = peer_id
+        self.padding = padding
+        self.rates = rates
+        self._padding_since: Optional[float] = None
+        self.probes_padded = 0
+        self.probes_padded_failed = 0
         self.selector = selector
         self.reduced = reduced
         self._request_full_keyframe = request_full_keyframe
@@ -209,11 +325,17 @@ class LinkAdapter:
 
     def decide(self, now: float) -> None:
         """One decision at monotonic time `now` (the timer's; tests pass their own clock)."""
+        if self.rates is not None:
+            self.rates.sample(now)
         if self._silent_s(now) > 0.5:
             # Nothing heard for a while (a blackout): whatever NACKs follow ask for what the dark
             # link dropped, not what the link can carry now.
+            self._end_padding()
             self.meter.reset()
             self._since = now
+            return
+        if self._padding_since is not None:
+            self._decide_padded(now)
             return
         target = self.selector.target
         loss, sent = self.meter.loss(now)
@@ -233,9 +355,41 @@ class LinkAdapter:
             self._hold_index = 0
         elif target == 'reduced' and now - self._since >= HOLDS_S[self._hold_index]:
             loss, sent = self.meter.loss(now, HOLDS_S[self._hold_index] / 2)
-            if loss <= CLEAN_LOSS:
-                self._probing = True
-                self._go('full', 'probing (%.0f %% lost on the reduced layer)' % (loss * 100), now)
+            if loss > CLEAN_LOSS:
+                return
+            full_bps, reduced_bps = self.rates.bps() if self.rates is not None else (0.0, 0.0)
+            if self.padding is not None and self.padding.available and full_bps > 0:
+                self._padding_since = now
+                self.probes_padded += 1
+                self.meter.reset()
+                pad_bps = max(full_bps * PAD_HEADROOM - reduced_bps, 0.0)
+                self.padding.start(pad_bps)
+                log.info('[%s] probing the link at the full layer\'s rate: padding %.0f kbit/s onto %.0f',
+                         self.peer_id, pad_bps / 1000, reduced_bps / 1000)
+                return
+            self._probing = True
+            self._go('full', 'probing (%.0f %% lost on the reduced layer)' % (loss * 100), now)
+
+    def _decide_padded(self, now: float) -> None:
+        loss, sent = self.meter.loss(now)
+        if sent >= MIN_PACKETS_PROBING and loss > DOWN_LOSS:
+            self._end_padding()
+            self.probes_padded_failed += 1
+            self._hold_index = min(self._hold_index + 1, len(HOLDS_S) - 1)
+            self._since = now
+            self.meter.reset()
+            log.info('[%s] the link did not carry the full layer\'s rate (lost %.0f %% of %d packets): staying on '
+                     'the reduced layer', self.peer_id, loss * 100, sent)
+        elif now - self._padding_since >= PAD_PROBE_S:
+            self._end_padding()
+            self._probing = True
+            self._go('full', 'the link carried the full layer\'s rate for %.1f s (%.0f %% lost)'
+                     % (PAD_PROBE_S, loss * 100), now)
+
+    def _end_padding(self) -> None:
+        self._padding_since = None
+        if self.padding is not None:
+            self.padding.stop()
 
     def _go(self, layer: str, why: str, now: float) -> None:
         boundary = self.selector.boundary
@@ -265,6 +419,9 @@ class LinkAdapter:
         if self._timer is not None:
             GLib.source_remove(self._timer)
             self._timer = None
+        self._end_padding()
+        if self.padding is not None:
+            self.padding.release()
         self.selector.cancel()
         self.reduced.leave(self.peer_id)
 
@@ -287,10 +444,11 @@ def watch_nacks(webrtc: Gst.Element, meter: LossMeter):
 
 
 def attach_adapter(peer_id: str, webrtc: Gst.Element, selector: LayerSelector, shared, pay: Gst.Element,
-                   silent_s: Callable[[float], float]):
+                   silent_s: Callable[[float], float], padding: Optional[PaddingProbe] = None):
     """A connected viewer's adapter, fed by its payloader's output (media packets only: webrtcbin's
     rtprtxsend adds RTX after it) and its rtpsession's NACKs; (adapter, feedback handler) or None."""
-    adapter = LinkAdapter(peer_id, selector, shared.reduced, shared.request_keyframe, silent_s)
+    adapter = LinkAdapter(peer_id, selector, shared.reduced, shared.request_keyframe, silent_s, padding,
+                          LayerRates(shared))
     meter = adapter.meter
     feedback = watch_nacks(webrtc, meter)
     if feedback is None:
@@ -307,6 +465,11 @@ def attach_adapter(peer_id: str, webrtc: Gst.Element, selector: LayerSelector, s
             first = buffers.get(0) if buffers is not None else info.get_buffer()
             if first is not None:
                 boundary.on_rtp(first)
+        if padding is not None:
+            for i in range(buffers.length() if buffers is not None else 0):
+                padding.on_rtp(buffers.get(i))
+            if buffers is None and info.get_buffer() is not None:
+                padding.on_rtp(info.get_buffer())
         return Gst.PadProbeReturn.OK
     pay.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, count)
     return adapter, feedback

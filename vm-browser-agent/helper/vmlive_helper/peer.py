@@ -20,7 +20,7 @@ from .rtp_caps import rtp_caps
 from .ice_servers import webrtcbin_ice_urls
 from .webrtc_setup import local_candidates, restart_ice_agent, set_ice_tcp
 from .liveness import Silence
-from .link_adapt import LayerSelector, LinkAdapter, SwitchBoundary, attach_adapter
+from .link_adapt import LayerSelector, LinkAdapter, PaddingProbe, SwitchBoundary, attach_adapter
 from .rtp_extensions import HeaderExtensionWriter
 from .sdp_munging import (ABS_CAPTURE_TIME_URI, PLAYOUT_DELAY_URI, VideoOffer, add_extmap, ice_credentials,
                           new_ice_credentials, parse_video_offer, ssrc_groups, with_ice_credentials)
@@ -75,6 +75,8 @@ class Peer:
         self.silence = Silence()
         # Where this viewer's branch last switched layers; gates RTX (link_adapt.SwitchBoundary).
         self.switch_boundary = SwitchBoundary()
+        # Pads the reduced layer up to the full one's rate to probe the link (link_adapt.PaddingProbe).
+        self.padding = PaddingProbe()
         self._t0 = time.monotonic()
         self._first_packet_logged = False
 
@@ -351,7 +353,7 @@ class Peer:
         if self._selector is None or self.adapter is not None:
             return
         attached = attach_adapter(self.id, self.webrtc, self._selector, self.shared, self._branch[2],
-                                  self.silence.silent_s)
+                                  self.silence.silent_s, self.padding)
         if attached is None:
             log.warning('[%s] no rtpsession to read feedback from: link adaptation off', self.id)
             return
@@ -399,6 +401,7 @@ class Peer:
         factory = element.get_factory()
         if factory is not None and factory.get_name() == 'rtprtxsend' and self._media_ssrc is not None:
             self.switch_boundary.gate(element, self._media_ssrc)
+            self.padding.bind(element, self._media_ssrc)
             return
         if factory is None or factory.get_name() != 'nicesrc':
             return
