@@ -44,12 +44,12 @@ export async function startHeadlessChromium(url = 'about:blank'): Promise<Headle
   });
   const stop = async () => {
     await stopChild(child);
-    await rm(profile, { recursive: true, force: true });
+    await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
-      await rm(profile, { recursive: true, force: true });
+      await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       throw new Error(`chromium exited with ${child.exitCode}: ${stderr.slice(-800)}`);
     }
     const text = await readFile(join(profile, 'DevToolsActivePort'), 'utf8').catch(() => '');
