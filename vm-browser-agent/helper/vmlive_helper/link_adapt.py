@@ -95,6 +95,15 @@ class LossMeter:
         return (nacked / sent if sent else 0.0), sent
 
 
+def rtp_seq(buf: Gst.Buffer) -> Optional[int]:
+    """An RTP packet's sequence number (RFC 3550 section 5.1: bytes 2-3, network order); None for
+    a buffer too short to be one."""
+    if buf.get_size() < 4:
+        return None
+    head = buf.extract_dup(2, 2)
+    return (head[0] << 8) | head[1]
+
+
 class SwitchBoundary:
     """The RTP sequence number at which this viewer's branch last switched layers, and the gate
     that keeps retransmissions from crossing it back.
@@ -120,10 +129,11 @@ class SwitchBoundary:
     def on_rtp(self, buf: Gst.Buffer) -> None:
         """A payloaded packet of this viewer's media stream; the first one after arm() is the
         boundary (at worst a packet of the old layer's last frame, which only serves one more)."""
-        if self._armed and buf.get_size() >= 4:
-            self._armed = False
-            head = buf.extract_dup(2, 2)
-            self.seq = (head[0] << 8) | head[1]
+        if self._armed:
+            seq = rtp_seq(buf)
+            if seq is not None:
+                self._armed = False
+                self.seq = seq
 
     def stale(self, seq: int) -> bool:
         """seq precedes the boundary (serial number arithmetic over 16 bits, RFC 3550 A.1)."""
@@ -161,8 +171,6 @@ class PaddingProbe:
         self._last = 0.0
         self._credit = 0.0
         self._next = 0
-        self.packets = 0
-        self.bytes = 0
 
     def bind(self, rtx_sender: Gst.Element, media_ssrc: int) -> None:
         """webrtcbin made the viewer's rtprtxsend (its streaming thread)."""
@@ -178,9 +186,9 @@ class PaddingProbe:
         return self._timer is not None
 
     def on_rtp(self, buf: Gst.Buffer) -> None:
-        if buf.get_size() >= 4:
-            head = buf.extract_dup(2, 2)
-            self._recent.append(((head[0] << 8) | head[1], buf.get_size()))
+        seq = rtp_seq(buf)
+        if seq is not None:
+            self._recent.append((seq, buf.get_size()))
 
     def start(self, rate_bps: float) -> None:
         self.stop()
@@ -215,8 +223,6 @@ class PaddingProbe:
             request.set_value('ssrc', GObject.Value(GObject.TYPE_UINT, self._ssrc))
             pad.send_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_UPSTREAM, request))
             self._credit -= size
-            self.packets += 1
-            self.bytes += size
         return True
 
 
@@ -306,7 +312,6 @@ class LinkAdapter:
         self.padding = padding
         self.rates = rates
         self._padding_since: Optional[float] = None
-        self.probes_padded = 0
         self.probes_padded_failed = 0
         self.selector = selector
         self.reduced = reduced
@@ -360,7 +365,6 @@ class LinkAdapter:
             full_bps, reduced_bps = self.rates.bps() if self.rates is not None else (0.0, 0.0)
             if self.padding is not None and self.padding.available and full_bps > 0:
                 self._padding_since = now
-                self.probes_padded += 1
                 self.meter.reset()
                 pad_bps = max(full_bps * PAD_HEADROOM - reduced_bps, 0.0)
                 self.padding.start(pad_bps)
@@ -460,16 +464,14 @@ def attach_adapter(peer_id: str, webrtc: Gst.Element, selector: LayerSelector, s
     def count(_pad, info):
         # Only a list probe has a list (asking a buffer probe for one is a GStreamer-CRITICAL).
         buffers = info.get_buffer_list() if info.type & Gst.PadProbeType.BUFFER_LIST else None
-        meter.on_packets(buffers.length() if buffers is not None else 1)
-        if boundary is not None:
-            first = buffers.get(0) if buffers is not None else info.get_buffer()
-            if first is not None:
-                boundary.on_rtp(first)
+        packets = [buffers.get(i) for i in range(buffers.length())] if buffers is not None else [info.get_buffer()]
+        meter.on_packets(len(packets))
+        if boundary is not None and packets[0] is not None:
+            boundary.on_rtp(packets[0])
         if padding is not None:
-            for i in range(buffers.length() if buffers is not None else 0):
-                padding.on_rtp(buffers.get(i))
-            if buffers is None and info.get_buffer() is not None:
-                padding.on_rtp(info.get_buffer())
+            for packet in packets:
+                if packet is not None:
+                    padding.on_rtp(packet)
         return Gst.PadProbeReturn.OK
     pay.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, count)
     return adapter, feedback

@@ -22,7 +22,6 @@ and removed at any time.
 import collections
 import ctypes
 import ctypes.util
-import os
 import threading
 import time
 from typing import Deque, Optional, Tuple
@@ -32,6 +31,7 @@ from gi.repository import GLib, Gst, GstVideo
 from .config import Config
 from .layers import ReducedLayer, ghost_link, reduced_description
 from .log import get_logger
+from .stats import rss_bytes
 
 log = get_logger('pipeline')
 
@@ -85,7 +85,6 @@ def h264_level(width: int, height: int, fps: int) -> str:
 
 
 _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
-_PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
 
 
 def _release_free_heap() -> Optional[int]:
@@ -97,11 +96,8 @@ def _release_free_heap() -> Optional[int]:
     idle VM should not hold memory for viewers that left; malloc_trim(0) (glibc >= 2.8 trims every
     arena, not only the top of the main one) runs here, off the streaming path, once per idle."""
     _libc.malloc_trim(0)
-    try:
-        with open('/proc/self/statm') as statm:
-            return int(statm.read().split()[1]) * _PAGE_SIZE // (1024 * 1024)
-    except (OSError, ValueError, IndexError):
-        return None
+    rss = rss_bytes()
+    return rss // (1024 * 1024) if rss is not None else None
 
 
 class SharedEncoder:

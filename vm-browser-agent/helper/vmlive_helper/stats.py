@@ -6,6 +6,15 @@ from typing import Any, Dict, Optional, Tuple
 _PAGE = os.sysconf('SC_PAGE_SIZE')
 
 
+def rss_bytes() -> Optional[int]:
+    """This process's resident set size from /proc/self/statm; None where it cannot be read."""
+    try:
+        with open('/proc/self/statm') as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _structure_items(structure) -> Dict[str, Any]:
     items: Dict[str, Any] = {}
     for i in range(structure.n_fields()):
@@ -78,10 +87,4 @@ class ProcessUsage:
         last_t, last_cpu = self._last
         percent = 100.0 * (cpu - last_cpu) / max(1e-3, now - last_t)
         self._last = (now, cpu)
-        rss = 0
-        try:
-            with open('/proc/self/statm') as statm:
-                rss = int(statm.read().split()[1]) * _PAGE
-        except (OSError, ValueError, IndexError):
-            pass
-        return {'cpuPercent': round(percent, 1), 'rssBytes': rss}
+        return {'cpuPercent': round(percent, 1), 'rssBytes': rss_bytes() or 0}
