@@ -97,6 +97,23 @@ class SwitchBoundaryTest(unittest.TestCase):
         self.assertEqual(boundary.dropped, 1)
 
 
+class LossMeterStaleTest(unittest.TestCase):
+    def test_nacks_for_packets_before_the_last_switch_are_not_loss_of_the_new_layer(self):
+        boundary = SwitchBoundary()
+        boundary.arm()
+        boundary.on_rtp(rtp_packet(1000))
+        meter = LossMeter(boundary.stale)
+        t = time.monotonic()
+        meter.loss(t)
+        meter.on_packets(100)
+        for seq in (900, 950, 999):  # the old layer's
+            meter.on_nack(bytes([seq >> 8, seq & 0xFF, 0, 0]))
+        meter.on_nack(bytes([1001 >> 8, 1001 & 0xFF, 0, 0]))  # the new layer's
+        loss, sent = meter.loss(t + 0.5)
+        self.assertEqual(sent, 100)
+        self.assertAlmostEqual(loss, 0.01)
+
+
 class ReducedLayerRecord:
     """Stands in for layers.ReducedLayer (which needs a running capture): records who joined."""
 

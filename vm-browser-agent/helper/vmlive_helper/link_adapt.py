@@ -65,10 +65,15 @@ class LossMeter:
     """Media packets sent and distinct NACKed sequence numbers, over a sliding window. Written from
     the payloader's and the RTCP threads (plain int and dict stores), read on the main loop."""
 
-    def __init__(self):
+    def __init__(self, stale: Optional[Callable[[int], bool]] = None):
         self.sent = 0
         self._nacked: Dict[int, float] = {}
         self._samples: Deque[Tuple[float, int]] = collections.deque()
+        # Packets before the last layer switch (SwitchBoundary.stale): the viewer NACKs what it
+        # missed of the old layer for a second after a switch, which says nothing about how the
+        # new layer fares (counted, one step after a 5 -> 0.5 Mbit/s cap read "772 % of 69 packets"
+        # on the reduced layer and held back every probe).
+        self._stale = stale
 
     def on_packets(self, n: int) -> None:
         self.sent += n
@@ -76,7 +81,8 @@ class LossMeter:
     def on_nack(self, fci: bytes) -> None:
         now = time.monotonic()
         for seq in nacked_seqs(fci):
-            self._nacked.setdefault(seq, now)
+            if self._stale is None or not self._stale(seq):
+                self._nacked.setdefault(seq, now)
 
     def reset(self) -> None:
         self._nacked.clear()
@@ -317,7 +323,7 @@ class LinkAdapter:
         self.reduced = reduced
         self._request_full_keyframe = request_full_keyframe
         self._silent_s = silent_s
-        self.meter = LossMeter()
+        self.meter = LossMeter(selector.boundary.stale if selector.boundary is not None else None)
         self._hold_index = 0
         self._since = time.monotonic()  # when the current layer (or its pending switch) began
         self._probing = False
