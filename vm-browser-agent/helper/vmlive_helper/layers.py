@@ -24,6 +24,12 @@ log = get_logger('layers')
 LAYERS = ('full', 'reduced')
 # How long the valve stays open after the last viewer left the layer.
 _LINGER_S = 5.0
+# The largest keyframe of this layer, in time of its bitrate. A viewer joins it because its link
+# is thin, and a thin link's buffer holds 50-200 ms (the netbed's tbf: 100 ms); the keyframe that
+# starts the layer arrives as one burst, and one larger than that buffer loses its tail there
+# and stalls the switch for NACK and RTX round trips. The encoders spread the rest of the picture
+# over the following frames.
+KEYFRAME_MS = 120
 
 
 def reduced_size(cfg: Config):
@@ -31,13 +37,18 @@ def reduced_size(cfg: Config):
     return max(160, cfg.width // 4 * 2), max(120, cfg.height // 4 * 2)
 
 
-def reduced_description(cfg: Config) -> str:
+def reduced_encoder_description(cfg: Config) -> str:
     from .pipeline import encoder_description  # pipeline imports this module
+    width, height = reduced_size(cfg)
+    return encoder_description(cfg, 'encoder_low', width, height, cfg.reduced_bitrate_kbps, KEYFRAME_MS)
+
+
+def reduced_description(cfg: Config) -> str:
     width, height = reduced_size(cfg)
     return ('valve name=lowvalve drop=true '
             '! queue name=lowq leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 '
             '! videoscale ! video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1 ! %s'
-            % (width, height, encoder_description(cfg, 'encoder_low', width, height, cfg.reduced_bitrate_kbps)))
+            % (width, height, reduced_encoder_description(cfg)))
 
 
 def ghost_link(capture: Gst.Bin, name: str, pad_name: str, tee: Gst.Element) -> bool:

@@ -42,8 +42,10 @@ _NO_GOP = 1000000
 
 
 def encoder_description(cfg: Config, name: str = 'encoder', width: int = 0, height: int = 0,
-                        kbps: int = 0) -> str:
-    """The encoder of one layer, named `name`; H.264's parser after it is `name` + 'out'."""
+                        kbps: int = 0, keyframe_ms: int = 0) -> str:
+    """The encoder of one layer, named `name`; H.264's parser after it is `name` + 'out'.
+    keyframe_ms > 0 caps a keyframe at that much time of the layer's bitrate, so it fits the
+    queue of a link that carries the layer (layers.py)."""
     width, height, kbps = width or cfg.width, height or cfg.height, kbps or cfg.bitrate_kbps
     damage = cfg.capture == 'damage'
     gop = _NO_GOP if damage else max(1, cfg.fps * cfg.keyframe_interval_s)
@@ -55,18 +57,24 @@ def encoder_description(cfg: Config, name: str = 'encoder', width: int = 0, heig
         # mostly still page encodes in 5-6 ms instead of 10 (scripts/README.md, "Where the ms go").
         return ('vp8enc name=%s deadline=1 cpu-used=%d threads=1 lag-in-frames=0 error-resilient=default '
                 'end-usage=cbr target-bitrate=%d keyframe-max-dist=%d buffer-size=500 buffer-initial-size=300 '
-                'buffer-optimal-size=400 undershoot=95 overshoot=15 max-quantizer=56 min-quantizer=4 '
-                'static-threshold=1 dropframe-threshold=0%s'
+                'buffer-optimal-size=400 undershoot=95 overshoot=15 max-quantizer=%d min-quantizer=4 '
+                'static-threshold=1 dropframe-threshold=0%s%s'
                 % (name, cfg.vp8_cpu_used, kbps * 1000, gop,
+                   # At 300 kbit/s a 640x360 keyframe is held up by the quantizer's ceiling, not
+                   # by the rate control: at 56 the cap below changed no keyframe's size (7.0 kB
+                   # on a detailed picture), at 63 it brought them to 5.6 kB (tests/test_layers.py).
+                   63 if keyframe_ms else 56,
+                   # libvpx's rc_max_intra_bitrate_pct: a keyframe's size in % of the average frame's.
+                   ' max-intra-bitrate=%d' % max(100, keyframe_ms * cfg.fps // 10) if keyframe_ms else '',
                    # libvpx's rate control derives the frame rate from the timestamps; in units of
                    # the caps' nominal 1/fps, two frames 1/60 s apart would share a timestamp.
                    ' timebase=1/90000' if damage else ''))
     # x264 zerolatency: no B-frames, no lookahead, no frame threads; ultrafast = Constrained Baseline.
     return ('x264enc name=%s tune=zerolatency speed-preset=ultrafast threads=1 sliced-threads=false '
-            'bitrate=%d vbv-buf-capacity=300 key-int-max=%d b-adapt=false bframes=0 '
+            'bitrate=%d vbv-buf-capacity=%d key-int-max=%d b-adapt=false bframes=0 '
             '! video/x-h264,profile=constrained-baseline,level=(string)%s,stream-format=byte-stream,alignment=au '
             '! h264parse name=%sout config-interval=-1'
-            % (name, kbps, gop, h264_level(width, height, cfg.fps), name))
+            % (name, kbps, min(300, keyframe_ms or 300), gop, h264_level(width, height, cfg.fps), name))
 
 
 # H.264 Table A-1: (level, MaxFS in macroblocks, MaxMBPS in macroblocks/s)
