@@ -472,7 +472,7 @@ def attach_adapter(peer_id: str, webrtc: Gst.Element, selector: LayerSelector, s
         buffers = info.get_buffer_list() if info.type & Gst.PadProbeType.BUFFER_LIST else None
         packets = [buffers.get(i) for i in range(buffers.length())] if buffers is not None else [info.get_buffer()]
         meter.on_packets(len(packets))
-        if boundary is not None and packets[0] is not None:
+        if boundary is not None and packets and packets[0] is not None:  # a list may be empty
             boundary.on_rtp(packets[0])
         if padding is not None:
             for packet in packets:
