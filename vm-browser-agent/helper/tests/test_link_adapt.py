@@ -38,12 +38,42 @@ class LossMeterTest(unittest.TestCase):
         meter = LossMeter()
         t0 = time.monotonic()
         meter.loss(t0)
-        meter.on_packets(100)
+        meter.on_packets(100, 99)
         meter.on_nack(bytes([0, 1, 0, 0]))
         meter.on_nack(bytes([0, 1, 0, 0b1]))
         loss, sent = meter.loss(t0 + 0.5)
         self.assertEqual(sent, 100)
         self.assertAlmostEqual(loss, 0.02)
+
+    def test_nacks_count_against_the_window_their_packets_were_sent_in(self):
+        # A relay's queue delivers a second-old burst late: the viewer NACKs 200 packets sent
+        # before the window, while 50 were sent in it, 5 of them lost.
+        meter = LossMeter()
+        t = 100.0
+        meter.loss(t)
+        meter.on_packets(300, 299)
+        t += 1.1
+        meter.loss(t)
+        meter.on_packets(50, 349)
+        for seq in list(range(50, 250)) + list(range(300, 305)):
+            meter.on_nack(bytes([seq >> 8, seq & 0xFF, 0, 0]))
+        loss, sent = meter.loss(t + 0.5)
+        self.assertEqual(sent, 50)
+        self.assertAlmostEqual(loss, 0.1)
+        # The older packets' share, from when they were sent.
+        loss, sent = meter.loss(t + 0.5, span_s=2.0, until_s=1.0)
+        self.assertEqual(sent, 300)
+        self.assertAlmostEqual(loss, 200 / 300)
+
+    def test_a_nack_ahead_of_what_was_sent_is_not_ours(self):
+        meter = LossMeter()
+        meter.loss(100.0)
+        meter.on_packets(10, 0xFFFE)  # 65525..65534, just before the wrap
+        for seq in (0xFFFD, 0xFFFF, 3):
+            meter.on_nack(bytes([seq >> 8, seq & 0xFF, 0, 0]))
+        loss, sent = meter.loss(100.5)
+        self.assertEqual(sent, 10)
+        self.assertAlmostEqual(loss, 0.1)
 
 
 class SwitchBoundaryTest(unittest.TestCase):
@@ -105,8 +135,8 @@ class LossMeterStaleTest(unittest.TestCase):
         meter = LossMeter(boundary.stale)
         t = time.monotonic()
         meter.loss(t)
-        meter.on_packets(100)
-        for seq in (900, 950, 999):  # the old layer's
+        meter.on_packets(100, 1049)
+        for seq in (990, 995, 999):  # the old layer's
             meter.on_nack(bytes([seq >> 8, seq & 0xFF, 0, 0]))
         meter.on_nack(bytes([1001 >> 8, 1001 & 0xFF, 0, 0]))  # the new layer's
         loss, sent = meter.loss(t + 0.5)
@@ -151,22 +181,28 @@ class AdapterRig(unittest.TestCase):
     def send(self, packets, lost):
         """`packets` sent, the first `lost` of them NACKed (one FCI entry each)."""
         meter = self.adapter.meter
-        meter.on_packets(packets)
+        meter.on_packets(packets, (self.seq + packets - 1) & 0xFFFF)
         for i in range(lost):
             seq = (self.seq + i) & 0xFFFF
             meter.on_nack(bytes([seq >> 8, seq & 0xFF, 0, 0]))
         self.seq += packets
+
+    def overflow(self, t, seconds=1.0):
+        """A link thinner than the full layer: a fifth of every tick's packets lost, until the
+        viewer is moved down or `seconds` have passed."""
+        end = t + seconds
+        while t < end - 1e-9 and self.selector.target == 'full':
+            t += 0.1
+            self.send(30, 6)
+            self.adapter.decide(t)
+        return t
 
 
 class LinkAdapterHoldTest(AdapterRig):
     """Without RTX (no padding to probe with) the way up is a switch to the full layer."""
 
     def test_a_thin_link_goes_down_probes_after_2_s_then_every_4_s(self):
-        t = 100.0
-        self.adapter.decide(t)
-        self.send(300, 60)
-        t += 1.0
-        self.adapter.decide(t)
+        t = self.overflow(100.0)
         self.assertEqual(self.selector.target, 'reduced')
         probes = []
         for _ in range(3):
@@ -195,6 +231,22 @@ class LinkAdapterHoldTest(AdapterRig):
             self.send(30, 1)  # 3 %: what RTX repairs
             self.adapter.decide(t)
         self.assertEqual(self.selector.target, 'full')
+
+    def test_one_burst_lost_keeps_the_full_layer_and_loss_that_goes_on_moves_it_down(self):
+        t = 100.0
+        self.adapter.decide(t)
+        t += 0.1
+        self.send(47, 8)  # the joining keyframe, its tail lost once (through a relay still settling)
+        self.adapter.decide(t)
+        for _ in range(15):
+            t += 0.1
+            self.send(10, 0)
+            self.adapter.decide(t)
+            self.assertEqual(self.selector.target, 'full')
+        t = self.overflow(t, 0.5)
+        self.assertEqual(self.selector.target, 'full')  # half a window of it could be one more burst
+        self.overflow(t, 0.6)
+        self.assertEqual(self.selector.target, 'reduced')
 
 
 class PaddingRecord:
@@ -234,10 +286,7 @@ class LinkAdapterPaddedProbeTest(AdapterRig):
                                    lambda _now: 0.0, self.padding, SteadyRates())
 
     def go_down(self, t):
-        self.adapter.decide(t)
-        self.send(300, 60)
-        t += 1.0
-        self.adapter.decide(t)
+        t = self.overflow(t)
         self.assertEqual(self.selector.target, 'reduced')
         self.full_keyframes.clear()
         return t

@@ -62,12 +62,20 @@ def nacked_seqs(fci: bytes):
 
 
 class LossMeter:
-    """Media packets sent and distinct NACKed sequence numbers, over a sliding window. Written from
-    the payloader's and the RTCP threads (plain int and dict stores), read on the main loop."""
+    """Media packets sent and the share of them NACKed, over a sliding window of send time.
+    Written from the payloader's and the RTCP threads (single attribute and dict stores), read on
+    the main loop.
+
+    A NACK counts against the packet it names, not the moment it arrives: the payloader's
+    sequence numbers run without a gap (one per packet it sends this viewer), so a NACKed seq maps
+    to the packet's index in what was sent. Counting NACKs by arrival against packets by send time
+    read "539 % of 123 packets" through a TURN/TLS relay whose queue delivered a second-old burst
+    late; a share of what was sent in the window cannot exceed 1."""
 
     def __init__(self, stale: Optional[Callable[[int], bool]] = None):
-        self.sent = 0
-        self._nacked: Dict[int, float] = {}
+        # (packets sent, seq of the last one): one tuple, so the RTCP thread reads a matching pair.
+        self._head: Tuple[int, Optional[int]] = (0, None)
+        self._nacked: Dict[int, float] = {}  # index of the NACKed packet -> when first NACKed
         self._samples: Deque[Tuple[float, int]] = collections.deque()
         # Packets before the last layer switch (SwitchBoundary.stale): the viewer NACKs what it
         # missed of the old layer for a second after a switch, which says nothing about how the
@@ -75,30 +83,50 @@ class LossMeter:
         # on the reduced layer and held back every probe).
         self._stale = stale
 
-    def on_packets(self, n: int) -> None:
-        self.sent += n
+    @property
+    def sent(self) -> int:
+        return self._head[0]
+
+    def on_packets(self, n: int, last_seq: Optional[int]) -> None:
+        """n more packets sent, the last with sequence number last_seq."""
+        self._head = (self._head[0] + n, last_seq if last_seq is not None else self._head[1])
 
     def on_nack(self, fci: bytes) -> None:
         now = time.monotonic()
+        sent, last = self._head
+        if last is None:
+            return
         for seq in nacked_seqs(fci):
-            if self._stale is None or not self._stale(seq):
-                self._nacked.setdefault(seq, now)
+            behind = (last - seq) & 0xFFFF
+            # Ahead of the last packet sent (serial arithmetic, RFC 3550 A.1): not one of ours.
+            if behind >= 0x8000 or behind >= sent or (self._stale is not None and self._stale(seq)):
+                continue
+            self._nacked.setdefault(sent - 1 - behind, now)
 
     def reset(self) -> None:
         self._nacked.clear()
         self._samples.clear()
 
-    def loss(self, now: float, span_s: float = WINDOW_S) -> Tuple[float, int]:
-        """(NACKed share, packets sent) over the last span_s (shorter right after a reset)."""
-        self._samples.append((now, self.sent))
-        while self._samples and now - self._samples[0][0] > max(span_s, HOLDS_S[-1]) + 1:
+    def _sent_at(self, now: float, ago_s: float) -> int:
+        """Packets sent by the first sample no older than ago_s (the newest count if none is)."""
+        return next((n for t, n in self._samples if now - t <= ago_s), self.sent)
+
+    def loss(self, now: float, span_s: float = WINDOW_S, until_s: float = 0.0) -> Tuple[float, int]:
+        """(NACKed share, packets) of the packets sent from span_s to until_s ago (a shorter span
+        right after a reset)."""
+        sent_now = self.sent
+        self._samples.append((now, sent_now))
+        keep_s = max(span_s, HOLDS_S[-1]) + 1
+        while self._samples and now - self._samples[0][0] > keep_s:
             self._samples.popleft()
-        base = next((n for t, n in self._samples if now - t <= span_s), self.sent)
-        sent = self.sent - base
-        for seq in [s for s, t in list(self._nacked.items()) if now - t > HOLDS_S[-1] + 1]:
-            self._nacked.pop(seq, None)
-        nacked = sum(1 for t in list(self._nacked.values()) if now - t <= span_s)
-        return (nacked / sent if sent else 0.0), sent
+        first = self._sent_at(now, span_s)
+        end = self._sent_at(now, until_s) if until_s > 0 else sent_now
+        oldest = self._samples[0][1]
+        for index in [i for i in list(self._nacked) if i < oldest]:
+            self._nacked.pop(index, None)
+        packets = end - first
+        nacked = sum(1 for i in list(self._nacked) if first <= i < end)
+        return (nacked / packets if packets else 0.0), packets
 
 
 def rtp_seq(buf: Gst.Buffer) -> Optional[int]:
@@ -351,7 +379,7 @@ class LinkAdapter:
         target = self.selector.target
         loss, sent = self.meter.loss(now)
         enough = sent >= (MIN_PACKETS_PROBING if self._probing else MIN_PACKETS)
-        if target == 'full' and enough and loss > DOWN_LOSS:
+        if target == 'full' and enough and loss > DOWN_LOSS and (self._probing or self._sustained(now)):
             if self._probing or now - self._up_at < SETTLED_S:
                 # The probe failed, if only after a while (a thin link's queue absorbs a few seconds).
                 self._hold_index = min(self._hold_index + 1, len(HOLDS_S) - 1)
@@ -379,6 +407,15 @@ class LinkAdapter:
                 return
             self._probing = True
             self._go('full', 'probing (%.0f %% lost on the reduced layer)' % (loss * 100), now)
+
+    def _sustained(self, now: float) -> bool:
+        """Loss over DOWN_LOSS in both halves of the window, not one burst: a thin link loses from
+        every frame over its rate, while a burst lost once (the joining keyframe through a relay
+        whose path was still settling: "17 % of 47 packets" 200 ms after connect, then none) is
+        what RTX repairs, and moving down for it cost the viewer at least 3 s at 640x360 (the hold
+        and the padding probe)."""
+        halves = (self.meter.loss(now, WINDOW_S, WINDOW_S / 2), self.meter.loss(now, WINDOW_S / 2))
+        return all(loss > DOWN_LOSS and sent >= MIN_PACKETS // 4 for loss, sent in halves)
 
     def _decide_padded(self, now: float) -> None:
         loss, sent = self.meter.loss(now)
@@ -471,7 +508,8 @@ def attach_adapter(peer_id: str, webrtc: Gst.Element, selector: LayerSelector, s
         # Only a list probe has a list (asking a buffer probe for one is a GStreamer-CRITICAL).
         buffers = info.get_buffer_list() if info.type & Gst.PadProbeType.BUFFER_LIST else None
         packets = [buffers.get(i) for i in range(buffers.length())] if buffers is not None else [info.get_buffer()]
-        meter.on_packets(len(packets))
+        last = packets[-1] if packets else None
+        meter.on_packets(len(packets), rtp_seq(last) if last is not None else None)
         if boundary is not None and packets and packets[0] is not None:  # a list may be empty
             boundary.on_rtp(packets[0])
         if padding is not None:
