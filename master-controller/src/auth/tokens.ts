@@ -22,8 +22,17 @@ export type Principal =
 /** Verified tokens are cached so a long-poll loop does not pay a signature check + JSON parse per request. */
 const CACHE_MAX = 10_000;
 
+/**
+ * A random base64url id (VMs, sessions, recordings, token ids) that never starts with '-': ids
+ * are passed as command-line arguments (`automation.mjs --vm ID`, the scripts), and one that
+ * begins with a dash is read as an option (Node's parseArgs refused `--vm -TtmdUq…` in CI), one
+ * draw in 64.
+ */
 export function randomId(bytes = 16): string {
-  return randomBytes(bytes).toString('base64url');
+  for (;;) {
+    const id = randomBytes(bytes).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
