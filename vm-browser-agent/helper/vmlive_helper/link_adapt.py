@@ -8,8 +8,10 @@ than the stream overflows its queue and loses a large share at once (tbf, a satu
 random loss of a few % (Wi-Fi) stays well under the threshold and is repaired by RTX.
 GStreamer 1.22 has no bandwidth estimator (no rtpgccbwe without gst-plugins-rs), and a viewer
 receiving the reduced layer cannot tell whether its link would now carry the full one: so the
-way back up is a probe, after a hold of 2 s, and 4 s after a failed probe (a longer hold would
-keep a lifted cap's viewer on the reduced layer past 5 s).
+way back up is a probe, after a hold of 2 s, and 3 s after a failed probe: with 4 s a viewer whose
+cap was lifted just after a failed probe showed full quality 5.1-5.4 s later (scripts/networks.ts
+--thin cap,step, both codecs), past issue 12's 5 s; with 3 s, 1.9-2.7 s, for a little more stall
+time under a long cap (one more failed probe's 0.2-0.5 s every 12 s).
 
 The probe does not switch first. It pads the reduced layer up to the full layer's rate with
 retransmissions of packets the viewer already has (PaddingProbe), the way libwebrtc probes with
@@ -45,7 +47,7 @@ PROBE_S = 2.5         # after going up, this long without DOWN_LOSS = the probe 
 PAD_PROBE_S = 1.0     # padded to the full layer's rate this long without DOWN_LOSS = the link carries it
 PAD_TICK_MS = 20      # padding is sent in bursts this far apart (a few packets each)
 PAD_HEADROOM = 1.2    # pad to this much of the full layer's rate: its keyframes come above the average
-HOLDS_S = (2.0, 4.0)  # first hold, then after a failed probe; at most 4 s: a lifted cap is back at full within 5 s
+HOLDS_S = (2.0, 3.0)  # first hold, then after a failed probe; see the module docstring for why 3 s
 SETTLED_S = 10.0      # on the full layer this long after a probe: the hold starts from 2 s again
 _RTPFB, _NACK = 205, 1
 
