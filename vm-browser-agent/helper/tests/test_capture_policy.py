@@ -3,10 +3,11 @@ import unittest
 
 import random
 
-from vmlive_helper.capture_policy import (EARLY, GRAB, LARGE_CHANGE, REPEAT, TAKE, WAIT, Pacing, Scheduler,
-                                          align_rects, covered_fraction)
+from vmlive_helper.capture_policy import (EARLY, GRAB, LARGE_CHANGE, REPEAT, TAKE, WAIT, GrabLog, Pacing,
+                                          Scheduler, align_rects, covered_fraction)
 
 PACING = Pacing.for_fps(30)
+MS = 1_000_000  # ns
 
 
 class AlignRectsTest(unittest.TestCase):
@@ -157,3 +158,37 @@ class SchedulerTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class GrabLogTest(unittest.TestCase):
+    def test_a_frame_finds_when_its_screen_changed_by_its_push_time(self):
+        log = GrabLog()
+        log.record(100 * MS, 90 * MS, [(0, 0, 8, 8)])
+        log.record(117 * MS, None, [(0, 0, 8, 8)])
+        self.assertEqual(log.change_time(100 * MS + 5000), 90 * MS)
+        self.assertIsNone(log.change_time(117 * MS), 'a grab without a notification has no change time')
+        self.assertIsNone(log.change_time(108 * MS), 'a repeat between two grabs is not on record')
+
+    def test_each_frame_gets_the_rectangles_of_the_grabs_since_the_last_one(self):
+        log = GrabLog()
+        log.record(100 * MS, None, [(0, 0, 16, 16)])
+        self.assertEqual(log.since(100 * MS), [(0, 0, 16, 16)])
+        # The grab at 117 ms was dropped before the encoder: its change is in the next picture.
+        log.record(117 * MS, None, [(32, 0, 16, 16)])
+        log.record(134 * MS, None, [(64, 0, 16, 16)])
+        self.assertEqual(log.since(134 * MS), [(32, 0, 16, 16), (64, 0, 16, 16)])
+
+    def test_a_repeat_is_encoded_in_full_and_does_not_consume_later_grabs(self):
+        log = GrabLog()
+        log.record(100 * MS, None, [(0, 0, 16, 16)])
+        self.assertIsNone(log.since(300 * MS), 'a repeat is no grab')
+        log.record(400 * MS, None, [(32, 0, 16, 16)])
+        self.assertEqual(log.since(400 * MS), [(0, 0, 16, 16), (32, 0, 16, 16)])
+
+    def test_a_grab_no_longer_on_record_makes_the_damage_unknown(self):
+        log = GrabLog(keep=2)
+        for i in range(3):
+            log.record((100 + 17 * i) * MS, None, [(16 * i, 0, 16, 16)])
+        self.assertIsNone(log.since(134 * MS), 'the first grab was evicted: its change would be missed')
+        log.record(151 * MS, None, [(0, 16, 16, 16)])
+        self.assertEqual(log.since(151 * MS), [(0, 16, 16, 16)])

@@ -31,7 +31,7 @@ from typing import Deque, List, Optional, Tuple
 
 from gi.repository import GLib, Gst, GstVideo
 
-from .capture_policy import GRAB, REPEAT, TAKE, Pacing, Scheduler, align_rects, covered_fraction
+from .capture_policy import GRAB, REPEAT, TAKE, GrabLog, Pacing, Scheduler, align_rects, covered_fraction
 from .config import Config
 from .log import get_logger
 from .x11_shm import DamageConnection, Rect, XError
@@ -174,11 +174,8 @@ class DamageCapture:
         self.grabs = 0
         self.repeats = 0
         self.timings: Deque[FrameTiming] = collections.deque(maxlen=256)
-        # (push time, first damage notification it carries), monotonic ns, for the abs-capture-time
-        # writer (rtp_extensions.py): the frame's capture time is when the screen changed, not when
-        # it was grabbed. Written by the capture thread, read by the payloaders' threads.
-        self._changes: Deque[Tuple[int, int]] = collections.deque(maxlen=64)
-        self._changes_lock = threading.Lock()
+        # What each grab changed, for the abs-capture-time writer and the VP8 active map.
+        self.grab_log = GrabLog()
         self._thread = threading.Thread(target=self._run, name='damage-capture', daemon=True)
         self._thread.start()
         log.info('damage capture of %dx%d%s', screen_w, screen_h,
@@ -236,17 +233,6 @@ class DamageCapture:
                 pass
         except BlockingIOError:
             pass
-
-    def change_time(self, pushed_ns: int) -> Optional[int]:
-        """When the screen changed for the frame pushed at `pushed_ns` (monotonic ns, the pipeline
-        clock's time of its PTS), or None for a repeat or an unknown frame (any thread)."""
-        with self._changes_lock:
-            for pushed, changed in reversed(self._changes):
-                if abs(pushed - pushed_ns) < 2_000_000:  # frames are >= 1/60 s apart
-                    return changed
-                if pushed < pushed_ns - 2_000_000:
-                    return None
-        return None
 
     def _loop(self) -> None:
         taken: List[Rect] = []  # damage taken from the server but not grabbed yet
@@ -319,15 +305,15 @@ class DamageCapture:
             picture.scale_from(screen)
         self._scheduler.grabbed(started, covered_fraction(rects, self.conn.width, self.conn.height))
         self.grabs += 1
-        self._push(damage_seen, started, time.monotonic(), changed_ns)
+        self._push(damage_seen, started, time.monotonic(), changed_ns, rects)
 
-    def _push(self, damage_seen: float, started: float, converted: float, changed_ns: Optional[int] = None) -> None:
+    def _push(self, damage_seen: float, started: float, converted: float, changed_ns: Optional[int] = None,
+              rects: Optional[List[Rect]] = None) -> None:
         buf = self.pool.wrap_current()
         if not buf:
             raise MemoryError('gst_buffer_new_wrapped_full failed')
-        if changed_ns is not None:
-            with self._changes_lock:  # appsrc stamps the buffer (do-timestamp) inside the push below
-                self._changes.append((time.monotonic_ns(), changed_ns))
+        if rects is not None:  # appsrc stamps the buffer (do-timestamp) inside the push below
+            self.grab_log.record(time.monotonic_ns(), changed_ns, rects)
         # GST_FLOW_FLUSHING while the capture bin is being stopped: appsrc drops the buffer, which
         # releases the picture.
         _app.gst_app_src_push_buffer(self._appsrc_ptr, buf)

@@ -20,9 +20,11 @@ Pacing, with the default 30 fps setting:
   repeats come sooner (100, 200, 400 ms): the encoder refines a picture it had to code coarsely
   under motion, instead of leaving it blurred for seconds.
 """
+import collections
 import math
+import threading
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Tuple
+from typing import Deque, Iterable, List, Optional, Tuple
 
 Rect = Tuple[int, int, int, int]  # x, y, width, height
 
@@ -136,3 +138,51 @@ class Scheduler:
         if notified:
             return TAKE, None
         return WAIT, due - now
+
+
+# Two pushes closer than this are one frame: frames are >= 1/60 s apart, and a buffer's PTS is the
+# running time appsrc stamped within a few µs of the record's push time.
+SAME_PUSH_NS = 2_000_000
+
+
+class GrabLog:
+    """What each recent grab changed, looked up by the time its frame was pushed (monotonic ns,
+    which is the pipeline clock's time of the buffer's PTS). The capture thread records; the
+    streaming threads read: the abs-capture-time writer (rtp_extensions.py) takes when the screen
+    changed, the VP8 active map (vp8_active_map.py) which rectangles did."""
+
+    def __init__(self, keep: int = 64):
+        # (grab number, push time, first damage notification it carries or None, rectangles)
+        self._records: Deque[Tuple[int, int, Optional[int], List[Rect]]] = collections.deque(maxlen=keep)
+        self._lock = threading.Lock()
+        self._count = 0
+        self._handed_out = 0  # the last grab number since() returned
+
+    def record(self, pushed_ns: int, changed_ns: Optional[int], rects: List[Rect]) -> None:
+        with self._lock:
+            self._count += 1
+            self._records.append((self._count, pushed_ns, changed_ns, rects))
+
+    def change_time(self, pushed_ns: int) -> Optional[int]:
+        """When the screen changed for the frame pushed at `pushed_ns`, or None for a repeat or a
+        frame not on record (any thread)."""
+        with self._lock:
+            for _n, pushed, changed, _rects in reversed(self._records):
+                if abs(pushed - pushed_ns) < SAME_PUSH_NS:
+                    return changed
+                if pushed < pushed_ns - SAME_PUSH_NS:
+                    return None
+        return None
+
+    def since(self, pushed_ns: int) -> Optional[List[Rect]]:
+        """The rectangles of every grab since the previous call, up to the frame pushed at
+        `pushed_ns`: a grab dropped before the encoder left its change in the next picture, so it
+        belongs to that frame's damage. None when the frame is no grab (a repeat) or a grab in
+        between is no longer on record. One caller (the encoder's thread), frames in order."""
+        with self._lock:
+            records = [r for r in self._records if r[0] > self._handed_out and r[1] < pushed_ns + SAME_PUSH_NS]
+            if not records or abs(records[-1][1] - pushed_ns) >= SAME_PUSH_NS:
+                return None
+            complete = records[0][0] == self._handed_out + 1
+            self._handed_out = records[-1][0]
+        return [rect for r in records for rect in r[3]] if complete else None

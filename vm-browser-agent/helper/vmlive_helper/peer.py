@@ -333,7 +333,7 @@ class Peer:
             damage = self.shared.damage
             self._ext_writer = HeaderExtensionWriter(pay.get_static_pad('src'), constant, offer.abs_capture_time_id,
                                                      self.shared.capture.get_base_time,
-                                                     damage.change_time if damage is not None else None,
+                                                     damage.grab_log.change_time if damage is not None else None,
                                                      self.shared.note_capture_to_send)
         # PLI/FIR from this viewer arrive as upstream force-key-unit events: route them through the
         # shared throttle instead of letting every one reach the encoder.

@@ -164,9 +164,16 @@ class SharedEncoder:
         # The damage capture's thread (opens its own X connection now: an unreachable display
         # fails the start-up, as ximagesrc's READY check does on the timer path).
         self.damage = None
+        self.active_map = None
         if cfg.capture == 'damage':
             from .capture_damage import DamageCapture
             self.damage = DamageCapture(cfg, self.capture.get_by_name('capture'))
+            if cfg.codec == 'vp8':
+                # libvpx encodes only the macroblocks the grabs changed (vp8_active_map.py).
+                from .vp8_active_map import Vp8ActiveMap
+                self.active_map = Vp8ActiveMap(self.encoder, cfg.width, cfg.height, self.damage.grab_log.since,
+                                               self.capture.get_base_time,
+                                               (self.damage.conn.width, self.damage.conn.height))
 
     # ---- lifecycle ----
     def start_pipeline(self) -> None:
@@ -306,8 +313,9 @@ class SharedEncoder:
             self._lag_ms.append(lag)
             if len(self._lag_ms) >= 150:
                 lags = sorted(self._lag_ms)
-                log.info('capture->encoded over %d frames: p50 %.1f ms, p95 %.1f ms', len(lags),
-                         lags[len(lags) // 2], lags[int(len(lags) * 0.95)])
+                log.info('capture->encoded over %d frames: p50 %.1f ms, p95 %.1f ms%s', len(lags),
+                         lags[len(lags) // 2], lags[int(len(lags) * 0.95)],
+                         '; ' + self.active_map.summary() if self.active_map is not None else '')
                 self._lag_ms = []
         if not self._first_frame_logged:
             self._first_frame_logged = True

@@ -13,7 +13,7 @@ pointers: about 6 us per packet measured here.
   capture clock offset is left out: we are the capturer, so it would be 0 (the extension's
   definition: "the offset between the capturer's clock and the sender's clock").
   The capture time is when the screen changed: with damage capture, the first XDamage
-  notification the frame's grab carries (capture_damage.DamageCapture.change_time); otherwise (a
+  notification the frame's grab carries (capture_policy.GrabLog.change_time); otherwise (a
   repeat of a still screen, the timer capture) the buffer's PTS, the grab. Both are times of the
   pipeline clock, the system monotonic clock (GstSystemClock, GST_CLOCK_TYPE_MONOTONIC), mapped
   to wall-clock time at each frame.
