@@ -357,7 +357,7 @@ export const HELPER_SETTINGS = {
   }),
   nice: setting.int('VMLIVE_NICE', -20, 19, {
     default: -10,
-    help: 'scheduling priority asked for at start (negative needs root/CAP_SYS_NICE; failure is ignored)',
+    help: 'scheduling priority the VM agent and the helper ask for at start (negative needs root/CAP_SYS_NICE; failure is ignored)',
   }),
   logLevel: setting.oneOf('VMLIVE_HELPER_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, {
     default: 'info',

@@ -11,6 +11,7 @@ import { ControllerClient } from './controller/controller-client.js';
 import { HelperProcess } from './helper/helper-process.js';
 import { HelperSupervisor } from './helper-supervisor.js';
 import { createLogger } from './logger.js';
+import { raisePriority } from './priority.js';
 import { WebRtcServer } from './webrtc-server.js';
 
 const EXIT_BAD_CONFIG = 2;
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel, config.vmId);
+  raisePriority(config.helper.nice, log);
   const client = new ControllerClient({ baseUrl: config.controllerUrl, vmId: config.vmId, token: config.vmToken });
   const supervisor = new HelperSupervisor(
     () =>
