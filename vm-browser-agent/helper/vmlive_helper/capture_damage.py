@@ -33,6 +33,7 @@ from gi.repository import GLib, Gst, GstVideo
 
 from .capture_policy import GRAB, REPEAT, TAKE, GrabLog, Pacing, Scheduler, align_rects, covered_fraction
 from .config import Config
+from .gobject_pointer import gobject_pointer
 from .log import get_logger
 from .x11_shm import DamageConnection, Rect, XError
 
@@ -57,8 +58,6 @@ _MEMORY_READONLY = 1 << 1  # GST_MEMORY_FLAG_READONLY: an element that wants to 
 _app = ctypes.CDLL('libgstapp-1.0.so.0')
 _app.gst_app_src_push_buffer.argtypes = [VP, VP]  # takes the buffer's reference
 _app.gst_app_src_push_buffer.restype = ctypes.c_int
-ctypes.pythonapi.PyCapsule_GetPointer.restype = VP
-ctypes.pythonapi.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 
 class I420Picture:
@@ -162,7 +161,7 @@ class DamageCapture:
         same = (screen_w, screen_h) == (cfg.width, cfg.height)
         self._screen = None if same else I420Picture(screen_w, screen_h)
         self._appsrc = appsrc
-        self._appsrc_ptr = ctypes.pythonapi.PyCapsule_GetPointer(appsrc.__gpointer__, None)
+        self._appsrc_ptr = gobject_pointer(appsrc)
         self._scheduler = Scheduler(Pacing.for_fps(cfg.fps))
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)

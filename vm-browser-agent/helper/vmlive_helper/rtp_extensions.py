@@ -22,6 +22,8 @@ import ctypes
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
+from .gobject_pointer import gobject_pointer
+
 VP = ctypes.c_void_p
 _PROBE_TYPE_BUFFER = 1 << 4
 _PROBE_TYPE_BUFFER_LIST = 1 << 5
@@ -45,8 +47,6 @@ _PROBE_FUNC = ctypes.CFUNCTYPE(ctypes.c_int, VP, VP, VP)
 _gst.gst_pad_add_probe.argtypes = [VP, ctypes.c_int, _PROBE_FUNC, VP, VP]
 _gst.gst_pad_add_probe.restype = ctypes.c_ulong
 _gst.gst_pad_remove_probe.argtypes = [VP, ctypes.c_ulong]
-ctypes.pythonapi.PyCapsule_GetPointer.restype = VP
-ctypes.pythonapi.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 
 class _ProbeInfo(ctypes.Structure):
@@ -76,10 +76,6 @@ def wall_ns(monotonic_ns: int) -> int:
     return monotonic_ns + (time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC))
 
 
-def _gobject_pointer(obj) -> int:
-    return ctypes.pythonapi.PyCapsule_GetPointer(obj.__gpointer__, None)
-
-
 class HeaderExtensionWriter:
     """Adds `constant` extensions ((id, bytes) each) to every RTP packet leaving `pad` (a
     payloader's src pad), and abs-capture-time as `capture_time_id` when given, until removed."""
@@ -92,7 +88,7 @@ class HeaderExtensionWriter:
             if not 1 <= ext_id <= 14:
                 raise ValueError('one-byte header extension ids are 1..14')
         self._pad = pad  # keep the GObject alive while the probe is installed
-        self._pad_ptr = _gobject_pointer(pad)
+        self._pad_ptr = gobject_pointer(pad)
         self._constant = [(ext_id, ctypes.create_string_buffer(data, len(data)), len(data))
                           for ext_id, data in constant]
         self._capture_time_id = capture_time_id

@@ -36,6 +36,7 @@ from typing import Callable, Iterable, List, Optional, Tuple
 
 from gi.repository import GObject, Gst, GstVideo
 
+from .gobject_pointer import gobject_pointer
 from .log import get_logger
 
 log = get_logger('active-map')
@@ -67,8 +68,6 @@ _VP8_ENCODER = _vpx.vpx_codec_vp8_cx()  # the interface every VP8 encoder contex
 _glib = ctypes.CDLL('libglib-2.0.so.0')
 _glib.g_mutex_lock.argtypes = [VP]
 _glib.g_mutex_unlock.argtypes = [VP]
-ctypes.pythonapi.PyCapsule_GetPointer.restype = VP
-ctypes.pythonapi.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 
 def macroblock_map(rects: Iterable[Rect], cols: int, rows: int, scale_x: float = 1.0, scale_y: float = 1.0,
@@ -103,7 +102,7 @@ class Vp8ActiveMap:
                  damage_since: Callable[[int], Optional[List[Rect]]], base_time: Callable[[], int],
                  capture_size: Optional[Tuple[int, int]] = None):
         self._encoder = encoder  # keeps the element alive while the probe is installed
-        self._element = ctypes.pythonapi.PyCapsule_GetPointer(encoder.__gpointer__, None)
+        self._element = gobject_pointer(encoder)
         self._ctx_addr = self._element + GObject.type_query(GstVideo.VideoEncoder.__gtype__).instance_size
         self._mutex_addr = self._ctx_addr + ctypes.sizeof(_CodecContext)
         self.cols, self.rows = -(-width // MB), -(-height // MB)

@@ -6,10 +6,10 @@ from typing import List
 
 from gi.repository import Gst, GstWebRTC
 
+from .gobject_pointer import gobject_pointer
+
 _gobject = ctypes.CDLL('libgobject-2.0.so.0')
 _gobject.g_object_unref.argtypes = [ctypes.c_void_p]
-ctypes.pythonapi.PyCapsule_GetPointer.restype = ctypes.c_void_p
-ctypes.pythonapi.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 _VP = ctypes.c_void_p
 # libnice, for what GStreamer 1.22's webrtcbin does not do (its libgstwebrtcnice never calls
@@ -38,10 +38,6 @@ class _GSList(ctypes.Structure):
 _GSList._fields_ = [('data', _VP), ('next', ctypes.POINTER(_GSList))]
 
 
-def _pointer(obj) -> int:
-    return ctypes.pythonapi.PyCapsule_GetPointer(obj.__gpointer__, None)
-
-
 class IceRestartError(Exception):
     pass
 
@@ -50,7 +46,7 @@ def _nice_agent(webrtc) -> _VP:
     """webrtcbin's GstWebRTCNice, then its NiceAgent (`agent`), each read through C (see set_ice_tcp).
     The caller unrefs the agent."""
     ice = _VP()
-    _gobject.g_object_get(_VP(_pointer(webrtc)), b'ice-agent', ctypes.byref(ice), None)
+    _gobject.g_object_get(_VP(gobject_pointer(webrtc)), b'ice-agent', ctypes.byref(ice), None)
     if not ice.value:
         raise IceRestartError('webrtcbin has no ICE agent')
     agent = _VP()
@@ -69,7 +65,7 @@ def _stream_id(webrtc) -> int:
     if ice_transport is None:
         raise IceRestartError('no ICE transport yet')
     stream = _VP()
-    _gobject.g_object_get(_VP(_pointer(ice_transport)), b'stream', ctypes.byref(stream), None)
+    _gobject.g_object_get(_VP(gobject_pointer(ice_transport)), b'stream', ctypes.byref(stream), None)
     if not stream.value:
         raise IceRestartError('the ICE transport has no stream')
     stream_id = ctypes.c_uint()
@@ -131,7 +127,7 @@ def set_ice_tcp(webrtc, enabled: bool) -> None:
     """webrtcbin's `ice-agent` object is never sunk by webrtcbin, so reading it through PyGObject
     steals the only reference and destroys the agent (GStreamer 1.22). Go through C instead."""
     agent = ctypes.c_void_p()
-    ptr = ctypes.pythonapi.PyCapsule_GetPointer(webrtc.__gpointer__, None)
+    ptr = gobject_pointer(webrtc)
     _gobject.g_object_get(ctypes.c_void_p(ptr), b'ice-agent', ctypes.byref(agent), None)
     if agent.value:
         _gobject.g_object_set(agent, b'ice-tcp', ctypes.c_int(1 if enabled else 0), None)
