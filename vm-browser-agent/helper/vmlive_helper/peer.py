@@ -524,7 +524,11 @@ class Peer:
         for obj, handler_id in self._handlers:
             obj.disconnect(handler_id)
         self._handlers = []
-        for element in self._branch + [self.webrtc]:
+        # webrtcbin first: while a negotiation is unfinished (or failed) it blocks its sink pads, so
+        # the branch queue's thread sits in a push into it, and setting the queue to NULL first would
+        # wait for that thread forever, on the main loop (every later command, shutdown and SIGTERM
+        # included). Deactivating webrtcbin's pads makes that push return FLUSHING.
+        for element in [self.webrtc] + self._branch:
             element.set_state(Gst.State.NULL)
             pipeline.remove(element)
         self._branch = []

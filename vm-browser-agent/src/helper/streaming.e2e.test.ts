@@ -119,6 +119,9 @@ describe('helper streams to Chromium', () => {
     await good.waitFor((s) => s.framesDecoded >= before + 30, 5_000);
     expect(errors.length).toBeGreaterThan(0);
     helper.send({ type: 'remove-peer', peerId: 'bad' });
+    // The helper still takes commands after removing it (its main loop is not stuck in the teardown).
+    const after = await helper.getStats(null);
+    expect(Object.keys(after.peers)).toEqual(['good']);
     await page.close();
   });
 
