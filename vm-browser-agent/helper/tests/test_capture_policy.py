@@ -156,10 +156,6 @@ class SchedulerTest(unittest.TestCase):
         self.assertEqual(self.decide(100.001), (GRAB, None))
 
 
-if __name__ == '__main__':
-    unittest.main()
-
-
 class GrabLogTest(unittest.TestCase):
     def test_a_frame_finds_when_its_screen_changed_by_its_push_time(self):
         log = GrabLog()
@@ -192,3 +188,7 @@ class GrabLogTest(unittest.TestCase):
         self.assertIsNone(log.since(134 * MS), 'the first grab was evicted: its change would be missed')
         log.record(151 * MS, None, [(0, 16, 16, 16)])
         self.assertEqual(log.since(151 * MS), [(0, 16, 16, 16)])
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -22,11 +22,10 @@ Desktop's encoder does with the desktop capturer's damage region.
 
 GStreamer's vp8enc has no property for the map, so the probe reaches libvpx's context inside the
 element: GstVPXEnc (gstvpxenc.h, 1.22) starts with its GstVideoEncoder parent, then the
-vpx_codec_ctx_t `encoder`, then the GMutex `encoder_lock`, then the vpx_codec_enc_cfg_t `cfg`.
-The layout is checked, not assumed: libvpx stores the config pointer it was initialised with in
-the context (vpx_codec_enc_init: ctx->config.enc = cfg), so a context whose config pointer is not
-the element's own `cfg` field, or whose name is not libvpx's VP8 encoder, switches the map off
-with a warning, and the encoder runs as before. The probe runs on the encoder's sink pad, in the
+vpx_codec_ctx_t `encoder`, then the GMutex `encoder_lock`. The layout is checked, not assumed:
+an initialised context points to libvpx's VP8 encoder interface (vpx_codec_vp8_cx()), so anything
+else where the context should be switches the map off with a warning, and the encoder runs as
+before. The probe runs on the encoder's sink pad, in the
 streaming thread that calls handle_frame next, and holds encoder_lock as vp8enc's own calls do.
 """
 import ctypes
@@ -36,16 +35,15 @@ from typing import Callable, Iterable, List, Optional, Tuple
 
 from gi.repository import GObject, Gst, GstVideo
 
+from .capture_policy import Rect
 from .gobject_pointer import gobject_pointer
 from .log import get_logger
 
 log = get_logger('active-map')
 
-Rect = Tuple[int, int, int, int]  # x, y, width, height
 MB = 16  # VP8 macroblock size in pixels
 REFRESH_S = 0.5  # the longest time between two frames encoded in full
 VP8E_SET_ACTIVEMAP = 9  # vp8cx.h, enum vp8e_enc_control_id
-_VPX_NAME = b'WebM Project VP8 Encoder'
 VP = ctypes.c_void_p
 
 
@@ -124,17 +122,17 @@ class Vp8ActiveMap:
         self._pad = encoder.get_static_pad('sink')
         self._probe_id = self._pad.add_probe(Gst.PadProbeType.BUFFER, self._on_buffer)
 
-    def _context(self) -> Optional[_CodecContext]:
-        """libvpx's context if the encoder is initialised and laid out as expected."""
+    def _ready(self) -> bool:
+        """Whether libvpx's context is initialised and where gstvpxenc.h puts it."""
         ctx = _CodecContext.from_address(self._ctx_addr)
         if not ctx.priv:
-            return None  # not initialised yet (no caps) or destroyed (READY)
+            return False  # not initialised yet (no caps) or destroyed (READY)
         if ctx.iface != _VP8_ENCODER:
             self.disabled = 'vp8enc is not laid out as gstvpxenc.h 1.22 says'
             log.warning('active map off: %s (no VP8 encoder context where expected)', self.disabled)
             self.remove()
-            return None
-        return ctx
+            return False
+        return True
 
     def _set(self, active: Optional[bytearray]) -> bool:
         if active is not None:
@@ -155,7 +153,7 @@ class Vp8ActiveMap:
         return Gst.PadProbeReturn.OK
 
     def _apply(self, buf: Gst.Buffer) -> None:
-        if self.disabled or self._context() is None:
+        if self.disabled or not self._ready():
             return
         rects = None
         if buf.pts != Gst.CLOCK_TIME_NONE:
