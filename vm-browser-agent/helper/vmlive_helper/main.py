@@ -71,7 +71,12 @@ class App:
         self._dtls_warm = Gst.ElementFactory.make('dtlsdec', None)
         log.info('DTLS certificate ready in %.0f ms', (time.monotonic() - started) * 1000)
         from .webrtc_setup import warm_up_webrtc
-        log.info('webrtcbin warm-up took %.0f ms', warm_up_webrtc())
+        warm = warm_up_webrtc(cfg.codec)
+        log.info('webrtcbin warm-up took %.0f ms%s', warm.ms,
+                 '' if warm.answered else ' (no answer: the first viewer pays for it)')
+        # Imported now, not by the first add-peer: 18 ms on a quiet machine, 32-82 ms on the first
+        # viewer's path beside two busy Chromiums (scripts/first-frame.ts, 2026-12-04).
+        from . import peer  # noqa: F401
         self.shared = SharedEncoder(cfg)
         self.shared.pipeline.get_bus().add_signal_watch()
         self.shared.pipeline.get_bus().connect('message', self._on_bus_message)
