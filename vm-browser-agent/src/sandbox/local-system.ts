@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from './free-port.js';
+import { asOwnHost } from './priorities.js';
 import { type SandboxBrowser, startSandboxBrowser } from './sandbox-browser.js';
 import { SandboxStartError, startXvfb, stopChild, type XvfbHandle } from './xvfb.js';
 
@@ -274,6 +275,7 @@ async function startControllerProcess(opts: {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  asOwnHost(child.pid); // it would have a host of its own (priorities.ts)
   child.stderr?.pipe(out, { end: false });
   child.once('exit', () => setTimeout(() => out.end(), 100));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM, vmBrowserFlags } from './chromium-flags.js';
+import { withoutPriorityRaise } from './priorities.js';
 import { SandboxStartError, stopChild } from './xvfb.js';
 
 // helper/testing/viewer.ts imports these from here.
@@ -27,18 +28,19 @@ export async function startSandboxBrowser(opts: {
   timeoutMs?: number;
 }): Promise<SandboxBrowser> {
   const profile = await mkdtemp(join(tmpdir(), 'vmlive-sandbox-chromium-'));
-  const child = spawn(
-    CHROMIUM,
-    [
-      ...vmBrowserFlags(opts),
-      `--user-data-dir=${profile}`,
-      '--remote-debugging-port=0',
-      '--remote-debugging-address=127.0.0.1',
-      '--password-store=basic',
-      opts.url,
-    ],
-    { env: { ...process.env, DISPLAY: opts.display }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  // As the image's unprivileged browser: no priority above the VM agent's (priorities.ts).
+  const [command, args] = withoutPriorityRaise(CHROMIUM, [
+    ...vmBrowserFlags(opts),
+    `--user-data-dir=${profile}`,
+    '--remote-debugging-port=0',
+    '--remote-debugging-address=127.0.0.1',
+    '--password-store=basic',
+    opts.url,
+  ]);
+  const child = spawn(command, args, {
+    env: { ...process.env, DISPLAY: opts.display },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
