@@ -24,14 +24,20 @@ export interface TargetArgs {
   'screen-width': number;
 }
 
-export interface Session {
+/** The target and the page server, without a viewer browser (first-frame.ts starts a fresh one per viewer). */
+export interface TargetSession {
   server: PageServer;
-  viewerBrowser: Browser;
   target: Target;
   system?: LocalSystem;
   clockOffsetMs: number;
   describe: string;
   close(): Promise<void>;
+  /** Runs `cleanup` on close (and on SIGINT/SIGTERM), before what was opened earlier. */
+  onClose(cleanup: () => Promise<unknown>): void;
+}
+
+export interface Session extends TargetSession {
+  viewerBrowser: Browser;
 }
 
 /** Common options of the scripts that measure one WebRTC viewer. */
@@ -67,7 +73,20 @@ export interface SandboxEnv {
   agent?: Record<string, string>;
 }
 
+/** The target and one viewer browser, started once it is up. */
 export async function openSession(name: string, args: TargetArgs, env: SandboxEnv = {}): Promise<Session> {
+  const session = await openTarget(name, args, env);
+  try {
+    const viewer = await launchChromium({ headless: true });
+    session.onClose(() => viewer.stop());
+    return { ...session, viewerBrowser: viewer.browser };
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+}
+
+export async function openTarget(name: string, args: TargetArgs, env: SandboxEnv = {}): Promise<TargetSession> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const close = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -117,12 +136,10 @@ export async function openSession(name: string, args: TargetArgs, env: SandboxEn
       };
       describe = `local sandbox, ${args.mode} clock page, codec ${args.codec ?? 'default'}`;
     }
-    const viewer = await launchChromium({ headless: true });
-    cleanups.push(() => viewer.stop());
     return {
       server,
-      viewerBrowser: viewer.browser,
       target,
+      onClose: (c) => cleanups.push(c),
       ...(system ? { system } : {}),
       clockOffsetMs,
       describe,
