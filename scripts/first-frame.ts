@@ -15,7 +15,7 @@ import { parseArgs } from './lib/args.js';
 import { launchChromium } from './lib/chromium.js';
 import { EXIT, fmt, machineLine, runMain, table, writeJson } from './lib/report.js';
 import { percentile } from './lib/stats.js';
-import { openTarget, TARGET_OPTIONS } from './lib/target.js';
+import { openTarget, TARGET_OPTIONS, type TargetSession } from './lib/target.js';
 import { openWebrtcViewer } from './lib/viewers.js';
 import type { ConnectStages } from './pages/page-api.js';
 
@@ -61,7 +61,7 @@ interface ViewerRun {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function oneViewer(index: number, session: Awaited<ReturnType<typeof openTarget>>): Promise<ViewerRun> {
+async function oneViewer(index: number, session: TargetSession): Promise<ViewerRun> {
   const t0 = performance.now();
   const browser = await launchChromium({ headless: true });
   try {

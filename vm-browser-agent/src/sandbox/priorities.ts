@@ -22,7 +22,7 @@
  */
 import { existsSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { HELPER_SETTINGS } from '@vmlive/protocol';
+import { HELPER_SETTINGS, parseEnv } from '@vmlive/protocol';
 
 const SETPRIV = '/usr/bin/setpriv';
 const asRoot = () => process.getuid?.() === 0;
@@ -36,9 +36,9 @@ export function withoutPriorityRaise(command: string, args: string[]): [string, 
 /** The VM agent's priority for a process that stands in for a host of its own; false when not allowed. */
 export function asOwnHost(pid: number | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
   if (pid === undefined || !asRoot()) return false;
-  const nice = Number(env.VMLIVE_NICE ?? HELPER_SETTINGS.nice.default);
   try {
-    setPriority(pid, Number.isInteger(nice) ? nice : -10);
+    // Read as the agent reads it (range and default); a bad value fails the agent's own start.
+    setPriority(pid, parseEnv({ nice: HELPER_SETTINGS.nice }, env).nice);
     return true;
   } catch {
     return false;
