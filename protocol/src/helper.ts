@@ -129,6 +129,14 @@ export const PeerStats = z.object({
   connectionState: z.string(),
   /** which shared encoding this viewer's branch carries (link adaptation, VMLIVE_LINK_ADAPT) */
   layer: z.enum(['full', 'reduced']),
+  queueDelayMs: z
+    .number()
+    .nullable()
+    .meta({
+      description:
+        "queueing delay on this viewer's path from its transport-wide congestion control feedback (VMLIVE_TWCC): " +
+        'the median one-way delay of the last 150 ms above the least of the last 10 s, ms; null without feedback',
+    }),
   /** input injected from this viewer since it was added (counts only: protocol audit.ts) */
   input: InputCounts,
 });
@@ -334,6 +342,10 @@ export const HELPER_SETTINGS = {
   rtx: setting.bool('VMLIVE_RTX', {
     default: true,
     help: 'retransmit what a viewer NACKs, as RTX (RFC 4588), when its offer has rtx for the codec',
+  }),
+  twcc: setting.bool('VMLIVE_TWCC', {
+    default: true,
+    help: 'ask each viewer for transport-wide congestion control feedback (per-packet arrival times) when its offer has it, and read its queueing delay in link adaptation',
   }),
   linkAdapt: setting.bool('VMLIVE_LINK_ADAPT', {
     default: true,

@@ -15,6 +15,7 @@ const peer = (bytesSent: number, connectionState = 'connected', input = { pointe
   bitrateKbps: null,
   connectionState,
   layer: 'full' as const,
+  queueDelayMs: null,
   input,
 });
 

@@ -6,8 +6,9 @@ import gi
 gi.require_version('Gst', '1.0')
 from gi.repository import Gst  # noqa: E402
 
-from vmlive_helper.link_adapt import (HOLDS_S, PAD_PROBE_S, LayerSelector, LinkAdapter, LossMeter,  # noqa: E402
-                                      SwitchBoundary, nacked_seqs)
+from vmlive_helper.link_adapt import (DOWN_DELAY_S, HOLDS_S, PAD_PROBE_S, PAD_RAMP_S, LayerSelector,  # noqa: E402
+                                      LinkAdapter, LossMeter, SwitchBoundary, nacked_seqs)
+from vmlive_helper.twcc import QueueDelay  # noqa: E402
 
 Gst.init(None)
 
@@ -253,10 +254,11 @@ class PaddingRecord:
     """Stands in for link_adapt.PaddingProbe (which needs a viewer's rtprtxsend): records rates."""
 
     def __init__(self):
-        self.started, self.stops, self.available, self.active = [], 0, True, False
+        self.started, self.ramps, self.stops, self.available, self.active = [], [], 0, True, False
 
-    def start(self, rate_bps):
+    def start(self, rate_bps, ramp_s=0.0):
         self.started.append(rate_bps)
+        self.ramps.append(ramp_s)
         self.active = True
 
     def stop(self):
@@ -344,3 +346,94 @@ class LinkAdapterPaddedProbeTest(AdapterRig):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class QueueDelayRig(AdapterRig):
+    """With the viewer's TWCC reports: its queueing delay, fed on the test clock."""
+
+    def setUp(self):
+        super().setUp()
+        self.adapter.close()
+        self.padding = PaddingRecord()
+        self.queue = QueueDelay()
+        self.adapter = LinkAdapter('p1', self.selector, ReducedLayerRecord(), self.full_keyframes.append,
+                                   lambda _now: 0.0, self.padding, SteadyRates(), self.queue)
+        self.sent_ms = 0.0
+
+    def tick(self, t, queue_ms, packets=10, lost=0):
+        """100 ms more: `packets` sent and reported, each `queue_ms` above the empty path's 20 ms."""
+        reports = []
+        for i in range(packets):
+            self.sent_ms += 100.0 / packets
+            reports.append((int(self.sent_ms * 1e6), int((self.sent_ms + 20 + queue_ms) * 1e6)))
+        self.queue.on_report(reports, t)
+        self.send(packets, lost)
+        self.adapter.decide(t)
+        return t + 0.1
+
+
+class LinkAdapterQueueDelayTest(QueueDelayRig):
+    def test_a_queue_held_over_60_ms_moves_the_viewer_down_before_any_loss(self):
+        t = 100.0
+        for _ in range(5):
+            t = self.tick(t, 0)
+        t = self.tick(t, 100)  # the first tick of a full queue
+        self.assertEqual(self.selector.target, 'full')
+        for _ in range(round(DOWN_DELAY_S / 0.1) + 1):  # by the tick after DOWN_DELAY_S
+            t = self.tick(t, 100)
+        self.assertEqual(self.selector.target, 'reduced')
+        self.assertEqual(self.adapter.meter.loss(t)[0], 0.0)  # no NACK was needed
+
+    def test_a_keyframe_burst_that_queues_for_a_moment_keeps_the_full_layer(self):
+        t = 100.0
+        for _ in range(5):
+            t = self.tick(t, 0)
+        t = self.tick(t, 90)
+        t = self.tick(t, 90)
+        for _ in range(10):
+            t = self.tick(t, 0)
+        self.assertEqual(self.selector.target, 'full')
+
+    def test_a_probe_ramps_and_ends_when_the_queue_fills_without_any_loss(self):
+        t = 100.0
+        for _ in range(5):
+            t = self.tick(t, 0)
+        for _ in range(4):
+            t = self.tick(t, 100)
+        self.assertEqual(self.selector.target, 'reduced')
+        for _ in range(int(HOLDS_S[0] / 0.1) + 1):
+            t = self.tick(t, 0)
+        self.assertEqual(self.padding.ramps, [PAD_RAMP_S])
+        self.assertTrue(self.padding.active)
+        t = self.tick(t, 10)
+        self.assertTrue(self.padding.active)  # a queue of 10 ms: the link still carries it
+        t = self.tick(t, 40)
+        self.assertFalse(self.padding.active)
+        self.assertEqual(self.selector.target, 'reduced')
+        self.assertEqual((self.adapter.probes_padded_failed, self.adapter.probes_delay_failed), (1, 1))
+
+    def test_no_probe_while_the_queue_still_drains(self):
+        t = 100.0
+        for _ in range(5):
+            t = self.tick(t, 0)
+        for _ in range(4):
+            t = self.tick(t, 100)
+        for _ in range(int(HOLDS_S[0] / 0.1) + 5):
+            t = self.tick(t, 50)  # still queued: a probe now would only fill it
+        self.assertEqual(self.padding.started, [])
+        t = self.tick(t, 0)
+        self.assertEqual(len(self.padding.started), 1)
+
+    def test_a_probe_whose_queue_stays_low_switches_up(self):
+        t = 100.0
+        for _ in range(5):
+            t = self.tick(t, 0)
+        for _ in range(4):
+            t = self.tick(t, 100)
+        for _ in range(int(HOLDS_S[0] / 0.1) + 1):
+            t = self.tick(t, 0)
+        self.assertTrue(self.padding.active)
+        for _ in range(int(PAD_PROBE_S / 0.1) + 1):
+            t = self.tick(t, 5)
+        self.assertFalse(self.padding.active)
+        self.assertEqual(self.selector.target, 'full')

@@ -1,7 +1,8 @@
 import unittest
 
-from vmlive_helper.sdp_munging import (PLAYOUT_DELAY_URI, OfferError, add_extmap, has_extmap, ice_credentials,
-                                       new_ice_credentials, parse_video_offer, ssrc_groups, with_ice_credentials)
+from vmlive_helper.sdp_munging import (PLAYOUT_DELAY_URI, TRANSPORT_CC_URI, OfferError, add_extmap, add_rtcp_fb,
+                                       has_extmap, ice_credentials, new_ice_credentials, parse_video_offer,
+                                       ssrc_groups, with_ice_credentials)
 
 # Trimmed from a Chromium 156 offer: recvonly video + data channel, bundled.
 OFFER = '\r\n'.join([
@@ -9,13 +10,16 @@ OFFER = '\r\n'.join([
     'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 98 99 109 45',
     'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=recvonly', 'a=rtcp-mux',
     'a=extmap:1 urn:ietf:params:rtp-hdrext:toffset',
+    'a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
     'a=extmap:6 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay',
-    'a=rtpmap:96 VP8/90000', 'a=rtcp-fb:96 nack pli', 'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96',
+    'a=rtpmap:96 VP8/90000', 'a=rtcp-fb:96 transport-cc', 'a=rtcp-fb:96 nack pli',
+    'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96',
     'a=rtpmap:102 H264/90000',
     'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f',
     'a=rtpmap:103 H264/90000',
     'a=fmtp:103 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f',
     'a=rtpmap:108 H264/90000',
+    'a=rtcp-fb:108 transport-cc',
     'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
     'a=rtpmap:98 rtx/90000', 'a=fmtp:98 apt=108',
     'a=rtpmap:99 rtx/90000', 'a=fmtp:99 apt=103',
@@ -63,6 +67,16 @@ class ParseVideoOfferTest(unittest.TestCase):
         sdp = OFFER.replace('a=extmap:6 http', 'a=extmap:6/sendrecv http')
         self.assertEqual(parse_video_offer(sdp, 'vp8').playout_delay_id, 6)
 
+    def test_transport_cc_is_read_where_the_chosen_payload_type_asks_for_its_feedback(self):
+        self.assertEqual(parse_video_offer(OFFER, 'vp8').transport_cc_id, 3)
+        self.assertEqual(parse_video_offer(OFFER, 'h264').transport_cc_id, 3)  # 108, Constrained Baseline
+
+    def test_transport_cc_without_its_rtcp_fb_for_the_payload_type_means_none(self):
+        # The viewer reports arrivals only for payload types that name transport-cc.
+        sdp = OFFER.replace('a=rtcp-fb:96 transport-cc\r\n', '')
+        self.assertIsNone(parse_video_offer(sdp, 'vp8').transport_cc_id)
+        self.assertEqual(parse_video_offer(sdp, 'h264').transport_cc_id, 3)
+
     def test_rtx_is_the_offered_rtx_whose_apt_is_the_chosen_payload_type(self):
         self.assertEqual(parse_video_offer(OFFER, 'vp8').rtx_payload_type, 97)
         self.assertEqual(parse_video_offer(OFFER, 'h264').rtx_payload_type, 98)
@@ -104,6 +118,24 @@ class AddExtmapTest(unittest.TestCase):
     def test_missing_mline_is_an_error(self):
         with self.assertRaises(ValueError):
             add_extmap(self.ANSWER, 5, 6, PLAYOUT_DELAY_URI)
+
+
+class AddRtcpFbTest(unittest.TestCase):
+    ANSWER = AddExtmapTest.ANSWER.replace('a=rtpmap:96 VP8/90000', 'a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack')
+
+    def test_adds_the_feedback_after_the_payload_types_other_feedback(self):
+        out = add_rtcp_fb(self.ANSWER, 0, 96, 'transport-cc')
+        self.assertIn('a=rtcp-fb:96 nack\r\na=rtcp-fb:96 transport-cc\r\nm=application', out)
+        self.assertEqual(add_rtcp_fb(out, 0, 96, 'transport-cc'), out)
+
+    def test_goes_after_the_rtpmap_when_the_payload_type_has_no_feedback_yet(self):
+        out = add_rtcp_fb(AddExtmapTest.ANSWER, 0, 96, 'transport-cc')
+        self.assertIn('a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 transport-cc\r\n', out)
+        self.assertTrue(has_extmap(add_extmap(out, 0, 3, TRANSPORT_CC_URI), 0, TRANSPORT_CC_URI))
+
+    def test_missing_mline_is_an_error(self):
+        with self.assertRaises(ValueError):
+            add_rtcp_fb(self.ANSWER, 5, 96, 'transport-cc')
 
 
 class SsrcGroupsTest(unittest.TestCase):

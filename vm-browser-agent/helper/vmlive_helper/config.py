@@ -35,6 +35,7 @@ class Config:
     vp8_cpu_used: int
     playout_delay: bool
     rtx: bool
+    twcc: bool
     link_adapt: bool
     reduced_bitrate_kbps: int
     ice_tcp: bool

@@ -22,6 +22,18 @@ up to find out cost a stall each time instead (the full layer's keyframe stuck i
 queue until a reduced keyframe got through: 1-3 s under a 600 kbit/s cap). Only a padding probe
 that held switches to the full layer.
 
+With transport-wide congestion control feedback (twcc.py, VMLIVE_TWCC, when the viewer offers it)
+the adapter also reads the viewer's queueing delay, which shows a link over its rate before its
+queue overflows:
+- down: the queue above DOWN_DELAY_MS for DOWN_DELAY_S moves the viewer down, without waiting
+  for a second of NACKed loss (a 1 Mbit/s cap on a 2.5 Mbit/s stream fills tbf's 100 ms queue in
+  70 ms and holds it there);
+- the probe ramps its padding up over PAD_RAMP_S instead of stepping to the full rate, and ends
+  as failed as soon as the queue passes PROBE_DELAY_MS: a link that cannot carry the full layer
+  is found out while its queue is still filling, so a failed probe costs neither loss nor stall,
+  and a capped viewer's link settles under the cap once it went down (issue 12 (b)). Without
+  the feedback, a probe is found out by the loss it causes, as before.
+
 Switches happen at a keyframe of the target layer (asked for at once): a buffer probe on the
 selector's pad for that layer makes it the active pad when the keyframe arrives, so the viewer's
 decoder never sees a delta frame of a stream it has no reference for.
@@ -33,6 +45,7 @@ from typing import Callable, Deque, Dict, Optional, Set, Tuple
 from gi.repository import GLib, GObject, Gst
 
 from .log import get_logger
+from .twcc import QueueDelay
 
 log = get_logger('link-adapt')
 
@@ -49,6 +62,13 @@ PAD_TICK_MS = 20      # padding is sent in bursts this far apart (a few packets 
 PAD_HEADROOM = 1.2    # pad to this much of the full layer's rate: its keyframes come above the average
 HOLDS_S = (2.0, 3.0)  # first hold, then after a failed probe; see the module docstring for why 3 s
 SETTLED_S = 10.0      # on the full layer this long after a probe: the hold starts from 2 s again
+# Queueing delay (twcc.QueueDelay). e2e/netbed's tbf drops past 100 ms of queue; the jitter relay
+# of issue 12's case (a) moves single packets by up to 20 ms, which the median does not follow.
+DOWN_DELAY_MS = 60.0  # the queue above this ...
+DOWN_DELAY_S = 0.2    # ... this long (three ticks in a row: not one keyframe's burst) moves a viewer down
+PROBE_DELAY_MS = 25.0  # a padding probe that fills the queue past this has found the link's rate
+PAD_RAMP_S = 0.6      # with the feedback, the padding rises from 0 to its rate over this long
+REPORT_AGE_S = 0.5    # a level older than this says nothing about the link now
 _RTPFB, _NACK = 205, 1
 
 
@@ -204,6 +224,8 @@ class PaddingProbe:
         self._recent: Deque[Tuple[int, int]] = collections.deque(maxlen=self.RECENT)  # (seq, bytes)
         self._timer: Optional[int] = None
         self._rate_bps = 0.0
+        self._ramp_s = 0.0
+        self._started = 0.0
         self._last = 0.0
         self._credit = 0.0
         self._next = 0
@@ -226,10 +248,12 @@ class PaddingProbe:
         if seq is not None:
             self._recent.append((seq, buf.get_size()))
 
-    def start(self, rate_bps: float) -> None:
+    def start(self, rate_bps: float, ramp_s: float = 0.0) -> None:
+        """Pad at `rate_bps`, reached linearly over `ramp_s` from nothing."""
         self.stop()
         self._rate_bps = max(rate_bps, 0.0)
-        self._last = time.monotonic()
+        self._ramp_s = max(ramp_s, 0.0)
+        self._last = self._started = time.monotonic()
         self._credit = 0.0
         self._timer = GLib.timeout_add(PAD_TICK_MS, self._tick)
 
@@ -243,11 +267,17 @@ class PaddingProbe:
         self.stop()
         self._rtx_pad = None
 
+    def rate_bps(self, now: float) -> float:
+        """The padding rate at monotonic time `now`."""
+        if self._ramp_s <= 0:
+            return self._rate_bps
+        return self._rate_bps * min(1.0, (now - self._started) / self._ramp_s)
+
     def _tick(self) -> bool:
         now = time.monotonic()
+        rate = self.rate_bps(now)
         # Credit for at most two ticks: a main loop that ran late must not dump a burst.
-        self._credit = min(self._credit + self._rate_bps / 8 * (now - self._last),
-                           self._rate_bps / 8 * 2 * PAD_TICK_MS / 1000)
+        self._credit = min(self._credit + rate / 8 * (now - self._last), rate / 8 * 2 * PAD_TICK_MS / 1000)
         self._last = now
         recent = list(self._recent)
         pad = self._rtx_pad
@@ -343,8 +373,11 @@ class LinkAdapter:
 
     def __init__(self, peer_id: str, selector: LayerSelector, reduced, request_full_keyframe: Callable[[str], None],
                  silent_s: Callable[[float], float], padding: Optional[PaddingProbe] = None,
-                 rates: Optional[LayerRates] = None):
+                 rates: Optional[LayerRates] = None, queue: Optional[QueueDelay] = None):
         self.peer_id = peer_id
+        self.queue = queue
+        self._queued_since: Optional[float] = None  # since when the queue has been over DOWN_DELAY_MS
+        self.probes_delay_failed = 0
         self.padding = padding
         self.rates = rates
         self._padding_since: Optional[float] = None
@@ -381,11 +414,15 @@ class LinkAdapter:
         target = self.selector.target
         loss, sent = self.meter.loss(now)
         enough = sent >= (MIN_PACKETS_PROBING if self._probing else MIN_PACKETS)
-        if target == 'full' and enough and loss > DOWN_LOSS and (self._probing or self._sustained(now)):
+        queued = self._queued_s(now, DOWN_DELAY_MS) if target == 'full' else 0.0
+        lossy = enough and loss > DOWN_LOSS and (self._probing or self._sustained(now))
+        if target == 'full' and (lossy or queued >= DOWN_DELAY_S):
             if self._probing or now - self._up_at < SETTLED_S:
                 # The probe failed, if only after a while (a thin link's queue absorbs a few seconds).
                 self._hold_index = min(self._hold_index + 1, len(HOLDS_S) - 1)
-            self._go('reduced', 'lost %.0f %% of %d packets' % (loss * 100, sent), now)
+            why = ('lost %.0f %% of %d packets' % (loss * 100, sent) if lossy else
+                   'queue %.0f ms for %.1f s' % (self._level(now) or 0.0, queued))
+            self._go('reduced', why, now)
         elif target == 'full' and self._probing and self.selector.layer == 'full' and now - self._since > PROBE_S:
             self._probing = False
             self._up_at = now
@@ -396,19 +433,38 @@ class LinkAdapter:
             self._hold_index = 0
         elif target == 'reduced' and now - self._since >= HOLDS_S[self._hold_index]:
             loss, sent = self.meter.loss(now, HOLDS_S[self._hold_index] / 2)
-            if loss > CLEAN_LOSS:
-                return
+            level = self._level(now)
+            if loss > CLEAN_LOSS or (level is not None and level > PROBE_DELAY_MS):
+                return  # still draining what the last layer or probe queued
             full_bps, reduced_bps = self.rates.bps() if self.rates is not None else (0.0, 0.0)
             if self.padding is not None and self.padding.available and full_bps > 0:
                 self._padding_since = now
                 self.meter.reset()
                 pad_bps = max(full_bps * PAD_HEADROOM - reduced_bps, 0.0)
-                self.padding.start(pad_bps)
-                log.info('[%s] probing the link at the full layer\'s rate: padding %.0f kbit/s onto %.0f',
-                         self.peer_id, pad_bps / 1000, reduced_bps / 1000)
+                ramp_s = PAD_RAMP_S if self._level(now) is not None else 0.0
+                self.padding.start(pad_bps, ramp_s)
+                log.info('[%s] probing the link at the full layer\'s rate: padding %.0f kbit/s onto %.0f%s',
+                         self.peer_id, pad_bps / 1000, reduced_bps / 1000,
+                         ' (ramped over %.1f s, watching the queue)' % ramp_s if ramp_s else '')
                 return
             self._probing = True
             self._go('full', 'probing (%.0f %% lost on the reduced layer)' % (loss * 100), now)
+
+    def _level(self, now: float) -> Optional[float]:
+        """The viewer's queueing delay now (ms), or None without fresh feedback."""
+        if self.queue is None or now - self.queue.last_report_at() > REPORT_AGE_S:
+            return None
+        return self.queue.delay_ms()
+
+    def _queued_s(self, now: float, over_ms: float) -> float:
+        """How long the queue has been over `over_ms` without a break (0 when it is not now)."""
+        level = self._level(now)
+        if level is None or level <= over_ms:
+            self._queued_since = None
+            return 0.0
+        if self._queued_since is None:
+            self._queued_since = now
+        return now - self._queued_since
 
     def _sustained(self, now: float) -> bool:
         """Loss over DOWN_LOSS in both halves of the window, not one burst: a thin link loses from
@@ -421,14 +477,20 @@ class LinkAdapter:
 
     def _decide_padded(self, now: float) -> None:
         loss, sent = self.meter.loss(now)
-        if sent >= MIN_PACKETS_PROBING and loss > DOWN_LOSS:
+        level = self._level(now)
+        lossy = sent >= MIN_PACKETS_PROBING and loss > DOWN_LOSS
+        if lossy or (level is not None and level > PROBE_DELAY_MS):
+            why = ('lost %.0f %% of %d packets' % (loss * 100, sent) if lossy else
+                   'queue %.0f ms after %.1f s of padding' % (level or 0.0, now - (self._padding_since or now)))
             self._end_padding()
             self.probes_padded_failed += 1
+            if not lossy:
+                self.probes_delay_failed += 1
             self._hold_index = min(self._hold_index + 1, len(HOLDS_S) - 1)
             self._since = now
             self.meter.reset()
-            log.info('[%s] the link did not carry the full layer\'s rate (lost %.0f %% of %d packets): staying on '
-                     'the reduced layer', self.peer_id, loss * 100, sent)
+            log.info('[%s] the link did not carry the full layer\'s rate (%s): staying on the reduced layer',
+                     self.peer_id, why)
         elif now - self._padding_since >= PAD_PROBE_S:
             self._end_padding()
             self._probing = True
@@ -446,6 +508,7 @@ class LinkAdapter:
                  boundary.dropped if boundary is not None else 0)
         self._since = now
         self.meter.reset()
+        self._queued_since = None
         if layer == 'reduced':
             self.reduced.join(self.peer_id)
         else:
@@ -493,11 +556,13 @@ def watch_nacks(webrtc: Gst.Element, meter: LossMeter):
 
 
 def attach_adapter(peer_id: str, webrtc: Gst.Element, selector: LayerSelector, shared, pay: Gst.Element,
-                   silent_s: Callable[[float], float], padding: Optional[PaddingProbe] = None):
+                   silent_s: Callable[[float], float], padding: Optional[PaddingProbe] = None,
+                   queue: Optional[QueueDelay] = None):
     """A connected viewer's adapter, fed by its payloader's output (media packets only: webrtcbin's
-    rtprtxsend adds RTX after it) and its rtpsession's NACKs; (adapter, feedback handler) or None."""
+    rtprtxsend adds RTX after it), its rtpsession's NACKs and, with TWCC, its queueing delay;
+    (adapter, feedback handler) or None."""
     adapter = LinkAdapter(peer_id, selector, shared.reduced, shared.request_keyframe, silent_s, padding,
-                          LayerRates(shared))
+                          LayerRates(shared), queue)
     meter = adapter.meter
     feedback = watch_nacks(webrtc, meter)
     if feedback is None:

@@ -272,6 +272,7 @@ class App:
             summary, peer.stats_prev = summarize_peer(stats, peer.connection_state(), peer.stats_prev,
                                                       time.monotonic())
             summary['layer'] = peer.layer()
+            summary['queueDelayMs'] = peer.queue_delay_ms()
             with lock:
                 result[peer.id] = summary
                 remaining[0] -= 1

@@ -8,7 +8,7 @@ import random
 import time
 from typing import Callable, List, Optional, Tuple
 
-from gi.repository import GLib, Gst, GstSdp, GstVideo, GstWebRTC
+from gi.repository import GLib, Gst, GstRtp, GstSdp, GstVideo, GstWebRTC
 
 from .config import Config
 from .input_messages import INPUT_CHANNEL_LABEL, InputCounts, encode_feedback
@@ -21,8 +21,10 @@ from .ice_servers import webrtcbin_ice_urls
 from .webrtc_setup import local_candidates, restart_ice_agent, set_ice_tcp
 from .liveness import Silence
 from .link_adapt import LayerSelector, LinkAdapter, PaddingProbe, SwitchBoundary, attach_adapter
+from .twcc import QueueDelay, watch_reports
 from .rtp_extensions import HeaderExtensionWriter
-from .sdp_munging import (ABS_CAPTURE_TIME_URI, PLAYOUT_DELAY_URI, VideoOffer, add_extmap, ice_credentials,
+from .sdp_munging import (ABS_CAPTURE_TIME_URI, PLAYOUT_DELAY_URI, TRANSPORT_CC_URI, VideoOffer, add_extmap,
+                          add_rtcp_fb, ice_credentials,
                           new_ice_credentials, parse_video_offer, ssrc_groups, with_ice_credentials)
 
 log = get_logger('peer')
@@ -77,6 +79,8 @@ class Peer:
         self.switch_boundary = SwitchBoundary()
         # Pads the reduced layer up to the full one's rate to probe the link (link_adapt.PaddingProbe).
         self.padding = PaddingProbe()
+        # The viewer's queueing delay, from its TWCC feedback (twcc.py); None without it.
+        self.queue_delay: Optional[QueueDelay] = None
         self._t0 = time.monotonic()
         self._first_packet_logged = False
 
@@ -224,6 +228,11 @@ class Peer:
             # echo an extension it does not implement, and RFC 8285 section 6 lets the answerer
             # use only what the answer declares.
             text = add_extmap(text, offer.mline_index, offer.abs_capture_time_id, ABS_CAPTURE_TIME_URI)
+        if self.queue_delay is not None and offer is not None and offer.transport_cc_id is not None:
+            # Asks the viewer for its arrival reports (draft-holmer-rmcat-transport-wide-cc-extensions-01
+            # section 4): webrtcbin 1.22 answers neither line.
+            text = add_extmap(text, offer.mline_index, offer.transport_cc_id, TRANSPORT_CC_URI)
+            text = add_rtcp_fb(text, offer.mline_index, offer.payload_type, 'transport-cc')
         restart = self._restart
         if restart is not None:
             # set-local-description hands these to libnice (nice_agent_set_local_credentials).
@@ -287,6 +296,17 @@ class Peer:
             pay.set_property('aggregate-mode', 'zero-latency')
         pay.set_property('pt', offer.payload_type)
         pay.set_property('mtu', cfg.mtu)
+        if cfg.twcc and offer.transport_cc_id is not None:
+            # The payloader reserves the transport-wide sequence number in every packet and names
+            # the extension in its caps (extmap-<id>), which is what makes webrtcbin's rtpsession
+            # number each packet it sends on this transport and read the viewer's reports (twcc.py).
+            ext = GstRtp.RTPHeaderExtension.create_from_uri(TRANSPORT_CC_URI)
+            if ext is None:
+                log.warning('[%s] no rtphdrexttwcc element: no congestion feedback from this viewer', self.id)
+            else:
+                ext.set_id(offer.transport_cc_id)
+                pay.emit('add-extension', ext)
+                self.queue_delay = QueueDelay()
         if cfg.rtx and offer.rtx_payload_type is not None:
             # Loss repair (README "Loss repair"): the viewer NACKs what it missed, webrtcbin's
             # rtprtxsend resends it as RTX on its own SSRC. webrtcbin 1.22 writes the answer's
@@ -317,6 +337,8 @@ class Peer:
             self._selector.element.link(queue)
         queue.link(pay)
         pay.link(capsfilter)
+        if self.queue_delay is not None:
+            watch_reports(capsfilter.get_static_pad('src'), self.queue_delay)
         sink = self.webrtc.request_pad_simple('sink_%u')
         capsfilter.get_static_pad('src').link(sink)
         transceiver = sink.get_property('transceiver')
@@ -353,11 +375,15 @@ class Peer:
         if self._selector is None or self.adapter is not None:
             return
         attached = attach_adapter(self.id, self.webrtc, self._selector, self.shared, self._branch[2],
-                                  self.silence.silent_s, self.padding)
+                                  self.silence.silent_s, self.padding, self.queue_delay)
         if attached is None:
             log.warning('[%s] no rtpsession to read feedback from: link adaptation off', self.id)
             return
         self.adapter, self._feedback = attached
+
+    def queue_delay_ms(self) -> Optional[float]:
+        level = self.queue_delay.delay_ms() if self.queue_delay is not None else None
+        return round(level, 1) if level is not None else None
 
     def layer(self) -> str:
         return self._selector.layer if self._selector is not None else 'full'

@@ -7,6 +7,7 @@ TYPELIBS = (
     ('Gst', '1.0', 'gir1.2-gstreamer-1.0'),
     ('GstVideo', '1.0', 'gir1.2-gst-plugins-base-1.0'),
     ('GstSdp', '1.0', 'gir1.2-gst-plugins-base-1.0'),
+    ('GstRtp', '1.0', 'gir1.2-gst-plugins-base-1.0'),
     ('GstWebRTC', '1.0', 'gir1.2-gst-plugins-bad-1.0'),
 )
 COMMON_ELEMENTS = (
@@ -21,6 +22,7 @@ COMMON_ELEMENTS = (
     ('webrtcbin', 'gstreamer1.0-plugins-bad (and gstreamer1.0-nice)'),
     ('dtlsdec', 'gstreamer1.0-plugins-bad'),
     ('rtpbin', 'gstreamer1.0-plugins-good'),
+    ('rtphdrexttwcc', 'gstreamer1.0-plugins-good'),
     ('srtpenc', 'gstreamer1.0-plugins-bad'),
     ('sctpenc', 'gstreamer1.0-plugins-bad'),
 )

@@ -8,10 +8,11 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay'
 ABS_CAPTURE_TIME_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time'
+TRANSPORT_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01'
 
 
 class OfferError(Exception):
@@ -29,6 +30,10 @@ class VideoOffer:
     rtx_payload_type: Optional[int] = None
     # The offer's id for abs-capture-time (rtp_extensions.py), if it asked for it.
     abs_capture_time_id: Optional[int] = None
+    # The offer's id for the transport-wide sequence number (twcc.py), when it also offered
+    # `a=rtcp-fb:<payload_type> transport-cc` (draft-holmer-rmcat-transport-wide-cc-extensions-01
+    # section 4): the viewer reports arrivals only for payload types that name it.
+    transport_cc_id: Optional[int] = None
 
 
 def split_sections(sdp: str) -> List[List[str]]:
@@ -60,8 +65,13 @@ def _media_info(lines: List[str]):
     rtpmap: Dict[int, str] = {}
     fmtp: Dict[int, Dict[str, str]] = {}
     extmap: Dict[str, int] = {}
+    rtcp_fb: Dict[int, Set[str]] = {}  # RFC 4585 section 4.2: a=rtcp-fb:<pt> <type> [<subtype>]
     mid = None
     for line in lines:
+        if line.startswith('a=rtcp-fb:'):
+            pt, _, kind = line[10:].partition(' ')
+            if pt.isdigit():
+                rtcp_fb.setdefault(int(pt), set()).add(kind.strip().lower())
         if line.startswith('a=rtpmap:'):
             pt, _, enc = line[9:].partition(' ')
             if pt.isdigit():
@@ -77,7 +87,7 @@ def _media_info(lines: List[str]):
                 extmap[rest.split(' ')[0]] = int(ident)
         elif line.startswith('a=mid:'):
             mid = line[6:].strip()
-    return rtpmap, fmtp, extmap, mid
+    return rtpmap, fmtp, extmap, mid, rtcp_fb
 
 
 def _h264_rank(params: Dict[str, str]) -> Optional[int]:
@@ -120,7 +130,7 @@ def parse_video_offer(sdp: str, codec: str) -> VideoOffer:
             continue  # port 0: rejected/disabled m-line
         if any(line in ('a=sendonly', 'a=inactive') for line in lines):
             continue  # the viewer must be able to receive
-        rtpmap, fmtp, extmap, mid = _media_info(lines)
+        rtpmap, fmtp, extmap, mid, rtcp_fb = _media_info(lines)
         order = [int(pt) for pt in fields[3:] if pt.isdigit()]
         candidates = []
         for pt in order:
@@ -136,9 +146,13 @@ def parse_video_offer(sdp: str, codec: str) -> VideoOffer:
         candidates.sort(key=lambda c: c[0])  # stable: keeps the offer's preference order per rank
         pt = candidates[0][1]
         # RFC 8285 one-byte form carries ids 1..14 only; an extension offered with another id is not sent.
-        delay_id, capture_id = (i if i is not None and 1 <= i <= 14 else None
-                                for i in (extmap.get(PLAYOUT_DELAY_URI), extmap.get(ABS_CAPTURE_TIME_URI)))
-        return VideoOffer(index, mid, pt, fmtp.get(pt, {}), delay_id, _rtx_for(pt, order, rtpmap, fmtp), capture_id)
+        delay_id, capture_id, cc_id = (i if i is not None and 1 <= i <= 14 else None
+                                       for i in (extmap.get(PLAYOUT_DELAY_URI), extmap.get(ABS_CAPTURE_TIME_URI),
+                                                 extmap.get(TRANSPORT_CC_URI)))
+        if 'transport-cc' not in rtcp_fb.get(pt, set()):
+            cc_id = None
+        return VideoOffer(index, mid, pt, fmtp.get(pt, {}), delay_id, _rtx_for(pt, order, rtpmap, fmtp), capture_id,
+                          cc_id)
     raise OfferError('the offer has no receivable video m-line with %s' % codec.upper())
 
 
@@ -157,6 +171,25 @@ def add_extmap(sdp: str, mline_index: int, ext_id: int, uri: str) -> str:
         if line.startswith('a=extmap:') or line.startswith('a=mid:'):
             insert_at = i + 1
     lines.insert(insert_at, 'a=extmap:%d %s' % (ext_id, uri))
+    return join_sections(sections)
+
+
+def add_rtcp_fb(sdp: str, mline_index: int, payload_type: int, value: str) -> str:
+    """Declare `a=rtcp-fb:<payload_type> <value>` in one m-section of our answer (RFC 4585
+    section 4.2), after its other rtcp-fb lines for that payload type or after its rtpmap, unless
+    already there."""
+    sections = split_sections(sdp)
+    if mline_index + 1 >= len(sections):
+        raise ValueError('no m-line %d in the answer' % mline_index)
+    lines = sections[mline_index + 1]
+    line = 'a=rtcp-fb:%d %s' % (payload_type, value)
+    if line in lines:
+        return join_sections(sections)
+    insert_at = len(lines)
+    for i, existing in enumerate(lines):
+        if existing.startswith('a=rtpmap:%d ' % payload_type) or existing.startswith('a=rtcp-fb:%d ' % payload_type):
+            insert_at = i + 1
+    lines.insert(insert_at, line)
     return join_sections(sections)
 
 

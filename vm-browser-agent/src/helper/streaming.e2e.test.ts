@@ -54,7 +54,11 @@ describe('helper streams to Chromium', () => {
       expect(stats.frameHeight).toBe(720);
       expect(states.some((s) => s.endsWith('/connected/connected'))).toBe(true);
       const answer = viewer.events.find((e) => e.type === 'local-description');
-      expect(answer && 'sdp' in answer ? answer.sdp : '').toContain('rtp-hdrext/playout-delay');
+      const sdp = answer && 'sdp' in answer ? answer.sdp : '';
+      expect(sdp).toContain('rtp-hdrext/playout-delay');
+      // Transport-wide congestion control: the extension and the feedback asked for (twcc.py) ...
+      expect(sdp).toContain('draft-holmer-rmcat-transport-wide-cc-extensions-01');
+      expect(sdp).toMatch(/^a=rtcp-fb:\d+ transport-cc\r$/m);
 
       const helperStats = await helper.getStats(null);
       expect(helperStats.encoder.codec).toBe(codec);
@@ -62,6 +66,9 @@ describe('helper streams to Chromium', () => {
       expect(helperStats.peers.v1?.packetsSent).toBeGreaterThan(0);
       expect(helperStats.peers.v1?.bytesSent).toBeGreaterThan(0);
       expect(helperStats.process.rssBytes).toBeGreaterThan(0);
+      // ... and the viewer's arrival reports read as a queueing delay (a few ms on loopback).
+      expect(helperStats.peers.v1?.queueDelayMs).toBeTypeOf('number');
+      expect(helperStats.peers.v1?.queueDelayMs).toBeLessThan(50);
     });
   }
 

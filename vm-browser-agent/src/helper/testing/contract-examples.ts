@@ -95,6 +95,7 @@ export const EVENTS: HelperEvent[] = [
         bitrateKbps: 950.5,
         connectionState: 'connected',
         layer: 'full',
+        queueDelayMs: 3.5,
         input: { pointer: 3, key: 2, wheel: 1 },
       },
     },
