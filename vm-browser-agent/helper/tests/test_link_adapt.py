@@ -6,8 +6,10 @@ import gi
 gi.require_version('Gst', '1.0')
 from gi.repository import Gst  # noqa: E402
 
-from vmlive_helper.link_adapt import (DOWN_DELAY_S, HOLDS_S, PAD_PROBE_S, PAD_RAMP_S, LayerSelector,  # noqa: E402
-                                      LinkAdapter, LossMeter, SwitchBoundary, nacked_seqs)
+from vmlive_helper.link_adapt import (DOWN_DELAY_S, HOLDS_S, PAD_FULL_S, PAD_PROBE_S, PAD_RAMP_S,  # noqa: E402
+                                      PROBE_DELAY_MS, LayerSelector, LinkAdapter, LossMeter, SwitchBoundary,
+                                      nacked_seqs)
+from vmlive_helper.link_adapt import padding_at  # noqa: E402
 from vmlive_helper.twcc import QueueDelay  # noqa: E402
 
 Gst.init(None)
@@ -255,11 +257,19 @@ class PaddingRecord:
 
     def __init__(self):
         self.started, self.ramps, self.stops, self.available, self.active = [], [], 0, True, False
+        self.stop_when, self.stopped_early = None, False
 
-    def start(self, rate_bps, ramp_s=0.0):
+    def start(self, rate_bps, ramp_s=0.0, stop_when=None, base_bps=0.0):
         self.started.append(rate_bps)
         self.ramps.append(ramp_s)
+        self.stop_when = stop_when
+        self.stopped_early = False
         self.active = True
+
+    def tick(self):
+        """What PaddingProbe does every 20 ms: stop as soon as stop_when says so."""
+        if self.active and self.stop_when is not None and self.stop_when():
+            self.active, self.stopped_early = False, True
 
     def stop(self):
         self.stops += 1
@@ -356,17 +366,23 @@ class QueueDelayRig(AdapterRig):
         self.adapter.close()
         self.padding = PaddingRecord()
         self.queue = QueueDelay()
+        self.now = 0.0
         self.adapter = LinkAdapter('p1', self.selector, ReducedLayerRecord(), self.full_keyframes.append,
-                                   lambda _now: 0.0, self.padding, SteadyRates(), self.queue)
+                                   lambda _now: 0.0, self.padding, SteadyRates(), self.queue, lambda: self.now)
         self.sent_ms = 0.0
+
+    def report(self, t, queue_ms, packets=10, span_ms=100.0):
+        """`packets` sent over `span_ms` and reported at `t`, each `queue_ms` above the empty path's 20 ms."""
+        self.now = t
+        reports = []
+        for _ in range(packets):
+            self.sent_ms += span_ms / packets
+            reports.append((int(self.sent_ms * 1e6), int((self.sent_ms + 20 + queue_ms) * 1e6)))
+        self.queue.on_report(reports, t)
 
     def tick(self, t, queue_ms, packets=10, lost=0):
         """100 ms more: `packets` sent and reported, each `queue_ms` above the empty path's 20 ms."""
-        reports = []
-        for i in range(packets):
-            self.sent_ms += 100.0 / packets
-            reports.append((int(self.sent_ms * 1e6), int((self.sent_ms + 20 + queue_ms) * 1e6)))
-        self.queue.on_report(reports, t)
+        self.report(t, queue_ms, packets)
         self.send(packets, lost)
         self.adapter.decide(t)
         return t + 0.1
@@ -405,10 +421,15 @@ class LinkAdapterQueueDelayTest(QueueDelayRig):
             t = self.tick(t, 0)
         self.assertEqual(self.padding.ramps, [PAD_RAMP_S])
         self.assertTrue(self.padding.active)
-        t = self.tick(t, 10)
-        self.assertTrue(self.padding.active)  # a queue of 10 ms: the link still carries it
-        t = self.tick(t, 40)
+        t = self.tick(t, PROBE_DELAY_MS - 5)
+        self.padding.tick()
+        self.assertTrue(self.padding.active)  # a few ms of queue: the link still carries it
+        # The probe stops itself at its next 20 ms tick once the newest reports show the queue
+        # over PROBE_DELAY_MS, before the adapter's next decision.
+        self.report(t, PROBE_DELAY_MS + 10)
+        self.padding.tick()
         self.assertFalse(self.padding.active)
+        t = self.tick(t, PROBE_DELAY_MS + 10)
         self.assertEqual(self.selector.target, 'reduced')
         self.assertEqual((self.adapter.probes_padded_failed, self.adapter.probes_delay_failed), (1, 1))
 
@@ -433,7 +454,43 @@ class LinkAdapterQueueDelayTest(QueueDelayRig):
         for _ in range(int(HOLDS_S[0] / 0.1) + 1):
             t = self.tick(t, 0)
         self.assertTrue(self.padding.active)
-        for _ in range(int(PAD_PROBE_S / 0.1) + 1):
+        for _ in range(round((PAD_RAMP_S + PAD_FULL_S) / 0.1) - 1):
+            t = self.tick(t, 5)
+            self.padding.tick()
+        self.assertTrue(self.padding.active)  # with the feedback the probe lasts its ramp and more
+        for _ in range(2):
             t = self.tick(t, 5)
         self.assertFalse(self.padding.active)
         self.assertEqual(self.selector.target, 'full')
+        self.assertGreater(PAD_RAMP_S + PAD_FULL_S, PAD_PROBE_S)
+
+
+class PaddingRampTest(unittest.TestCase):
+    def test_the_total_rises_geometrically_from_the_base_to_the_probe_rate(self):
+        # 0.3 Mbit/s of media padded up to 3 Mbit/s over 1.2 s: x10, so x sqrt(10) half way.
+        self.assertAlmostEqual(padding_at(0.0, 2.7e6, 0.3e6, 1.2), 0.0)
+        self.assertAlmostEqual(padding_at(0.6, 2.7e6, 0.3e6, 1.2) + 0.3e6, 0.3e6 * 10 ** 0.5)
+        self.assertAlmostEqual(padding_at(1.2, 2.7e6, 0.3e6, 1.2), 2.7e6)
+        self.assertAlmostEqual(padding_at(5.0, 2.7e6, 0.3e6, 1.2), 2.7e6)
+        self.assertAlmostEqual(padding_at(0.3, 2.0e6, 0.0, 1.2), 0.5e6)  # no base: linear
+        self.assertAlmostEqual(padding_at(0.3, 2.0e6, 0.3e6, 0.0), 2.0e6)  # no ramp: at once
+
+    def test_the_queue_it_builds_past_the_links_rate_grows_alike_on_thin_and_thicker_links(self):
+        # Why geometric: 0.2 s after the total passes the link's rate, the queue (s of it) is
+        # about the same on a 0.5 and a 1 Mbit/s link; a linear ramp's is twice as deep on 0.5.
+        def queue_after_crossing(capacity_bps, ramp):
+            queue_bits, crossed, t, dt = 0.0, None, 0.0, 0.001
+            while t < 1.2:
+                total = ramp(t) + 0.3e6
+                if crossed is None and total > capacity_bps:
+                    crossed = t
+                if crossed is not None:
+                    queue_bits = max(0.0, queue_bits + (total - capacity_bps) * dt)
+                    if t - crossed >= 0.2:
+                        return queue_bits / capacity_bps
+                t += dt
+            raise AssertionError('never crossed')
+        geometric = [queue_after_crossing(c, lambda t: padding_at(t, 2.7e6, 0.3e6, 1.2)) for c in (0.5e6, 1e6)]
+        linear = [queue_after_crossing(c, lambda t: padding_at(t, 2.7e6, 0.0, 1.2)) for c in (0.5e6, 1e6)]
+        self.assertLess(abs(geometric[0] - geometric[1]) / geometric[1], 0.15)
+        self.assertGreater(linear[0] / linear[1], 1.8)

@@ -29,7 +29,8 @@ queue overflows:
   for a second of NACKed loss (a 1 Mbit/s cap on a 2.5 Mbit/s stream fills tbf's 100 ms queue in
   70 ms and holds it there);
 - the probe ramps its padding up over PAD_RAMP_S instead of stepping to the full rate, and ends
-  as failed as soon as the queue passes PROBE_DELAY_MS: a link that cannot carry the full layer
+  as failed as soon as the queue passes PROBE_DELAY_MS, checked at each padding tick (20 ms) on
+  the newest PROBE_SPAN_S of reports: a link that cannot carry the full layer
   is found out while its queue is still filling, so a failed probe costs neither loss nor stall,
   and a capped viewer's link settles under the cap once it went down (issue 12 (b)). Without
   the feedback, a probe is found out by the loss it causes, as before.
@@ -45,7 +46,7 @@ from typing import Callable, Deque, Dict, Optional, Set, Tuple
 from gi.repository import GLib, GObject, Gst
 
 from .log import get_logger
-from .twcc import QueueDelay
+from .twcc import RECENT_S, QueueDelay
 
 log = get_logger('link-adapt')
 
@@ -66,8 +67,16 @@ SETTLED_S = 10.0      # on the full layer this long after a probe: the hold star
 # of issue 12's case (a) moves single packets by up to 20 ms, which the median does not follow.
 DOWN_DELAY_MS = 60.0  # the queue above this ...
 DOWN_DELAY_S = 0.2    # ... this long (three ticks in a row: not one keyframe's burst) moves a viewer down
-PROBE_DELAY_MS = 25.0  # a padding probe that fills the queue past this has found the link's rate
-PAD_RAMP_S = 0.6      # with the feedback, the padding rises from 0 to its rate over this long
+PROBE_DELAY_MS = 15.0  # a padding probe that fills the queue past this has found the link's rate
+PROBE_SPAN_S = 0.06   # ... read on the newest reports only: the queue rises fast while a probe passes the link's rate
+# With the feedback the total rises geometrically from the reduced layer's rate to the probe's over
+# this long (padding_at), and the probe lasts PAD_FULL_S longer at the full rate. The reports come
+# 50-250 ms apart (libwebrtc spends ~5 % of the rate on them), so a probe is seen passing the
+# link's rate 0.1-0.3 s late: with a linear ramp over 0.6 s its queue had overflowed tbf's 100 ms
+# by then (scripts/networks.ts --thin cap: queue 27-78 ms when the probe ended, drops until the
+# cap's end).
+PAD_RAMP_S = 1.2
+PAD_FULL_S = 0.3
 REPORT_AGE_S = 0.5    # a level older than this says nothing about the link now
 _RTPFB, _NACK = 205, 1
 
@@ -210,6 +219,22 @@ class SwitchBoundary:
         rtx_sender.get_static_pad('src').add_probe(Gst.PadProbeType.EVENT_UPSTREAM, on_event)
 
 
+def padding_at(elapsed_s: float, rate_bps: float, base_bps: float, ramp_s: float) -> float:
+    """Padding `elapsed_s` into a probe that ramps the total (base + padding) geometrically from
+    `base_bps` to `base_bps + rate_bps` over `ramp_s` (linearly from 0 without a base).
+
+    Geometric because the queue a probe builds once it passes the link's rate C grows like
+    ln(g) * t^2 / 2 seconds (g: the ramp's growth per second), whatever C is, where a linear ramp's
+    grows like slope * t^2 / 2C: twice as fast on a 0.5 Mbit/s link as on 1 Mbit/s
+    (scripts/networks.ts --thin step: probes ended at 59-61 ms of queue, and tbf dropped)."""
+    if ramp_s <= 0 or elapsed_s >= ramp_s:
+        return rate_bps
+    share = max(elapsed_s, 0.0) / ramp_s
+    if base_bps <= 0:
+        return rate_bps * share
+    return base_bps * ((base_bps + rate_bps) / base_bps) ** share - base_bps
+
+
 class PaddingProbe:
     """Raises what one viewer's link carries to a target rate for a while, with retransmissions of
     its own recent media packets (webrtcbin's rtprtxsend resends them as RTX, from its history),
@@ -221,9 +246,12 @@ class PaddingProbe:
     def __init__(self):
         self._rtx_pad: Optional[Gst.Pad] = None
         self._ssrc = 0
+        self._stop_when: Optional[Callable[[], bool]] = None
+        self.stopped_early = False  # the last probe's stop_when said so
         self._recent: Deque[Tuple[int, int]] = collections.deque(maxlen=self.RECENT)  # (seq, bytes)
         self._timer: Optional[int] = None
         self._rate_bps = 0.0
+        self._base_bps = 0.0
         self._ramp_s = 0.0
         self._started = 0.0
         self._last = 0.0
@@ -248,10 +276,16 @@ class PaddingProbe:
         if seq is not None:
             self._recent.append((seq, buf.get_size()))
 
-    def start(self, rate_bps: float, ramp_s: float = 0.0) -> None:
-        """Pad at `rate_bps`, reached linearly over `ramp_s` from nothing."""
+    def start(self, rate_bps: float, ramp_s: float = 0.0, stop_when: Optional[Callable[[], bool]] = None,
+              base_bps: float = 0.0) -> None:
+        """Pad at `rate_bps` on top of the `base_bps` the viewer already gets, until stop() or
+        until `stop_when()` (asked at each tick) says so. With `ramp_s` the total rises
+        geometrically from base to base + rate over that long (see padding_at)."""
         self.stop()
+        self._stop_when = stop_when
+        self.stopped_early = False
         self._rate_bps = max(rate_bps, 0.0)
+        self._base_bps = max(base_bps, 0.0)
         self._ramp_s = max(ramp_s, 0.0)
         self._last = self._started = time.monotonic()
         self._credit = 0.0
@@ -269,11 +303,13 @@ class PaddingProbe:
 
     def rate_bps(self, now: float) -> float:
         """The padding rate at monotonic time `now`."""
-        if self._ramp_s <= 0:
-            return self._rate_bps
-        return self._rate_bps * min(1.0, (now - self._started) / self._ramp_s)
+        return padding_at(now - self._started, self._rate_bps, self._base_bps, self._ramp_s)
 
     def _tick(self) -> bool:
+        if self._stop_when is not None and self._stop_when():
+            self._timer = None
+            self.stopped_early = True
+            return False
         now = time.monotonic()
         rate = self.rate_bps(now)
         # Credit for at most two ticks: a main loop that ran late must not dump a burst.
@@ -373,14 +409,17 @@ class LinkAdapter:
 
     def __init__(self, peer_id: str, selector: LayerSelector, reduced, request_full_keyframe: Callable[[str], None],
                  silent_s: Callable[[float], float], padding: Optional[PaddingProbe] = None,
-                 rates: Optional[LayerRates] = None, queue: Optional[QueueDelay] = None):
+                 rates: Optional[LayerRates] = None, queue: Optional[QueueDelay] = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.peer_id = peer_id
+        self._clock = clock  # monotonic seconds; tests pass theirs
         self.queue = queue
         self._queued_since: Optional[float] = None  # since when the queue has been over DOWN_DELAY_MS
         self.probes_delay_failed = 0
         self.padding = padding
         self.rates = rates
         self._padding_since: Optional[float] = None
+        self._pad_probe_s = PAD_PROBE_S  # how long the probe running now lasts
         self.probes_padded_failed = 0
         self.selector = selector
         self.reduced = reduced
@@ -394,7 +433,7 @@ class LinkAdapter:
         self._timer: Optional[int] = GLib.timeout_add(TICK_MS, self._tick)
 
     def _tick(self) -> bool:
-        self.decide(time.monotonic())
+        self.decide(self._clock())
         return True
 
     def decide(self, now: float) -> None:
@@ -441,8 +480,11 @@ class LinkAdapter:
                 self._padding_since = now
                 self.meter.reset()
                 pad_bps = max(full_bps * PAD_HEADROOM - reduced_bps, 0.0)
-                ramp_s = PAD_RAMP_S if self._level(now) is not None else 0.0
-                self.padding.start(pad_bps, ramp_s)
+                watched = self._level(now) is not None
+                self._pad_probe_s = PAD_RAMP_S + PAD_FULL_S if watched else PAD_PROBE_S
+                self.padding.start(pad_bps, PAD_RAMP_S if watched else 0.0, self._probe_queued if watched else None,
+                                   reduced_bps)
+                ramp_s = PAD_RAMP_S if watched else 0.0
                 log.info('[%s] probing the link at the full layer\'s rate: padding %.0f kbit/s onto %.0f%s',
                          self.peer_id, pad_bps / 1000, reduced_bps / 1000,
                          ' (ramped over %.1f s, watching the queue)' % ramp_s if ramp_s else '')
@@ -450,11 +492,16 @@ class LinkAdapter:
             self._probing = True
             self._go('full', 'probing (%.0f %% lost on the reduced layer)' % (loss * 100), now)
 
-    def _level(self, now: float) -> Optional[float]:
+    def _level(self, now: float, span_s: float = RECENT_S) -> Optional[float]:
         """The viewer's queueing delay now (ms), or None without fresh feedback."""
         if self.queue is None or now - self.queue.last_report_at() > REPORT_AGE_S:
             return None
-        return self.queue.delay_ms()
+        return self.queue.delay_ms(span_s)
+
+    def _probe_queued(self) -> bool:
+        """The padding probe filled the queue (asked by PaddingProbe at each of its ticks)."""
+        level = self._level(self._clock(), PROBE_SPAN_S)
+        return level is not None and level > PROBE_DELAY_MS
 
     def _queued_s(self, now: float, over_ms: float) -> float:
         """How long the queue has been over `over_ms` without a break (0 when it is not now)."""
@@ -477,9 +524,10 @@ class LinkAdapter:
 
     def _decide_padded(self, now: float) -> None:
         loss, sent = self.meter.loss(now)
-        level = self._level(now)
+        level = self._level(now, PROBE_SPAN_S)
         lossy = sent >= MIN_PACKETS_PROBING and loss > DOWN_LOSS
-        if lossy or (level is not None and level > PROBE_DELAY_MS):
+        queued = self.padding is not None and self.padding.stopped_early
+        if lossy or queued or (level is not None and level > PROBE_DELAY_MS):
             why = ('lost %.0f %% of %d packets' % (loss * 100, sent) if lossy else
                    'queue %.0f ms after %.1f s of padding' % (level or 0.0, now - (self._padding_since or now)))
             self._end_padding()
@@ -491,11 +539,11 @@ class LinkAdapter:
             self.meter.reset()
             log.info('[%s] the link did not carry the full layer\'s rate (%s): staying on the reduced layer',
                      self.peer_id, why)
-        elif now - self._padding_since >= PAD_PROBE_S:
+        elif now - self._padding_since >= self._pad_probe_s:
             self._end_padding()
             self._probing = True
             self._go('full', 'the link carried the full layer\'s rate for %.1f s (%.0f %% lost)'
-                     % (PAD_PROBE_S, loss * 100), now)
+                     % (self._pad_probe_s, loss * 100), now)
 
     def _end_padding(self) -> None:
         self._padding_since = None

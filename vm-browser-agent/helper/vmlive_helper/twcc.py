@@ -77,13 +77,13 @@ class QueueDelay:
             while self._floor and newest - self._floor[0][0] > BASE_WINDOW_S * _NS:
                 self._floor.popleft()
 
-    def delay_ms(self) -> Optional[float]:
+    def delay_ms(self, span_s: float = RECENT_S) -> Optional[float]:
         """The queue's level: the median delay above the floor of the packets sent in the last
-        RECENT_S before the newest one reported; None before any report."""
+        `span_s` before the newest one reported; None before any report."""
         with self._lock:
             if not self._floor or self._last_report_ns is None:
                 return None
-            since = self._last_report_ns - int(RECENT_S * _NS)
+            since = self._last_report_ns - int(span_s * _NS)
             recent: List[int] = [d for _t, d in itertools.takewhile(lambda p: p[0] >= since, reversed(self._packets))]
             floor = self._floor[0][1]
         if not recent:
