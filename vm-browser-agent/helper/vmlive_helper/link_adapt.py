@@ -480,11 +480,11 @@ class LinkAdapter:
                 self._padding_since = now
                 self.meter.reset()
                 pad_bps = max(full_bps * PAD_HEADROOM - reduced_bps, 0.0)
+                # With fresh feedback the probe ramps and watches the queue; without, it steps and waits for loss.
                 watched = self._level(now) is not None
-                self._pad_probe_s = PAD_RAMP_S + PAD_FULL_S if watched else PAD_PROBE_S
-                self.padding.start(pad_bps, PAD_RAMP_S if watched else 0.0, self._probe_queued if watched else None,
-                                   reduced_bps)
                 ramp_s = PAD_RAMP_S if watched else 0.0
+                self._pad_probe_s = PAD_RAMP_S + PAD_FULL_S if watched else PAD_PROBE_S
+                self.padding.start(pad_bps, ramp_s, self._probe_queued if watched else None, reduced_bps)
                 log.info('[%s] probing the link at the full layer\'s rate: padding %.0f kbit/s onto %.0f%s',
                          self.peer_id, pad_bps / 1000, reduced_bps / 1000,
                          ' (ramped over %.1f s, watching the queue)' % ramp_s if ramp_s else '')
