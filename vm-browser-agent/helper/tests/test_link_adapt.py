@@ -380,6 +380,15 @@ class QueueDelayRig(AdapterRig):
             reports.append((int(self.sent_ms * 1e6), int((self.sent_ms + 20 + queue_ms) * 1e6)))
         self.queue.on_report(reports, t)
 
+    def down_by_queue(self, t):
+        """Half a second of an empty path, then a queue of 100 ms until the viewer is moved down."""
+        for _ in range(5):
+            t = self.tick(t, 0)
+        for _ in range(4):
+            t = self.tick(t, 100)
+        self.assertEqual(self.selector.target, 'reduced')
+        return t
+
     def tick(self, t, queue_ms, packets=10, lost=0):
         """100 ms more: `packets` sent and reported, each `queue_ms` above the empty path's 20 ms."""
         self.report(t, queue_ms, packets)
@@ -411,12 +420,7 @@ class LinkAdapterQueueDelayTest(QueueDelayRig):
         self.assertEqual(self.selector.target, 'full')
 
     def test_a_probe_ramps_and_ends_when_the_queue_fills_without_any_loss(self):
-        t = 100.0
-        for _ in range(5):
-            t = self.tick(t, 0)
-        for _ in range(4):
-            t = self.tick(t, 100)
-        self.assertEqual(self.selector.target, 'reduced')
+        t = self.down_by_queue(100.0)
         for _ in range(int(HOLDS_S[0] / 0.1) + 1):
             t = self.tick(t, 0)
         self.assertEqual(self.padding.ramps, [PAD_RAMP_S])
@@ -434,11 +438,7 @@ class LinkAdapterQueueDelayTest(QueueDelayRig):
         self.assertEqual((self.adapter.probes_padded_failed, self.adapter.probes_delay_failed), (1, 1))
 
     def test_no_probe_while_the_queue_still_drains(self):
-        t = 100.0
-        for _ in range(5):
-            t = self.tick(t, 0)
-        for _ in range(4):
-            t = self.tick(t, 100)
+        t = self.down_by_queue(100.0)
         for _ in range(int(HOLDS_S[0] / 0.1) + 5):
             t = self.tick(t, 50)  # still queued: a probe now would only fill it
         self.assertEqual(self.padding.started, [])
@@ -446,11 +446,7 @@ class LinkAdapterQueueDelayTest(QueueDelayRig):
         self.assertEqual(len(self.padding.started), 1)
 
     def test_a_probe_whose_queue_stays_low_switches_up(self):
-        t = 100.0
-        for _ in range(5):
-            t = self.tick(t, 0)
-        for _ in range(4):
-            t = self.tick(t, 100)
+        t = self.down_by_queue(100.0)
         for _ in range(int(HOLDS_S[0] / 0.1) + 1):
             t = self.tick(t, 0)
         self.assertTrue(self.padding.active)
