@@ -75,11 +75,14 @@ redis.call('PUBLISH', P .. 'a:' .. vm, '')
 for _, t in ipairs({'rs:', 'ri:', 'ro:'}) do redis.call('PUBLISH', P .. t .. vm, '') end
 return 1`,
 
-  /** ARGV: P, vmId → [1, version, doc JSON or ''] ; {0} when there is no such VM */
-  getRun: `
+  /**
+   * A VM's versioned document (redis-doc.ts): the run (kind 'r', run-doc.ts) or the recordings
+   * ('rec', recordings/doc.ts). ARGV: P, vmId, kind → [1, version, doc JSON or ''] ; {0} when there is no such VM
+   */
+  getDoc: `
 local P = ARGV[1]
 if redis.call('EXISTS', P .. 'v:' .. ARGV[2]) == 0 then return {0} end
-local r = redis.call('HMGET', P .. 'r:' .. ARGV[2], 'v', 'doc')
+local r = redis.call('HMGET', P .. ARGV[3] .. ':' .. ARGV[2], 'v', 'doc')
 return {1, r[1] or '0', r[2] or ''}`,
 
   /**
@@ -105,13 +108,6 @@ end
 if ARGV[5] ~= '' then redis.call('HSET', tk, ARGV[5], ARGV[6]) end
 for t in string.gmatch(ARGV[8], '[^,]+') do redis.call('PUBLISH', P .. t, '') end
 return 1`,
-
-  /** ARGV: P, vmId → [1, version, doc JSON or ''] ; {0} when there is no such VM (recordings/doc.ts) */
-  getRecordings: `
-local P = ARGV[1]
-if redis.call('EXISTS', P .. 'v:' .. ARGV[2]) == 0 then return {0} end
-local r = redis.call('HMGET', P .. 'rec:' .. ARGV[2], 'v', 'doc')
-return {1, r[1] or '0', r[2] or ''}`,
 
   /**
    * Compare-and-set of a VM's recordings document: written only if its version is unchanged.

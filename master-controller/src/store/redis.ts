@@ -51,6 +51,7 @@ import {
 import type { Logger } from 'pino';
 import { emptyRecordings, RecordingsDoc, type RecordingsUpdate } from '../recordings/doc.js';
 import { RedisConnections } from './redis-connection.js';
+import { CAS_ATTEMPTS, compareAndSet, SerialWrites, versionedDoc } from './redis-doc.js';
 import { RedisRuns } from './redis-run.js';
 import { RedisTopics } from './redis-topics.js';
 import type { RunDoc, RunUpdate } from './run-doc.js';
@@ -85,8 +86,6 @@ export interface RedisStoreOptions {
 
 /** How many sessions or leases one sweep script ends at most (bounded script time). */
 const SWEEP_BATCH = 500;
-/** updateControl gives up after this many lost races (never seen in practice: control changes at human pace). */
-const CAS_ATTEMPTS = 20;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
@@ -166,7 +165,8 @@ export class RedisStore implements Store {
   private readonly maxSessions: number;
   private readonly candidatesPerSide: number;
   private readonly runs: RedisRuns;
-  private readonly recordingQueues = new Map<string, Promise<unknown>>();
+  /** This process's writes to one VM's recordings, one after another (as RedisRuns does). */
+  private readonly recordingWrites = new SerialWrites();
 
   constructor(opts: RedisStoreOptions) {
     this.p = opts.prefix;
@@ -240,6 +240,7 @@ export class RedisStore implements Store {
   }
 
   async updateControl(vmId: string, update: (current: ControlRecord) => ControlRecord): Promise<ControlState> {
+    // Lost races: never seen in practice (control changes at human pace).
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const r = list(await this.run('getVm', vmId));
       if (r.length < 2) throw new Error(`updateControl: no VM ${vmId}`);
@@ -446,12 +447,9 @@ export class RedisStore implements Store {
     return this.runs.thumbnail(vmId, index);
   }
 
-  private async readRecordings(vmId: string): Promise<{ version: string; doc: RecordingsDoc } | undefined> {
-    const r = await this.run('getRecordings', vmId);
-    if (!Array.isArray(r) || r[0] !== 1) return undefined;
-    const raw = str(r[2]);
+  private async readRecordings(vmId: string) {
     // Validated where it leaves the shared store: another controller version may have written it.
-    return { version: str(r[1]), doc: raw === '' ? emptyRecordings() : RecordingsDoc.parse(JSON.parse(raw)) };
+    return versionedDoc(await this.run('getDoc', vmId, 'rec'), (json) => RecordingsDoc.parse(json), emptyRecordings);
   }
 
   async getRecordings(vmId: string): Promise<RecordingsDoc | undefined> {
@@ -462,36 +460,17 @@ export class RedisStore implements Store {
     vmId: string,
     update: (current: RecordingsDoc) => RecordingsUpdate<T>,
   ): Promise<RecordingsUpdate<T> | undefined> {
-    // This process's writes to one VM's recordings one after another (as RedisRuns does): only
-    // writers on other controllers can then race, and rarely.
-    const prev = this.recordingQueues.get(vmId) ?? Promise.resolve();
-    const next = prev.then(() => this.casRecordings(vmId, update));
-    const tail = next.catch(() => undefined);
-    this.recordingQueues.set(vmId, tail);
-    void tail.then(() => {
-      if (this.recordingQueues.get(vmId) === tail) this.recordingQueues.delete(vmId);
-    });
-    return next;
-  }
-
-  private async casRecordings<T>(
-    vmId: string,
-    update: (current: RecordingsDoc) => RecordingsUpdate<T>,
-  ): Promise<RecordingsUpdate<T> | undefined> {
-    // Recording changes come at the operator's and the segments' pace (one per segment length):
-    // a lost race (another controller wrote between read and write) re-reads and re-applies.
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const cur = await this.readRecordings(vmId);
-      if (!cur) return undefined;
-      const u = update(cur.doc);
-      if (u.doc === cur.doc) return u;
-      const written = num(
-        await this.run('casRecordings', vmId, cur.version, JSON.stringify(u.doc), u.wake ? '1' : '0'),
-      );
-      if (written === 1) return u;
-      if (written === -1) return undefined;
-    }
-    throw new Error(`updateRecordings: lost ${CAS_ATTEMPTS} races on VM ${vmId}`);
+    // Recording changes come at the operator's and the segments' pace (one per segment length).
+    return this.recordingWrites.run(vmId, () =>
+      compareAndSet(
+        'updateRecordings',
+        vmId,
+        () => this.readRecordings(vmId),
+        update,
+        async (version, u) =>
+          num(await this.run('casRecordings', vmId, version, JSON.stringify(u.doc), u.wake ? '1' : '0')),
+      ),
+    );
   }
 
   async addHealth(vmId: string, sample: HealthSample, keep: number): Promise<void> {
