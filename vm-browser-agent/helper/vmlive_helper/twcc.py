@@ -4,12 +4,12 @@ read as queueing delay, for link adaptation (link_adapt.py).
 What the sender does (VMLIVE_TWCC, when the viewer's offer has the extension and
 `a=rtcp-fb:<pt> transport-cc`):
 - every packet sent to the viewer carries the extension (section 2: a 16-bit transport-wide
-  sequence number). rtp_extensions.HeaderExtensionWriter reserves its two bytes at the payloader;
-  webrtcbin's rtpsession numbers each packet it sends, RTX and padding included (rtptwcc.c
+  sequence number). The payloader reserves its two bytes (rtphdrexttwcc, peer.py); webrtcbin's
+  rtpsession numbers each packet it sends, RTX and padding included (rtptwcc.c
   writes the number into packets that carry the extension, once the send caps name it as
   `extmap-<id>`), and keeps when it sent each;
 - the viewer reports when each numbered packet arrived, or that it did not (section 3.1), every
-  50-100 ms (libwebrtc's feedback interval); rtpsession matches the reports to its send times
+  50-250 ms (libwebrtc's feedback interval); rtpsession matches the reports to its send times
   and pushes them upstream as one `RTPTWCCPackets` event per report, which QueueDelay reads at
   the branch's last element and keeps from going further up (to the shared encoder's tee).
 
@@ -32,6 +32,7 @@ from gi.repository import Gst
 
 BASE_WINDOW_S = 10.0   # the empty path's delay: the least one-way delay seen this long
 RECENT_S = 0.15        # the queue's level now: the median one-way delay of the packets sent in this span
+KEEP_S = 1.0           # packets kept for the level: longer than any span delay_ms is asked for
 _NS = 1_000_000_000
 
 
@@ -41,7 +42,8 @@ class QueueDelay:
 
     def __init__(self):
         self._lock = threading.Lock()
-        # (send time ns, one-way delay ns) of received packets, oldest first, over BASE_WINDOW_S.
+        # (send time ns, one-way delay ns) of received packets, oldest first, over KEEP_S (the
+        # floor has its own deque over BASE_WINDOW_S).
         self._packets: Deque[Tuple[int, int]] = collections.deque()
         # Ascending minima of the same window (a monotonic deque: the floor in O(1) per packet).
         self._floor: Deque[Tuple[int, int]] = collections.deque()
@@ -72,14 +74,14 @@ class QueueDelay:
             newest = self._last_report_ns
             if newest is None:
                 return
-            while self._packets and newest - self._packets[0][0] > BASE_WINDOW_S * _NS:
+            while self._packets and newest - self._packets[0][0] > KEEP_S * _NS:
                 self._packets.popleft()
             while self._floor and newest - self._floor[0][0] > BASE_WINDOW_S * _NS:
                 self._floor.popleft()
 
     def delay_ms(self, span_s: float = RECENT_S) -> Optional[float]:
         """The queue's level: the median delay above the floor of the packets sent in the last
-        `span_s` before the newest one reported; None before any report."""
+        `span_s` (at most KEEP_S) before the newest one reported; None before any report."""
         with self._lock:
             if not self._floor or self._last_report_ns is None:
                 return None
