@@ -7,13 +7,17 @@
  * a leak of a few KB per second shows as 0.2–0.6 MB/min, warm-up of caches and
  * pools does not last past 10 minutes). Writes CSV, JSON and an SVG chart; with
  * --heap-snapshots, V8 heap snapshots of the controller and the VM agent and
- * the object groups that grew between the first and the last.
+ * the object groups that grew between the first and the last. On the local sandbox each
+ * row also carries where the two Node processes' memory sits (their V8 heap in use and
+ * committed, and resident memory outside the heap: lib/node-memory.ts), reported beside
+ * the RSS trend, not judged.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from './lib/args.js';
 import { diffHeapSummaries, heapSnapshotNodeOptions, summarizeHeapSnapshot, takeHeapSnapshot } from './lib/heap.js';
+import { type NodeMemory, NodeMemoryReader } from './lib/node-memory.js';
 import { type GroupSample, ProcSampler } from './lib/proc.js';
 import { EXIT, fmt, machineLine, PrerequisiteError, runMain, table, writeCsv, writeJson } from './lib/report.js';
 import { NoFrameError, runWindow } from './lib/run.js';
@@ -62,6 +66,9 @@ const opts = parseArgs(
 
 type Proc = 'helper' | 'agent' | 'controller';
 const PROCS: Proc[] = ['helper', 'agent', 'controller'];
+const NODE_PROCS = ['agent', 'controller'] as const;
+/** Node memory is read every this many seconds (the agent reports it with its 5 s heartbeat). */
+const NODE_MEMORY_EVERY_S = 10;
 
 interface Row {
   t: number;
@@ -125,6 +132,20 @@ async function main(): Promise<number> {
   };
   const rows: Row[] = [];
   const durationMs = opts.minutes * 60_000;
+  const sys = session.system;
+  const nodeMemory = sys ? new NodeMemoryReader(sys.controllerUrl, sys.operatorToken, sys.vmId) : undefined;
+  const lastNodeMemory: Partial<Record<(typeof NODE_PROCS)[number], NodeMemory>> = {};
+  const readNodeMemory = () => {
+    if (!nodeMemory) return;
+    // A failed read leaves the last value: the next one comes 10 s later.
+    for (const k of NODE_PROCS) {
+      void nodeMemory[k]()
+        .then((m) => {
+          if (m) lastNodeMemory[k] = m;
+        })
+        .catch(() => {});
+    }
+  };
   try {
     const pidsNow = (): Partial<Record<Proc, number>> => ({ ...(session.system?.pids() ?? {}), ...fixedPids });
     // The helper may be restarted by the agent: resolve pids afresh every second.
@@ -198,6 +219,13 @@ async function main(): Promise<number> {
             row[`${k}Cpu`] = procs[k]?.alive ? Math.round(procs[k].cpuPct * 10) / 10 : null;
             row[`${k}RssMb`] = procs[k]?.alive ? Math.round(procs[k].rssMb * 10) / 10 : null;
           }
+          for (const k of NODE_PROCS) {
+            const m = lastNodeMemory[k];
+            row[`${k}HeapUsedMb`] = m ? Math.round(m.heapUsedMb * 10) / 10 : null;
+            row[`${k}HeapTotalMb`] = m ? Math.round(m.heapTotalMb * 10) / 10 : null;
+            row[`${k}OutsideHeapMb`] = m ? Math.round((m.rssMb - m.heapTotalMb) * 10) / 10 : null;
+          }
+          if (rows.length % NODE_MEMORY_EVERY_S === 0) readNodeMemory();
           rows.push(row);
           maybeSnapshot(row.t / 60);
           prev = s;
@@ -230,15 +258,32 @@ async function main(): Promise<number> {
     const warmupS = opts['trend-after-minutes'] * 60;
     const tail =
       runSeconds >= 2 * warmupS ? rows.filter((r) => r.t >= warmupS) : rows.slice(Math.floor(rows.length * 0.2));
-    const trends = PROCS.map((k) => {
-      const pts = tail.filter((r) => typeof r[`${k}RssMb`] === 'number');
-      const s = slope(
-        pts.map((r) => r.t / 60),
-        pts.map((r) => r[`${k}RssMb`] as number),
-      );
-      const rss = pts.map((r) => r[`${k}RssMb`] as number);
-      return { proc: k, slopeMbPerMin: s, first: rss[0] ?? NaN, last: rss.at(-1) ?? NaN };
-    });
+    const trendOf = (column: string) => {
+      const pts = tail.filter((r) => typeof r[column] === 'number');
+      const v = pts.map((r) => r[column] as number);
+      return {
+        slopeMbPerMin: slope(
+          pts.map((r) => r.t / 60),
+          v,
+        ),
+        first: v[0] ?? NaN,
+        last: v.at(-1) ?? NaN,
+      };
+    };
+    const trends = PROCS.map((k) => ({ proc: k, ...trendOf(`${k}RssMb`) }));
+    // Where a Node process's growth sits: its heap in use, pages V8 keeps, or native memory.
+    const nodeTrends = NODE_PROCS.flatMap((k) =>
+      (['HeapUsed', 'HeapTotal', 'OutsideHeap'] as const).map((part) => ({
+        proc: k,
+        part,
+        ...trendOf(`${k}${part}Mb`),
+      })),
+    );
+    const nodeTrendLabel = {
+      HeapUsed: 'V8 heap in use',
+      HeapTotal: 'V8 heap committed',
+      OutsideHeap: 'RSS outside the heap',
+    };
     // A heap snapshot leaves its own buffers in the process's RSS: a run that
     // takes snapshots is for finding what grows, not for judging the trend.
     const judgeTrend = runSeconds >= opts['min-trend-seconds'] && snapshotAt.length === 0;
@@ -277,6 +322,12 @@ async function main(): Promise<number> {
           `${k} RSS MB first → last (trend MB/min)`,
           `${fmt(trends.find((t) => t.proc === k)?.first, 1)} → ${fmt(trends.find((t) => t.proc === k)?.last, 1)} (${fmt(trends.find((t) => t.proc === k)?.slopeMbPerMin, 2)}${judgeTrend ? '' : notJudged})`,
         ],
+        ...nodeTrends
+          .filter((t) => t.proc === k && Number.isFinite(t.first))
+          .map((t) => [
+            `${k} ${nodeTrendLabel[t.part]} MB first → last (trend MB/min)`,
+            `${fmt(t.first, 1)} → ${fmt(t.last, 1)} (${fmt(t.slopeMbPerMin, 2)}, not judged)`,
+          ]),
       ]),
     ];
     console.log(`\nstability: ${session.describe}, ${new Date().toISOString()}, ${machineLine()}`);
@@ -292,6 +343,7 @@ async function main(): Promise<number> {
       failures,
       ttffMs,
       trends,
+      nodeTrends,
       seconds: rows,
     });
     writeFileSync(

@@ -40,6 +40,21 @@ const PER_VM: ReadonlyArray<[string, string, (r: VmMetricsRow) => number | null 
   ['vmlive_vm_helper_rss_bytes', "The helper process's resident memory, latest heartbeat", (r) => r.health?.rssBytes],
   ['vmlive_vm_helper_restarts', 'Helper restarts since the VM agent started', (r) => r.health?.restarts],
   ['vmlive_vm_peers', 'Viewers connected to the helper', (r) => r.health?.peers],
+  [
+    'vmlive_vm_agent_rss_bytes',
+    "The VM agent process's resident memory, latest heartbeat",
+    (r) => r.health?.agent?.rssBytes,
+  ],
+  [
+    'vmlive_vm_agent_heap_used_bytes',
+    "The VM agent's V8 heap in use (live and not yet collected), latest heartbeat",
+    (r) => r.health?.agent?.heapUsedBytes,
+  ],
+  [
+    'vmlive_vm_agent_heap_total_bytes',
+    "The VM agent's V8 heap committed, latest heartbeat",
+    (r) => r.health?.agent?.heapTotalBytes,
+  ],
 ];
 
 export class Metrics {

@@ -81,6 +81,26 @@ export const PeerHealth = z
 export type PeerHealth = z.infer<typeof PeerHealth>;
 
 /**
+ * The VM agent's own Node process (`process.memoryUsage()`): what a soak needs to tell a leak in
+ * its JavaScript objects (heapUsed after collections) from V8 keeping heap pages (heapTotal) and
+ * from native memory (rss minus heapTotal).
+ */
+export const AgentProcess = z
+  .object({
+    rssBytes: z.number().int().min(0),
+    heapUsedBytes: z.number().int().min(0).meta({ description: 'V8 heap in use, live and not yet collected' }),
+    heapTotalBytes: z.number().int().min(0).meta({ description: 'V8 heap committed' }),
+    externalBytes: z
+      .number()
+      .int()
+      .min(0)
+      .meta({ description: 'memory of JavaScript objects held outside the V8 heap (Buffers and ArrayBuffers)' }),
+  })
+  .strict()
+  .meta({ id: 'AgentProcess' });
+export type AgentProcess = z.infer<typeof AgentProcess>;
+
+/**
  * What the VM agent reports about itself with each heartbeat. Null numbers: the helper is
  * down or did not answer its stats probe. The controller keeps a short ring of these per VM
  * (stamped with the time it received them) for GET /api/vms/{vmId}/health and /metrics.
@@ -104,6 +124,9 @@ export const HealthReport = z
       .meta({ description: 'the latest helper error or death the VM agent saw' }),
     snapshotsRequested: z.number().int().min(0).meta({ description: 'snapshot requests the VM agent received' }),
     sessions: z.array(PeerHealth).max(LIMITS.healthPeers),
+    agent: AgentProcess.optional().meta({
+      description: "the VM agent's own process (absent from agents before this field)",
+    }),
   })
   .strict()
   .meta({ id: 'HealthReport' });

@@ -456,7 +456,7 @@ export const routes = {
       'Prometheus metrics: vmlive_sessions, vmlive_longpolls_waiting, vmlive_http_request_duration_seconds{method,route,status}, per VM vmlive_vm_*{vm}',
     description:
       'Per VM (label `vm` = vmId, for at most VMLIVE_METRICS_MAX_VMS VMs, the oldest registered first; the rest counted in vmlive_vm_metrics_omitted): ' +
-      'vmlive_vm_online, vmlive_vm_encoder_fps, vmlive_vm_encoder_bitrate_kbps, vmlive_vm_helper_cpu_percent, vmlive_vm_helper_rss_bytes, vmlive_vm_helper_restarts, vmlive_vm_peers, vmlive_vm_helper_up, from the latest health sample.',
+      'vmlive_vm_online, vmlive_vm_encoder_fps, vmlive_vm_encoder_bitrate_kbps, vmlive_vm_helper_cpu_percent, vmlive_vm_helper_rss_bytes, vmlive_vm_helper_restarts, vmlive_vm_peers, vmlive_vm_helper_up, vmlive_vm_agent_rss_bytes, vmlive_vm_agent_heap_used_bytes, vmlive_vm_agent_heap_total_bytes, from the latest health sample.',
     callers: ['none'],
     responses: [{ status: 200, description: 'Prometheus text format', mediaType: 'text/plain' }],
     errors: [],

@@ -40,7 +40,7 @@ const stats: Stats = {
 
 describe('the health report', () => {
   it("carries the helper's numbers, only the peers the agent still has, its restarts, last error and snapshot asks", () => {
-    const h = new HealthTracker();
+    const h = new HealthTracker(() => ({ rss: 80e6, heapUsed: 17e6, heapTotal: 25e6, external: 3e6 }));
     h.noteSnapshotRequest();
     h.noteSnapshotRequest();
     h.noteError('pipeline-error', 'x'.repeat(500), 42);
@@ -56,6 +56,7 @@ describe('the health report', () => {
       restarts: 3,
       peers: 1,
       snapshotsRequested: 2,
+      agent: { rssBytes: 80e6, heapUsedBytes: 17e6, heapTotalBytes: 25e6, externalBytes: 3e6 },
       sessions: [
         { sessionId: 's1', connectionState: 'connected', bytesSent: 5000, input: { pointer: 12, key: 5, wheel: 2 } },
       ],
@@ -67,5 +68,11 @@ describe('the health report', () => {
     const r = new HealthTracker().report('down', null, 0, new Map());
     expect(HealthReport.parse(r)).toEqual(r);
     expect([r.fps, r.bitrateKbps, r.cpuPercent, r.rssBytes, r.sessions]).toEqual([null, null, null, null, []]);
+  });
+
+  it("carries the agent's own memory whatever the helper's state, read from this process by default", () => {
+    const r = new HealthTracker().report('down', null, 0, new Map());
+    const a = r.agent;
+    expect(a && a.rssBytes > a.heapTotalBytes && a.heapTotalBytes >= a.heapUsedBytes && a.heapUsedBytes > 0).toBe(true);
   });
 });

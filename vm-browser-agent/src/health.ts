@@ -1,13 +1,18 @@
 /**
  * The VM agent's health report, sent with each heartbeat (protocol HealthReport):
  * what the helper's stats probe says, plus what only the agent knows — restarts,
- * the latest helper error or death, and how often it was asked for a snapshot.
+ * the latest helper error or death, how often it was asked for a snapshot, and its own memory.
  */
-import { type HealthReport, type HelperEvent, LIMITS } from '@vmlive/protocol';
+import { type AgentProcess, type HealthReport, type HelperEvent, LIMITS } from '@vmlive/protocol';
 
 type HelperStats = Extract<HelperEvent, { type: 'stats' }>;
 
+/** The agent's own memory now; the tracker reads it through this so a test can fix the numbers. */
+export type MemoryReader = () => Pick<NodeJS.MemoryUsage, 'rss' | 'heapUsed' | 'heapTotal' | 'external'>;
+
 export class HealthTracker {
+  constructor(private readonly memory: MemoryReader = () => process.memoryUsage()) {}
+
   private lastError: HealthReport['lastError'] = null;
   private snapshotsRequested = 0;
 
@@ -52,6 +57,17 @@ export class HealthTracker {
       lastError: this.lastError,
       snapshotsRequested: this.snapshotsRequested,
       sessions,
+      agent: this.agentProcess(),
+    };
+  }
+
+  private agentProcess(): AgentProcess {
+    const m = this.memory();
+    return {
+      rssBytes: Math.round(m.rss),
+      heapUsedBytes: Math.round(m.heapUsed),
+      heapTotalBytes: Math.round(m.heapTotal),
+      externalBytes: Math.round(m.external),
     };
   }
 }

@@ -2,6 +2,8 @@ import type { HealthReport } from '@vmlive/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forEachStore, SDP_ANSWER, TestController } from '../test/harness.js';
 
+const AGENT = { rssBytes: 80_000_000, heapUsedBytes: 17_000_000, heapTotalBytes: 25_000_000, externalBytes: 3_000_000 };
+
 const report = (over: Partial<HealthReport> = {}): HealthReport => ({
   helper: 'up',
   fps: 29.5,
@@ -14,6 +16,7 @@ const report = (over: Partial<HealthReport> = {}): HealthReport => ({
   lastError: null,
   snapshotsRequested: 0,
   sessions: [],
+  agent: AGENT,
   ...over,
 });
 
@@ -50,6 +53,17 @@ forEachStore(() => {
         body: { health: { ...report(), fps: -1 } },
       });
       expect(bad.status).toBe(400);
+      const badAgent = await t.call('POST', `/api/vms/${vm.vmId}/heartbeat`, {
+        token: vm.vmToken,
+        body: { health: report({ agent: { ...AGENT, heapTotalBytes: -1 } }) },
+      });
+      expect(badAgent.status).toBe(400);
+      expect(JSON.stringify(badAgent.body)).toContain('heapTotalBytes');
+      expect((await t.call('GET', `/api/vms/${vm.vmId}/health`)).body.samples).toEqual([]);
+      // An agent from before the `agent` field is still heard.
+      const { agent: _, ...older } = report();
+      const old = await t.call('POST', `/api/vms/${vm.vmId}/heartbeat`, { token: vm.vmToken, body: { health: older } });
+      expect(old.status).toBe(204);
       expect((await t.call('GET', `/api/vms/${vm.vmId}/health`, { token: vm.vmToken })).status).toBe(403);
       expect((await t.call('GET', '/api/vms/nope/health')).status).toBe(404);
     });
@@ -65,6 +79,9 @@ forEachStore(() => {
       expect(r.text).toContain(`vmlive_vm_encoder_fps{vm="${first}"} 29.5`);
       expect(r.text).toContain(`vmlive_vm_capture_to_send_ms{vm="${first}"} 9.5`);
       expect(r.text).toContain(`vmlive_vm_helper_restarts{vm="${first}"} 1`);
+      expect(r.text).toContain(`vmlive_vm_agent_rss_bytes{vm="${first}"} 80000000`);
+      expect(r.text).toContain(`vmlive_vm_agent_heap_used_bytes{vm="${first}"} 17000000`);
+      expect(r.text).toContain(`vmlive_vm_agent_heap_total_bytes{vm="${first}"} 25000000`);
     });
   });
 
