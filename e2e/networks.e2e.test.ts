@@ -8,7 +8,8 @@
  * Chromium decode the stream as an unsignaled one and present none of it
  * (requestVideoFrameCallback stopped while framesDecoded rose). So we check
  * what the page presents, not only what getStats decodes, and that lost
- * packets really came back as RTX. Needs root (namespaces, nftables, tc);
+ * packets really came back as RTX. Then a capped viewer's layer switch and a
+ * blackout that RTX alone repairs. Needs root (namespaces, nftables, tc);
  * skipped with the reason otherwise.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -152,4 +153,68 @@ describe.skipIf(unavailable !== null)('viewers on lossy and thin links', () => {
     expect(s.frameHeight, `logs: ${sys.logDir}`).toBe(full);
     expect(s.connectionState).toBe('connected');
   }, 120_000);
+});
+
+describe.skipIf(unavailable !== null)('a viewer after a blackout', () => {
+  let sys: LocalSystem;
+  let bed: Netbed;
+  let viewer: RestViewer | undefined;
+  let pageDir: string;
+
+  beforeAll(async () => {
+    // 1280x720 of the moving page: ~270 packets a second, so a blackout under libwebrtc's 3 s
+    // wait for a decodable frame costs more packets than webrtcbin's default RTX history holds.
+    pageDir = mkdtempSync(join(tmpdir(), 'vmlive-blackout-'));
+    const page = join(pageDir, 'motion.html');
+    writeFileSync(page, clockPage(true));
+    sys = await startSystem({ codec: 'vp8', width: 1280, height: 720, startUrl: pathToFileURL(page).href });
+    bed = await openNetbed(['dark']);
+  }, 90_000);
+
+  afterAll(async () => {
+    await viewer?.close();
+    await bed?.close();
+    await sys?.stop();
+    if (pageDir) rmSync(pageDir, { recursive: true, force: true });
+  });
+
+  it("repairs a blackout longer than webrtcbin's default retransmission history with RTX alone", async () => {
+    // webrtcbin's rtprtxsend keeps 500 packets unless told otherwise (peer.RTX_HISTORY_PACKETS):
+    // a blackout that costs more leaves holes no retransmission fills, and the viewer waits for
+    // its NACKs to give up and for a keyframe (scripts/networks.ts --thin step,blackout: video
+    // back 1.0 s, 490 RTX received, a PLI 1.01 s after the blackout).
+    const link = bed.link('dark');
+    const v = await openRestViewer(await link.launchBrowser(), {
+      controllerUrl: await link.forward(sys.controllerUrl),
+      vmId: sys.vmId,
+      token: await sys.mintViewerToken('view', 600),
+    });
+    viewer = v;
+    await v.waitFrames(60, 30_000);
+    const r0 = await v.stats();
+    await sleep(2000);
+    const r1 = await v.stats();
+    const perSecond = ((r1.packetsReceived - r0.packetsReceived) * 1000) / Math.max(1, r1.timestamp - r0.timestamp);
+    // ~650 packets, kept under libwebrtc's 3 s wait for a decodable frame before it asks for a keyframe.
+    const blackoutMs = Math.round(Math.min(2800, Math.max(1000, (650 / perSecond) * 1000)));
+    const before = await link.counters();
+    await link.blackout(true);
+    await sleep(blackoutMs);
+    await link.blackout(false);
+    const dropped = (await link.counters()).blackoutDropped - before.blackoutDropped;
+    const back = await v.frameLog();
+    await sleep(3000);
+    const r2 = await v.stats();
+    const after = await v.frameLog();
+    const rtx = r2.retransmittedPacketsReceived - r1.retransmittedPacketsReceived;
+    console.log(
+      `blackout of ${blackoutMs} ms at ${perSecond.toFixed(0)} packets/s: ${dropped} packets dropped, ` +
+        `${rtx} RTX received, ${r2.pliCount - r1.pliCount} PLIs`,
+    );
+    expect(dropped, 'the blackout must cost more packets than the default history holds').toBeGreaterThan(550);
+    // Every packet the viewer missed came back (RTX counts also the few sent twice).
+    expect(rtx, `logs: ${sys.logDir}`).toBeGreaterThan(0.9 * dropped);
+    expect(after.frames - back.frames).toBeGreaterThan(30);
+    expect(r2.connectionState).toBe('connected');
+  }, 60_000);
 });

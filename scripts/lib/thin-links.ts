@@ -54,6 +54,19 @@ export interface ThinFigures {
   /** blackout: from its end until frames flow steadily again */
   videoBackMs: number | null;
   sameSession: boolean;
+  /**
+   * what the shaped viewer's inbound-rtp counted from the trouble's start to the case's end
+   * (NACKs and PLIs it sent, RTX packets and keyframes it got), and when, in ms after the trouble
+   * ended (tick resolution), it next sent a PLI and next decoded a keyframe (null: not in the case)
+   */
+  shapedRtcp: {
+    nacks: number;
+    plis: number;
+    rtxPackets: number;
+    keyframes: number;
+    pliAfterEndMs: number | null;
+    keyframeAfterEndMs: number | null;
+  };
   cleanFpsBefore: number;
   cleanFpsDuring: number;
   cleanLatencyBefore: number;
@@ -119,6 +132,31 @@ function kbpsOf(ticks: Tick[]): number | null {
   const b = ticks[ticks.length - 1];
   if (!a || !b || a === b) return null;
   return ((b.shaped.bytesReceived - a.shaped.bytesReceived) * 8) / Math.max(1, b.shaped.timestamp - a.shaped.timestamp);
+}
+
+/** The first tick from `from` at which the shaped viewer's counter `k` went up, ms after `from`. */
+function firstRise(rec: Recorder, from: number, k: 'pliCount' | 'keyFramesDecoded'): number | null {
+  const ticks = rec.ticks;
+  for (let i = 1; i < ticks.length; i++) {
+    const t = ticks[i] as Tick;
+    if (t.wall >= from && t.shaped[k] > (ticks[i - 1] as Tick).shaped[k]) return t.wall - from;
+  }
+  return null;
+}
+
+function shapedRtcp(rec: Recorder, troubleStart: number, troubleEnd: number): ThinFigures['shapedRtcp'] {
+  const a = rec.between(troubleStart, Number.POSITIVE_INFINITY)[0]?.shaped;
+  const b = rec.ticks[rec.ticks.length - 1]?.shaped;
+  const d = (k: 'nackCount' | 'pliCount' | 'retransmittedPacketsReceived' | 'keyFramesDecoded') =>
+    a && b ? b[k] - a[k] : 0;
+  return {
+    nacks: d('nackCount'),
+    plis: d('pliCount'),
+    rtxPackets: d('retransmittedPacketsReceived'),
+    keyframes: d('keyFramesDecoded'),
+    pliAfterEndMs: firstRise(rec, troubleEnd, 'pliCount'),
+    keyframeAfterEndMs: firstRise(rec, troubleEnd, 'keyFramesDecoded'),
+  };
 }
 
 /** The longest gap in `log` that ends after `since` (page clock), counting one still open. */
@@ -212,6 +250,7 @@ export async function runThinCase(
       fullQualityMs: name === 'blackout' ? null : fullQuality(rec, liftWall, fullHeight),
       videoBackMs: name === 'blackout' ? recoveryMs(log, endPerf) : null,
       sameSession: last?.shaped.connectionState === 'connected' && log.frames > sessionLog0.frames,
+      shapedRtcp: shapedRtcp(rec, troubleStart, liftWall),
       cleanFpsBefore: fpsOf(before, 'clean'),
       cleanFpsDuring: fpsOf(during, 'clean'),
       cleanLatencyBefore: lat(t0 + 1000, troubleStart),

@@ -29,6 +29,13 @@ from .sdp_munging import (ABS_CAPTURE_TIME_URI, PLAYOUT_DELAY_URI, TRANSPORT_CC_
 
 log = get_logger('peer')
 
+# Packets rtprtxsend keeps for retransmission. webrtcbin 1.22 leaves it at 500, about 1.8 s of the
+# full layer at 2.5 Mbit/s: after a 2 s blackout the viewer NACKed all ~560 packets it missed, the
+# oldest were gone, and it waited ~1 s for its NACKs to give up and its PLI to bring a keyframe
+# (scripts/networks.ts --thin step,blackout, VP8: video back 1.0 s, 490 RTX received, a PLI at
+# 1.01 s). 2,000 packets cover 3 s at 5 Mbit/s; they are the payloader's own buffers, referenced.
+RTX_HISTORY_PACKETS = 2000
+
 
 def _nick(value) -> str:
     try:
@@ -346,8 +353,8 @@ class Peer:
         transceiver.set_property('codec-preferences', rtp_caps(cfg, offer, for_answer=True, ssrc=self._media_ssrc))
         if self._media_ssrc is not None:
             # Adds `a=rtcp-fb:<pt> nack` and the offer's rtx payload type (apt=<pt>) to the answer,
-            # and an rtprtxsend keeping the last 500 packets (webrtcbin's fixed history, > 1 s at
-            # this stream's packet rates; Chromium NACKs for 1 s). PLI/FIR stay on the throttle.
+            # and an rtprtxsend, whose history _on_element_added sets (RTX_HISTORY_PACKETS). PLI/FIR
+            # stay on the throttle.
             transceiver.set_property('do-nack', True)
         constant = ([(offer.playout_delay_id, encode_delay(0, 0))]
                     if cfg.playout_delay and offer.playout_delay_id is not None else [])
@@ -426,6 +433,7 @@ class Peer:
         webrtcbin -> probe -> Peer -> webrtcbin cycle."""
         factory = element.get_factory()
         if factory is not None and factory.get_name() == 'rtprtxsend' and self._media_ssrc is not None:
+            element.set_property('max-size-packets', RTX_HISTORY_PACKETS)
             self.switch_boundary.gate(element, self._media_ssrc)
             self.padding.bind(element, self._media_ssrc)
             return
