@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestController } from '../../master-controller/src/test/harness.js';
+import { HealthTracker } from '../../vm-browser-agent/src/health.js';
 import { NodeMemoryReader, promValue } from './node-memory.js';
 
 describe("reading the Node processes' memory the way an operator does", () => {
@@ -13,20 +14,14 @@ describe("reading the Node processes' memory the way an operator does", () => {
     const vm = await t.createVm();
     const reader = new NodeMemoryReader(t.url, t.operatorToken, vm.vmId);
     expect(await reader.agent()).toBeUndefined();
-    const health = {
-      helper: 'down',
-      fps: null,
-      bitrateKbps: null,
-      cpuPercent: null,
-      rssBytes: null,
-      captureToSendMs: null,
-      restarts: 0,
-      peers: 0,
-      lastError: null,
-      snapshotsRequested: 0,
-      sessions: [],
-      agent: { rssBytes: 80 * 2 ** 20, heapUsedBytes: 17 * 2 ** 20, heapTotalBytes: 25 * 2 ** 20, externalBytes: 0 },
-    };
+    // The report the VM agent itself builds, with its memory reader fixed.
+    const MB = 2 ** 20;
+    const health = new HealthTracker(() => ({
+      rss: 80 * MB,
+      heapUsed: 17 * MB,
+      heapTotal: 25 * MB,
+      external: 0,
+    })).report('down', null, 0, new Map());
     const hb = await t.call('POST', `/api/vms/${vm.vmId}/heartbeat`, { token: vm.vmToken, body: { health } });
     expect(hb.status).toBe(204);
     expect(await reader.agent()).toEqual({ rssMb: 80, heapUsedMb: 17, heapTotalMb: 25 });
