@@ -223,6 +223,18 @@ forEachStore(() => {
       expect((await once(p.c, 'exit'))[0]).toBe(0);
     });
 
+    it('exits 0 on SIGTERM after whoever read its stdout has gone', async () => {
+      // A supervisor piping the logs died: every write now fails with EPIPE. pino's asynchronous
+      // destination retried its final flush forever (the process never exited); see createLogger.
+      const p = run({});
+      await listening(p.out);
+      p.c.stdout?.destroy();
+      await sleep(200);
+      p.c.kill('SIGTERM');
+      const code = await Promise.race([once(p.c, 'exit').then(([c]) => c), sleep(10_000).then(() => 'still running')]);
+      expect(code, p.err()).toBe(0);
+    });
+
     it('exits 2 with a clear message on a bad setting', async () => {
       const p = run({ VMLIVE_ICE_SERVERS: '{not json' });
       const [code] = await once(p.c, 'exit');

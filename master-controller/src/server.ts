@@ -59,11 +59,18 @@ async function openStore(config: ControllerConfig, log: Logger): Promise<Store> 
 }
 
 export function createLogger(level = 'info'): Logger {
-  return pino({
-    level,
-    base: { service: 'master-controller' },
-    redact: { paths: ['req.headers.authorization', 'token', 'vmToken'], censor: '[redacted]' },
-  });
+  // Synchronous writes to stdout: pino's default (asynchronous) destination flushes on exit with a
+  // loop that retries every write error, and once stdout's reader has gone (a supervisor piping
+  // the logs died) a SIGTERM'd controller spun there forever instead of exiting. In sync mode a
+  // broken pipe is an error event, on which pino stops writing.
+  return pino(
+    {
+      level,
+      base: { service: 'master-controller' },
+      redact: { paths: ['req.headers.authorization', 'token', 'vmToken'], censor: '[redacted]' },
+    },
+    pino.destination({ dest: 1, sync: true }),
+  );
 }
 
 export async function startController(partial: Partial<ControllerConfig> = {}, logger?: Logger): Promise<Controller> {
