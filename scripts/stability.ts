@@ -67,13 +67,8 @@ const opts = parseArgs(
 type Proc = 'helper' | 'agent' | 'controller';
 const PROCS: Proc[] = ['helper', 'agent', 'controller'];
 const NODE_PROCS = ['agent', 'controller'] as const;
-/**
- * Node memory is read every this many seconds: Prometheus's default scrape interval. Every 10 s,
- * the soak's own reads (GET /metrics and the health ring) were a fifth of what the controller's
- * scavenger promoted to the old generation (sampled with includeObjectsCollectedByMinorGC off), so
- * the measurement fed the trend it measures. The agent reports its memory with each 5 s heartbeat.
- */
-const NODE_MEMORY_EVERY_S = 60;
+/** Node memory is read every this many seconds (the agent reports it with its 5 s heartbeat). */
+const NODE_MEMORY_EVERY_S = 10;
 
 interface Row {
   t: number;
@@ -142,7 +137,7 @@ async function main(): Promise<number> {
   const lastNodeMemory: Partial<Record<(typeof NODE_PROCS)[number], NodeMemory>> = {};
   const readNodeMemory = () => {
     if (!nodeMemory) return;
-    // A failed read leaves the last value: the next one comes a minute later.
+    // A failed read leaves the last value: the next one comes 10 s later.
     for (const k of NODE_PROCS) {
       void nodeMemory[k]()
         .then((m) => {
