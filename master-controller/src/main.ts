@@ -2,12 +2,14 @@
  * `node master-controller/dist/main.js`: read the env once, start, stop on
  * SIGTERM/SIGINT. Exit 2 means bad settings.
  */
+import { tuneHeapForLongRunningService } from '@vmlive/protocol/node-heap';
 import { ConfigError, configFromEnv } from './config.js';
 import { createLogger, startController } from './server.js';
 
 export const EXIT_BAD_CONFIG = 2;
 
 async function main(): Promise<void> {
+  const v8Flags = tuneHeapForLongRunningService();
   let config: ReturnType<typeof configFromEnv>;
   try {
     config = configFromEnv();
@@ -19,6 +21,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  logger.debug({ v8Flags }, 'heap tuned for a long-running service');
   const controller = await startController(config, logger).catch((err: unknown) => {
     logger.fatal({ err }, 'controller failed to start');
     process.exit(1);

@@ -3,6 +3,7 @@
  * and on SIGTERM/SIGINT shuts them down in reverse order, logging each step.
  */
 import { ConfigError } from '@vmlive/protocol';
+import { tuneHeapForLongRunningService } from '@vmlive/protocol/node-heap';
 import { JwksAutomationAuth } from './cdp/automation-auth.js';
 import { ControlCell } from './cdp/control-view.js';
 import { CdpGateway, isLoopbackHost } from './cdp/gateway.js';
@@ -17,6 +18,7 @@ import { WebRtcServer } from './webrtc-server.js';
 const EXIT_BAD_CONFIG = 2;
 
 async function main(): Promise<void> {
+  const v8Flags = tuneHeapForLongRunningService();
   let config: AgentConfig;
   try {
     config = parseAgentConfig(process.env);
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel, config.vmId);
+  log.debug({ v8Flags }, 'heap tuned for a long-running service');
   raisePriority(config.helper.nice, log);
   const client = new ControllerClient({ baseUrl: config.controllerUrl, vmId: config.vmId, token: config.vmToken });
   const supervisor = new HelperSupervisor(
