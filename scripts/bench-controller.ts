@@ -56,12 +56,16 @@ Prints a table, then one JSON line. Exit code 0 even when a target is missed.
 
   --quick          smaller, < 45 s (CI smoke): 2 s runs, 1,000 waiters, 1,000 idle sessions
   --no-redis       skip the Redis-store stages
+  --v8-defaults    run the controller on V8's default heap sizing, not the services' tuning
+                   (@vmlive/protocol/node-heap), to measure what that tuning costs
   --json-out FILE  also write the JSON result to FILE
   --help           this text
 
 Targets: >= 5,000 req/s, p99 <= 20 ms, wake-up p99 <= 20 ms at 10,000 waiters, <= 2 KiB per idle session.`;
 
 const SELF = fileURLToPath(import.meta.url);
+/** The controller children on V8's default heap sizing (what the services' tuning costs). */
+const V8_DEFAULTS = process.argv.includes('--v8-defaults');
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -69,7 +73,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  const known = new Set(['--quick', '--no-redis', '--json-out', '--help', '-h']);
+  const known = new Set(['--quick', '--no-redis', '--v8-defaults', '--json-out', '--help', '-h']);
   const jsonOutIdx = args.indexOf('--json-out');
   const jsonOut = jsonOutIdx >= 0 ? args[jsonOutIdx + 1] : undefined;
   for (const [i, a] of args.entries()) {
@@ -88,7 +92,7 @@ async function main(): Promise<void> {
     : { duration: 10, connections: 64, idleSessions: 10_000, waiterCounts: [1_000, 10_000], samples: 2_000 };
 
   const started = Date.now();
-  const { child, url } = await forkController(SELF);
+  const { child, url } = await forkController(SELF, [], { v8Defaults: V8_DEFAULTS });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   // The timed long-poll writes go raw on this agent; everything else through the protocol's client.
   const writeAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -188,6 +192,7 @@ async function main(): Promise<void> {
 
     const result: BenchResult = {
       mode: quick ? 'quick' : 'full',
+      v8Heap: V8_DEFAULTS ? 'defaults' : 'service-tuned',
       baselines,
       node: process.version,
       cpus: cpus().length,
@@ -217,10 +222,11 @@ async function storeThroughput(
   opts: { redis: boolean; rateLimits: boolean },
 ): Promise<Throughput> {
   const server = opts.redis ? await startRedisServer() : null;
-  const { child, url } = await forkController(SELF, [
-    server?.url ?? 'memory',
-    ...(opts.rateLimits ? ['--rate-limits'] : []),
-  ]);
+  const { child, url } = await forkController(
+    SELF,
+    [server?.url ?? 'memory', ...(opts.rateLimits ? ['--rate-limits'] : [])],
+    { v8Defaults: V8_DEFAULTS },
+  );
   try {
     const operator = new ApiClient({ baseUrl: url, token: OPERATOR });
     const vm = await operator.call(routes.createVm, { body: { name: 'bench-store' } });

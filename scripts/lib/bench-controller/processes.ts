@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import http from 'node:http';
+import { tuneHeapForLongRunningService } from '@vmlive/protocol/node-heap';
 
 export const OPERATOR = 'bench-operator-token-0123456789';
 
@@ -15,13 +16,17 @@ export interface Mem {
   external: number;
 }
 
-/** Forks `entry --child [args]` (the controller); resolves with its URL once it listens. */
+/**
+ * Forks `entry --child [args]` (the controller); resolves with its URL once it listens.
+ * `v8Defaults`: on V8's default heap sizing, not the services' (`@vmlive/protocol/node-heap`).
+ */
 export async function forkController(
   entry: string,
   args: string[] = [],
+  opts: { v8Defaults?: boolean } = {},
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = fork(entry, ['--child', ...args], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+    execArgv: ['--expose-gc', '--import', 'tsx', ...(opts.v8Defaults ? ['--no-optimize-for-size'] : [])],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   // Never leave the controller behind, even when the parent crashes or is interrupted.
@@ -95,6 +100,8 @@ export async function runControllerChild(
   shared: { store?: string; storePrefix?: string; signingKeyFile?: string } = {},
   opts: { rateLimits?: boolean } = {},
 ): Promise<void> {
+  // Sized as master-controller/src/main.ts sizes it (V8's defaults when forked with `v8Defaults`).
+  tuneHeapForLongRunningService();
   const { startController } = await import('../../../master-controller/src/server.js');
   const { pino } = await import('pino');
   const controller = await startController(

@@ -12,6 +12,8 @@ export interface IdleSessionResult {
 
 export interface BenchResult {
   mode: 'quick' | 'full';
+  /** The controller child's V8 heap sizing: the services' tuning (as main.ts) or V8's defaults. */
+  v8Heap: 'service-tuned' | 'defaults';
   baselines: Record<string, CannonResult>;
   node: string;
   cpus: number;
@@ -33,6 +35,12 @@ export interface Throughput {
 export function printTable(r: BenchResult): void {
   const ok = (pass: boolean) => (pass ? 'ok  ' : 'MISS');
   const rows: string[][] = [['metric', 'value', 'target', '']];
+  rows.push([
+    'controller V8 heap',
+    r.v8Heap === 'defaults' ? "V8's defaults (--v8-defaults)" : 'as the service runs',
+    '',
+    '',
+  ]);
   for (const [kind, b] of Object.entries(r.baselines)) {
     rows.push([
       `baseline: bare ${kind} hello`,
